@@ -1,0 +1,131 @@
+"""The forward (noising) process of a DDPM, kept apart from any model (as diffusers does).
+
+Everything follows from ``alphas_cumprod`` (abar_t, t = 0 .. T-1):
+
+    q(x_t | x_0) = N( sqrt(abar_t) x_0, (1 - abar_t) I )        (Ho et al. 2020, eq. 4)
+    x_t = sqrt(abar_t) x_0 + sqrt(1 - abar_t) eps,  eps ~ N(0, I)
+"""
+
+from __future__ import annotations
+
+import math
+from typing import Any
+
+import torch
+from torch import Tensor
+
+
+class NoiseSchedule:
+    """A DDPM noise schedule given by its ``alphas_cumprod`` (abar_t, decreasing, in (0, 1)).
+
+    Build one with :meth:`linear` (DDPM and DiT: 1e-4 .. 0.02), :meth:`scaled_linear` (Stable
+    Diffusion: 0.00085 .. 0.012), :meth:`cosine` (Nichol & Dhariwal 2021), or read it from a
+    diffusers scheduler with :meth:`from_diffusers`.
+    """
+
+    def __init__(self, alphas_cumprod: Tensor) -> None:
+        abar = torch.as_tensor(alphas_cumprod, dtype=torch.float64).detach().cpu()
+        if abar.ndim != 1 or len(abar) < 2:
+            raise ValueError(
+                f"alphas_cumprod must be a 1D tensor of at least 2 timesteps, got shape {tuple(abar.shape)}."
+            )
+        if not (torch.all(abar > 0) and torch.all(abar < 1) and torch.all(abar[1:] < abar[:-1])):
+            raise ValueError("alphas_cumprod must be strictly decreasing and inside (0, 1).")
+        self.alphas_cumprod = abar  # [T], float64 on the CPU
+
+    # --- constructors -------------------------------------------------------------------
+    @classmethod
+    def linear(cls, num_timesteps: int = 1000, beta_start: float = 1e-4, beta_end: float = 0.02) -> NoiseSchedule:
+        """beta_t linear from ``beta_start`` to ``beta_end`` (Ho et al. 2020; DiT)."""
+        betas = torch.linspace(beta_start, beta_end, num_timesteps, dtype=torch.float64)
+        return cls(torch.cumprod(1 - betas, dim=0))
+
+    @classmethod
+    def scaled_linear(
+        cls, num_timesteps: int = 1000, beta_start: float = 0.00085, beta_end: float = 0.012
+    ) -> NoiseSchedule:
+        """sqrt(beta_t) linear (Stable Diffusion's ``scaled_linear``)."""
+        betas = torch.linspace(beta_start**0.5, beta_end**0.5, num_timesteps, dtype=torch.float64) ** 2
+        return cls(torch.cumprod(1 - betas, dim=0))
+
+    @classmethod
+    def cosine(cls, num_timesteps: int = 1000, s: float = 0.008, max_beta: float = 0.999) -> NoiseSchedule:
+        """abar_t = cos^2((t/T + s) / (1 + s) * pi/2), betas clipped at ``max_beta`` (Nichol & Dhariwal 2021)."""
+        steps = torch.arange(num_timesteps + 1, dtype=torch.float64) / num_timesteps
+        f = torch.cos((steps + s) / (1 + s) * math.pi / 2) ** 2
+        betas = (1 - f[1:] / f[:-1]).clamp(max=max_beta)
+        return cls(torch.cumprod(1 - betas, dim=0))
+
+    @classmethod
+    def from_name(cls, name: str, num_timesteps: int = 1000, *, shift: float = 1.0) -> NoiseSchedule:
+        """``"linear"``, ``"scaled_linear"`` or ``"cosine"``, optionally :meth:`shifted`."""
+        constructors = {"linear": cls.linear, "scaled_linear": cls.scaled_linear, "cosine": cls.cosine}
+        if name not in constructors:
+            raise ValueError(f"Unknown schedule {name!r}; expected one of {', '.join(map(repr, constructors))}.")
+        schedule = constructors[name](num_timesteps)
+        return schedule if shift == 1.0 else schedule.shifted(shift)
+
+    def shifted(self, shift: float) -> NoiseSchedule:
+        """Multiply every signal-to-noise ratio by ``shift**2``: log SNR + 2 log(shift).
+
+        The shifted schedules of Hoogeboom et al. (2023), and the same noise levels as diffusing
+        the data multiplied by ``shift`` (but with x_t kept at unit variance). Low-dimensional data
+        such as 2D points want ``shift > 1``: the evenly spaced timesteps the classifier uses then
+        fall on noise levels at the scale of the data's detail, where the classes differ.
+        """
+        if not (isinstance(shift, (int, float)) and math.isfinite(shift) and shift > 0):
+            raise ValueError(f"shift must be a positive finite number; got {shift!r}.")
+        return NoiseSchedule(torch.sigmoid(torch.logit(self.alphas_cumprod) + 2 * math.log(shift)))
+
+    @classmethod
+    def from_diffusers(cls, scheduler: Any) -> NoiseSchedule:
+        """Read ``alphas_cumprod`` from a diffusers scheduler (DDPMScheduler, DDIMScheduler, ...)."""
+        if not hasattr(scheduler, "alphas_cumprod"):
+            raise TypeError(
+                f"{type(scheduler).__name__} has no alphas_cumprod; expected a diffusers DDPM-family scheduler."
+            )
+        return cls(scheduler.alphas_cumprod)
+
+    # --- derived quantities -------------------------------------------------------------
+    @property
+    def num_timesteps(self) -> int:
+        """T, the number of diffusion steps."""
+        return len(self.alphas_cumprod)
+
+    @property
+    def betas(self) -> Tensor:
+        """beta_t = 1 - abar_t / abar_{t-1}, with abar_{-1} = 1. Shape [T]."""
+        previous = torch.cat([torch.ones(1, dtype=torch.float64), self.alphas_cumprod[:-1]])
+        return 1 - self.alphas_cumprod / previous
+
+    @property
+    def snr(self) -> Tensor:
+        """Signal-to-noise ratio abar_t / (1 - abar_t). Shape [T]."""
+        return self.alphas_cumprod / (1 - self.alphas_cumprod)
+
+    def elbo_weights(self) -> Tensor:
+        """Per-timestep weights w_t that turn E_t ||eps - eps_hat||^2 into the negative ELBO.
+
+        The DDPM bound is  -log p(x_0) <= sum_t w_t E||eps - eps_theta(x_t, t)||^2 + C  with
+        w_t = (SNR(t-1) - SNR(t)) / (2 SNR(t))  (Ho et al. 2020 eq. 12 with sigma_t^2 = beta-tilde_t;
+        Kingma et al. 2021, eq. 13). The sum over all T steps is T times the mean over t drawn
+        evenly, so the weights returned here are multiplied by T: the weighted *mean* error is then
+        the negative ELBO itself, and its softmax is the Bayes posterior at temperature 1.
+        The first step (SNR(-1) = infinity) takes the weight of the second. Shape [T], float64.
+        """
+        snr = self.snr
+        w = (snr[:-1] / snr[1:] - 1) / 2  # [T-1], for t = 1 .. T-1
+        return torch.cat([w[:1], w]) * self.num_timesteps
+
+    def add_noise(self, x0: Tensor, noise: Tensor, t: Tensor) -> Tensor:
+        """x_t = sqrt(abar_t) x_0 + sqrt(1 - abar_t) eps  (the forward process, Ho et al. eq. 4).
+
+        ``x0`` and ``noise`` are [B, *S]; ``t`` is [B] (long). Computed in the dtype of ``x0``.
+        """
+        abar = self.alphas_cumprod.to(x0.device)[t].to(x0.dtype)  # [B]
+        abar = abar.reshape(-1, *([1] * (x0.ndim - 1)))  # [B, 1, ...]
+        return abar.sqrt() * x0 + (1 - abar).sqrt() * noise
+
+    def __repr__(self) -> str:
+        a = self.alphas_cumprod
+        return f"NoiseSchedule(T={self.num_timesteps}, abar_0={a[0]:.6g}, abar_T-1={a[-1]:.3g})"

@@ -1,0 +1,54 @@
+"""Training a class-conditional noise predictor: Ho et al. (2020), Algorithm 1, written out.
+
+repeat:  (x_0, c) ~ data,  t ~ Uniform{0 .. T-1},  eps ~ N(0, I)
+         take a gradient step on || eps - eps_theta( sqrt(abar_t) x_0 + sqrt(1 - abar_t) eps, t, c ) ||^2
+"""
+
+from __future__ import annotations
+
+import torch
+from torch import Tensor, nn
+from tqdm.auto import tqdm
+
+
+def train_denoiser(
+    denoiser: nn.Module,
+    x0: Tensor,
+    labels: Tensor,
+    *,
+    steps: int = 3000,
+    batch_size: int = 256,
+    learning_rate: float = 2e-3,
+    seed: int = 0,
+    progress: bool = False,
+) -> list[float]:
+    """Fit ``denoiser`` to predict the noise added to ``x0`` (Algorithm 1 of Ho et al. 2020).
+
+    ``x0`` is [n, *S] (already encoded) and ``labels`` [n] (long). AdamW with a cosine decay of the
+    learning rate to zero. Minibatches, timesteps and noise come from one CPU generator seeded
+    with ``seed`` and are then moved to the model's device, so a seed gives the same run on any
+    device. Returns the training loss of every step.
+    """
+    device = denoiser.device
+    schedule = denoiser.schedule
+    generator = torch.Generator().manual_seed(seed)
+    x0, labels = x0.to(device), labels.to(device)
+    optimizer = torch.optim.AdamW(denoiser.parameters(), lr=learning_rate, weight_decay=0.0, fused=True)
+    scheduler = torch.optim.lr_scheduler.CosineAnnealingLR(optimizer, T_max=steps)
+
+    denoiser.train()
+    losses = []
+    for _ in tqdm(range(steps), desc="training", disable=not progress, leave=False):
+        index = torch.randint(len(x0), (batch_size,), generator=generator)  # [b]
+        t = torch.randint(schedule.num_timesteps, (batch_size,), generator=generator)  # [b]
+        noise = torch.randn((batch_size, *x0.shape[1:]), generator=generator)  # [b, *S]
+        index, t, noise = index.to(device), t.to(device), noise.to(device)
+        x_t = schedule.add_noise(x0[index], noise, t)  # [b, *S]
+        loss = nn.functional.mse_loss(denoiser.predict_noise(x_t, t, labels[index]), noise)
+        optimizer.zero_grad(set_to_none=True)
+        loss.backward()
+        optimizer.step()
+        scheduler.step()
+        losses.append(loss.item())
+    denoiser.eval()
+    return losses
