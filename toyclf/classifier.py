@@ -277,7 +277,8 @@ class DiffusionClassifier(ClassifierMixin, BaseEstimator):
 
     def predict(self, X: Any) -> np.ndarray:
         """The class of highest posterior (argmin of the error when priors are equal)."""
-        return self.classes_[np.argmax(self.predict_log_proba(X), axis=1)]
+        log_proba = self.predict_log_proba(X)
+        return self.classes_[np.argmax(log_proba, axis=1)]
 
     def sample(
         self, n_samples: int = 100, *, method: str = "ddpm", n_steps: int = 50, random_state: Any = None

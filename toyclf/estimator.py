@@ -21,7 +21,7 @@ from dataclasses import dataclass
 
 import torch
 from torch import Tensor
-from tqdm.auto import tqdm
+from tqdm import tqdm
 
 from toyclf.denoisers.base import Denoiser
 from toyclf.schedule import NoiseSchedule

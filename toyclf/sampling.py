@@ -19,7 +19,7 @@ from __future__ import annotations
 
 import torch
 from torch import Tensor
-from tqdm.auto import tqdm
+from tqdm import tqdm
 
 from toyclf.denoisers.base import Denoiser
 

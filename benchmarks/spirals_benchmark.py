@@ -1,0 +1,96 @@
+"""Benchmark: the diffusion classifier on the default spirals, against its targets, in one run.
+
+    python benchmarks/spirals_benchmark.py            # the defaults of python -m toyclf.spirals
+
+Prints, side by side on this machine:
+- held-out accuracy of the diffusion classifier and of the tuned scikit-learn baselines
+  (target: within 0.3 percentage points of the best baseline);
+- training time (target: at most 20 s on 2 cores);
+- the time of the 200 x 200 decision map with the default trials (target: at most 10 s), also as
+  a multiple of this machine's own 1024 x 1024 float32 matrix-multiply time, and its agreement
+  with the map from 1024 trials per class (target: at least 99.5 %);
+- the same agreement without antithetic noise, at equal cost (why the default pairs eps, -eps).
+"""
+
+from __future__ import annotations
+
+import argparse
+import time
+
+import numpy as np
+import torch
+
+from toyclf import DiffusionClassifier, plotting
+from toyclf.comparison import baseline_classifiers, fit_and_score, format_table, make_split
+from toyclf.spirals import build_parser
+
+
+def matmul_seconds(n: int = 1024, repeats: int = 20) -> float:
+    """Median seconds of one n x n float32 matrix multiply on this machine (the unit of speed)."""
+    a, b = torch.randn(n, n), torch.randn(n, n)
+    for _ in range(3):
+        a @ b
+    times = []
+    for _ in range(repeats):
+        start = time.perf_counter()
+        a @ b
+        times.append(time.perf_counter() - start)
+    return float(np.median(times))
+
+
+def timed(function, *args):
+    start = time.perf_counter()
+    result = function(*args)
+    return result, time.perf_counter() - start
+
+
+def main() -> None:
+    defaults = build_parser().parse_args([])  # the command line's defaults are the benchmark's
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--reference-trials", type=int, default=1024)
+    args = parser.parse_args()
+
+    unit = matmul_seconds()
+    print(f"torch {torch.__version__}, {torch.get_num_threads()} threads")
+    print(f"machine unit: one 1024x1024 float32 matmul = {unit * 1e3:.2f} ms ({2 * 1024**3 / unit / 1e9:.0f} GFLOP/s)")
+
+    split = make_split(defaults.dataset, defaults.n_samples, defaults.n_test, random_state=defaults.seed)
+    diffusion = DiffusionClassifier(max_iter=defaults.steps, n_trials=defaults.trials, random_state=defaults.seed)
+    results = [fit_and_score("diffusion classifier", diffusion, split)]
+    results += [fit_and_score(name, clf, split) for name, clf in baseline_classifiers(defaults.seed).items()]
+    print(format_table(results))
+
+    best = max(results[1:], key=lambda r: r.accuracy)
+    gap = 100 * (results[0].accuracy - best.accuracy)
+    print(
+        f"\naccuracy: diffusion {results[0].accuracy:.4f} vs best baseline ({best.name}) {best.accuracy:.4f}: "
+        f"{gap:+.2f} points (target >= -0.30) {'PASS' if gap >= -0.3 else 'FAIL'}"
+    )
+    print(
+        f"training: {results[0].fit_seconds:.1f} s (target <= 20 s) {'PASS' if results[0].fit_seconds <= 20 else 'FAIL'}"
+    )
+
+    _, _, grid = plotting.make_grid(np.vstack([split.X_train, split.X_test]), defaults.grid)
+    decision, seconds = timed(diffusion.predict, grid)
+    rows = len(grid) * len(diffusion.classes_) * defaults.trials
+    print(
+        f"\ndecision map {defaults.grid}x{defaults.grid}, {defaults.trials} trials per class: {seconds:.2f} s "
+        f"(target <= 10 s) {'PASS' if seconds <= 10 else 'FAIL'}; = {seconds / unit:.0f} x the 1024^3 matmul; "
+        f"{rows / seconds / 1e6:.2f} M denoiser rows/s"
+    )
+
+    reference, ref_seconds = timed(diffusion.set_params(n_trials=args.reference_trials).predict, grid)
+    agreement = np.mean(decision == reference)
+    print(
+        f"reference map, {args.reference_trials} trials per class: {ref_seconds:.1f} s; agreement "
+        f"{100 * agreement:.2f} % (target >= 99.5 %) {'PASS' if agreement >= 0.995 else 'FAIL'}"
+    )
+
+    plain = diffusion.set_params(n_trials=defaults.trials, antithetic=False).predict(grid)
+    print(
+        f"without antithetic noise, same {defaults.trials} trials: agreement {100 * np.mean(plain == reference):.2f} %"
+    )
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,283 @@
+# ---
+# jupyter:
+#   jupytext:
+#     formats: ipynb,py:percent
+#     text_representation:
+#       extension: .py
+#       format_name: percent
+#       format_version: '1.3'
+#   kernelspec:
+#     display_name: Python 3
+#     language: python
+#     name: python3
+# ---
+
+# %% [markdown]
+# # Your diffusion model is secretly a classifier
+#
+# Li, Prabhudesai, Duggal, Brown, Pathak, ICCV 2023 ([arXiv 2303.16203](https://arxiv.org/abs/2303.16203)),
+# on 2D spirals, in about a minute on a laptop CPU.
+#
+# 1. the data
+# 2. the forward process $q(x_t \mid x_0)$
+# 3. training a class-conditional noise predictor $\epsilon_\theta(x_t, t, c)$
+# 4. sampling: what did it learn?
+# 5. **the classifier, cell by cell:** denoising error $\approx -\log p(x \mid c)$, then Bayes' rule
+# 6. the decision boundary, the scikit-learn way
+
+# %% tags=["parameters"]
+N_SAMPLES = 2000  # training points
+N_TEST = 1000  # held-out test points
+TRAIN_STEPS = 3000  # training steps (minibatches of 256)
+N_TRIALS = 32  # Monte Carlo (t, eps) pairs per class
+N_SHOW = 6  # test points classified by hand in section 5
+GRID = 150  # the maps are GRID x GRID points
+SEED = 0
+
+# %%
+import matplotlib.pyplot as plt
+import torch
+from sklearn.model_selection import train_test_split
+from sklearn.pipeline import make_pipeline
+from sklearn.preprocessing import StandardScaler
+from sklearn.svm import SVC
+
+from toyclf import DiffusionClassifier, MLPDenoiser, NoiseSchedule, make_spirals, plotting
+from toyclf.estimator import class_errors, log_posterior, make_plan
+from toyclf.sampling import sample
+from toyclf.training import train_denoiser
+
+plt.rcParams.update({"font.size": 12, "axes.titlesize": 13})
+K = 2  # classes: one per spiral arm
+
+# %% [markdown]
+# ## 1. The data: two interlaced spirals
+#
+# One class per arm; the arms are one unit apart, `noise=0.2` blurs them a little.
+
+# %%
+X, y = make_spirals(N_SAMPLES + N_TEST, noise=0.2, random_state=SEED)
+X_train, X_test, y_train, y_test = train_test_split(X, y, test_size=N_TEST, stratify=y, random_state=SEED)
+
+fig, ax = plt.subplots(figsize=(5, 5), layout="constrained")
+plotting.scatter_classes(ax, X_train, y_train, K, size=10)
+ax.set_aspect("equal")
+ax.set_title(f"{len(X_train)} training points, 2 classes")
+plt.show()
+
+# %% [markdown]
+# The model works on standardised points (mean 0, variance 1 per coordinate), like the noise it will be mixed with.
+
+# %%
+scaler = StandardScaler().fit(X_train)
+x0_train = torch.tensor(scaler.transform(X_train), dtype=torch.float32)  # [n, 2]
+c_train = torch.tensor(y_train)  # [n], class ids
+x0_test = torch.tensor(scaler.transform(X_test), dtype=torch.float32)
+print("mean", x0_train.mean(0).numpy().round(3), " std", x0_train.std(0).numpy().round(3))
+
+# %% [markdown]
+# ## 2. The forward process
+#
+# Noise a clean point $x_0$ to level $t \in \{0, \dots, T-1\}$ in one step:
+#
+# $$q(x_t \mid x_0) = \mathcal{N}\big(\sqrt{\bar\alpha_t}\, x_0,\ (1 - \bar\alpha_t) I\big)
+# \quad\Longleftrightarrow\quad
+# x_t = \sqrt{\bar\alpha_t}\, x_0 + \sqrt{1 - \bar\alpha_t}\, \epsilon, \qquad \epsilon \sim \mathcal{N}(0, I)$$
+#
+# $\bar\alpha_t$ falls from $\approx 1$ (clean) to $\approx 0$ (pure noise). We use a cosine schedule, `shifted(4.0)`:
+# every signal-to-noise ratio $\bar\alpha_t / (1 - \bar\alpha_t)$ is multiplied by $4^2$, which puts more timesteps at
+# the low noise levels where two 2D classes still differ.
+
+# %%
+schedule = NoiseSchedule.cosine().shifted(4.0)
+T = schedule.num_timesteps
+abar = schedule.alphas_cumprod.float()  # [T]
+
+shown_t = [0, 250, 500, 750, 900, T - 1]
+eps = torch.randn(x0_train.shape, generator=torch.Generator().manual_seed(SEED))  # [n, 2]
+fig, axes = plt.subplots(1, len(shown_t), figsize=(18, 3.6), sharex=True, sharey=True, layout="constrained")
+for ax, t in zip(axes, shown_t, strict=True):
+    x_t = abar[t].sqrt() * x0_train + (1 - abar[t]).sqrt() * eps  # [n, 2]
+    plotting.scatter_classes(ax, x_t.numpy(), y_train, K, size=4)
+    ax.set_title(rf"$t = {t}$,  $\bar\alpha_t = {abar[t]:.3f}$")
+    ax.set_aspect("equal")
+axes[0].set_xlim(-3, 3)
+axes[0].set_ylim(-3, 3)
+plt.show()
+
+# %% [markdown]
+# ## 3. Training: predict the noise
+#
+# Ho et al. (2020), Algorithm 1, with the class $c$ as an extra input: draw $(x_0, c)$, $t$ uniform, $\epsilon$,
+# and take a gradient step on
+#
+# $$\mathcal{L}(\theta) = \big\| \epsilon - \epsilon_\theta\big(\sqrt{\bar\alpha_t}\, x_0 + \sqrt{1 - \bar\alpha_t}\,
+# \epsilon,\ t,\ c\big) \big\|^2$$
+#
+# $\epsilon_\theta$ is a small MLP: Fourier features of $x_t$, an embedding of $t$, a learned embedding of $c$.
+
+# %%
+torch.manual_seed(SEED)
+denoiser = MLPDenoiser(2, K, schedule)
+losses = train_denoiser(denoiser, x0_train, c_train, steps=TRAIN_STEPS, seed=SEED)
+plotting.plot_loss_curve(losses)
+plt.show()
+
+# %% [markdown]
+# ## 4. Samples: what did the model learn?
+#
+# Run the reverse process from pure noise $x_{T-1} \sim \mathcal{N}(0, I)$, once per class
+# (DDPM, Ho et al. Algorithm 2).
+# Each step goes through the model's guess of the clean point, clipped to $\pm 1.5 \max |x_0|$ of the training data:
+#
+# $$\hat{x}_0 = \big(x_t - \sqrt{1 - \bar\alpha_t}\, \epsilon_\theta(x_t, t, c)\big) / \sqrt{\bar\alpha_t}$$
+
+# %%
+labels = torch.arange(len(x0_train)) % K  # half of each class
+clip = 1.5 * x0_train.abs().max().item()
+generated = sample(denoiser, labels, method="ddpm", clip=clip, seed=SEED)  # [n, 2]
+plotting.plot_samples(x0_train.numpy(), y_train, generated.numpy(), labels.numpy(), K, title="DDPM")
+plt.show()
+
+# %% [markdown]
+# ## 5. The classifier, cell by cell
+#
+# The denoising error under class $c$ estimates the negative log-likelihood (the ELBO, with weights $w_t = 1$,
+# which the paper finds most accurate):
+#
+# $$-\log p(x \mid c) \;\approx\; \mathbb{E}_{t, \epsilon}\, \big\| \epsilon - \epsilon_\theta(x_t, t, c) \big\|^2
+# + \text{const}$$
+#
+# and Bayes' rule turns likelihoods into a posterior:
+#
+# $$p(c \mid x) = \frac{p(c)\, p(x \mid c)}{\sum_k p(k)\, p(x \mid k)}$$
+#
+# We do this by hand, in plain torch, for a few test points (black, numbered).
+
+# %%
+x = x0_test[:N_SHOW]  # [B, 2], standardised
+c_true = y_test[:N_SHOW]
+B = len(x)
+
+fig, ax = plt.subplots(figsize=(5, 5), layout="constrained")
+plotting.scatter_classes(ax, x0_train.numpy(), y_train, K, size=6, alpha=0.3)
+ax.scatter(x[:, 0].numpy(), x[:, 1].numpy(), s=160, c="black", marker="*")
+for i, (u, v) in enumerate(x.tolist()):
+    ax.annotate(str(i), (u, v), xytext=(6, 6), textcoords="offset points", fontsize=14, weight="bold")
+ax.set_aspect("equal")
+ax.set_title("the points we classify by hand")
+plt.show()
+
+# %% [markdown]
+# **Step 1: one plan of $N$ pairs $(t_n, \epsilon_n)$, shared by every class.** Timesteps evenly spaced, centred in
+# their bins; noise from a seeded generator:
+#
+# $$t_n = \Big\lfloor \frac{T}{N} \big(n + \tfrac{1}{2}\big) \Big\rfloor, \qquad \epsilon_n \sim \mathcal{N}(0, I),
+# \qquad n = 0, \dots, N - 1$$
+#
+# Sharing them matters: only the *differences* between classes count, and common noise cancels in a difference.
+
+# %%
+n = torch.arange(N_TRIALS, dtype=torch.float64)
+t_n = torch.floor(T / N_TRIALS * (n + 0.5)).long()  # [N]
+eps_n = torch.randn(N_TRIALS, 2, generator=torch.Generator().manual_seed(SEED))  # [N, 2]
+print("t_n =", t_n.tolist())
+
+# %% [markdown]
+# **Step 2: noise every point with every pair.**
+#
+# $$x_{t_n} = \sqrt{\bar\alpha_{t_n}}\, x + \sqrt{1 - \bar\alpha_{t_n}}\, \epsilon_n$$
+
+# %%
+abar_n = abar[t_n][:, None]  # [N, 1]
+x_t = abar_n.sqrt() * x[:, None, :] + (1 - abar_n).sqrt() * eps_n  # [B, N, 2]
+x_t.shape
+
+# %% [markdown]
+# **Step 3: predict the noise under each class** $c_k$: same $x_{t_n}$, same $t_n$, only the label changes.
+#
+# $$\hat\epsilon_{n,k} = \epsilon_\theta(x_{t_n}, t_n, c_k)$$
+
+# %%
+eps_hat = torch.empty(B, K, N_TRIALS, 2)  # [B, K, N, 2]
+with torch.no_grad():
+    for k in range(K):
+        label_k = torch.full((B * N_TRIALS,), k)
+        eps_hat[:, k] = denoiser.predict_noise(x_t.reshape(-1, 2), t_n.repeat(B), label_k).reshape(B, N_TRIALS, 2)
+
+# %% [markdown]
+# **Step 4: accumulate the errors.**
+#
+# $$\mathrm{err}[k] = \frac{1}{N} \sum_{n=0}^{N-1} \big\| \epsilon_n - \hat\epsilon_{n,k} \big\|^2$$
+
+# %%
+err = (eps_n - eps_hat).square().sum(-1).mean(-1)  # [B, K]
+
+# %% [markdown]
+# **Step 5: predict the class with the smallest error.**
+#
+# $$\hat{c} = \arg\min_k \mathrm{err}[k]$$
+#
+# **Step 6: the posterior, equal priors.** Mind the **minus sign**: a lower error means a likelier class.
+# (The blog post this lecture started from wrote $\mathrm{softmax}(\mathrm{Error})$: that ranks the classes backwards.)
+#
+# $$p(c_k \mid x) = \mathrm{softmax}_k\big(-\mathrm{err}[k]\big)
+# = \frac{e^{-\mathrm{err}[k]}}{\sum_j e^{-\mathrm{err}[j]}}$$
+
+# %%
+prediction = err.argmin(dim=1)  # [B]
+posterior = torch.softmax(-err, dim=1)  # [B, K]
+
+print(" point  true   err[0]   err[1]   predicted   p(0|x)  p(1|x)")
+for i in range(B):
+    e0, e1 = err[i].tolist()
+    p0, p1 = posterior[i].tolist()
+    print(f"{i:6d} {c_true[i]:5d} {e0:8.3f} {e1:8.3f} {prediction[i].item():11d} {p0:8.3f} {p1:7.3f}")
+print(f"correct: {(prediction.numpy() == c_true).sum()} of {B}")
+
+# %% [markdown]
+# With $w_t = 1$ the error is $-\log p(x \mid c)$ only up to scale, so these probabilities are not calibrated:
+# a temperature, $\mathrm{softmax}(-\mathrm{err} / \tau)$ with $\tau$ fitted on held-out data, fixes that without
+# changing the argmin.
+#
+# **The package does exactly this.** `make_plan(..., antithetic=False)` draws the same $(t_n, \epsilon_n)$, and
+# `class_errors` runs steps 2-4 in batches (its default plan pairs every $\epsilon_n$ with $-\epsilon_n$, which
+# cancels more noise).
+
+# %%
+plan = make_plan(denoiser, N_TRIALS, antithetic=False, seed=SEED)
+assert torch.equal(plan.timesteps, t_n) and torch.equal(plan.noise, eps_n)
+
+torch.testing.assert_close(class_errors(denoiser, x, plan), err)
+torch.testing.assert_close(log_posterior(err).exp().float(), posterior)
+print("hand-built errors and posterior == toyclf.estimator.class_errors / log_posterior")
+
+# %% [markdown]
+# ## 6. The decision boundary, the scikit-learn way
+#
+# `DiffusionClassifier` wraps sections 1-5 (standardise, train $\epsilon_\theta$, score every class on one shared
+# plan) behind `fit` / `predict` / `predict_proba`.
+
+# %%
+clf = DiffusionClassifier(max_iter=TRAIN_STEPS, n_trials=N_TRIALS, random_state=SEED).fit(X_train, y_train)
+accuracy = clf.score(X_test, y_test)
+svc_accuracy = make_pipeline(StandardScaler(), SVC()).fit(X_train, y_train).score(X_test, y_test)
+print(f"test accuracy: diffusion classifier {accuracy:.3f}, RBF SVC {svc_accuracy:.3f}")
+
+# %% [markdown]
+# Classify every point of a grid: left, the predicted class; right, $p(c \mid x)$ (white where the model is unsure)
+# with the decision boundary in black.
+
+# %%
+xx, yy, grid = plotting.make_grid(X_train, GRID)
+proba = clf.predict_proba(grid).reshape(GRID, GRID, K)  # [GRID, GRID, K]
+
+fig, (left, right) = plt.subplots(1, 2, figsize=(12, 6), sharex=True, sharey=True, layout="constrained")
+plotting.draw_decision(left, xx, yy, proba)
+plotting.draw_posterior(right, xx, yy, proba)
+for ax, title in [(left, "decision: argmin of the error"), (right, r"posterior $p(c \mid x)$")]:
+    plotting.scatter_classes(ax, X_test, y_test, K, size=6, alpha=0.5)
+    ax.set_title(title)
+    ax.set_aspect("equal")
+fig.suptitle(f"Diffusion classifier: test accuracy {accuracy:.3f}")
+plt.show()

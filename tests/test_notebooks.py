@@ -1,0 +1,114 @@
+"""The lecture notebooks: each ``notebooks/NAME.ipynb`` is the jupytext pair of ``notebooks/NAME.py`` (the source
+of truth), is stored without outputs, and runs top to bottom with tiny settings.
+
+A notebook puts every size knob in one code cell tagged ``parameters``; the test runs it with a cell of tiny
+overrides inserted right after that one, then checks a few of the notebook's variables against floors.
+To add a notebook, add a ``NotebookCase`` to ``CASES``.
+"""
+
+from __future__ import annotations
+
+import ast
+import json
+import os
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import jupytext
+import nbclient
+import nbformat
+import pytest
+
+ROOT = Path(__file__).resolve().parents[1]
+NOTEBOOKS = ROOT / "notebooks"
+CHECKS_MARKER = "NOTEBOOK-CHECKS:"
+
+
+@dataclass(frozen=True)
+class NotebookCase:
+    name: str  # notebooks/{name}.py and notebooks/{name}.ipynb
+    overrides: dict[str, object]  # tiny values for names assigned in the `parameters` cell
+    floors: dict[str, float] = field(default_factory=dict)  # variable -> lowest acceptable value after the run
+
+
+CASES = [
+    NotebookCase(
+        "01_spirals",
+        overrides={"N_SAMPLES": 300, "N_TEST": 200, "TRAIN_STEPS": 150, "N_TRIALS": 8, "N_SHOW": 4, "GRID": 30},
+        floors={"accuracy": 0.75},  # two classes: chance is 0.5
+    ),
+]
+
+
+def _by_name(cases):
+    return pytest.mark.parametrize("case", cases, ids=[case.name for case in cases])
+
+
+def _parameters_cell(nb) -> int:
+    """Index of the one code cell tagged ``parameters``."""
+    tagged = [
+        i
+        for i, cell in enumerate(nb.cells)
+        if cell.cell_type == "code" and "parameters" in cell.get("metadata", {}).get("tags", [])
+    ]
+    assert len(tagged) == 1, f"expected exactly one code cell tagged 'parameters', found {len(tagged)}"
+    return tagged[0]
+
+
+@_by_name(CASES)
+def test_notebook_is_the_stripped_pair_of_its_script(case: NotebookCase) -> None:
+    ipynb = nbformat.read(NOTEBOOKS / f"{case.name}.ipynb", as_version=4)
+    script = jupytext.read(NOTEBOOKS / f"{case.name}.py")
+    for i, cell in enumerate(ipynb.cells):
+        if cell.cell_type == "code":
+            assert cell.outputs == [], f"cell {i} of {case.name}.ipynb has stored outputs"
+            assert cell.execution_count is None, f"cell {i} of {case.name}.ipynb has an execution count"
+
+    def cells(nb):
+        return [(cell.cell_type, cell.source) for cell in nb.cells]
+
+    assert cells(ipynb) == cells(script), (
+        f"{case.name}.ipynb is out of sync with {case.name}.py; "
+        f"regenerate it with: jupytext --to ipynb notebooks/{case.name}.py"
+    )
+    _parameters_cell(ipynb)
+
+
+@_by_name(CASES)
+def test_notebook_runs_with_tiny_settings(case: NotebookCase, tmp_path: Path, monkeypatch) -> None:
+    monkeypatch.setenv("MPLBACKEND", "Agg")
+    # The toy MLP's ops are tiny: one torch thread is as fast as two on an idle 2-core machine, and tens of times
+    # faster when another process holds a core (OpenMP threads then wait on each other at every op).
+    monkeypatch.setenv("OMP_NUM_THREADS", "1")
+    # the kernel runs in tmp_path: make the package importable even when it is not pip-installed
+    monkeypatch.setenv("PYTHONPATH", os.pathsep.join(filter(None, [str(ROOT), os.environ.get("PYTHONPATH")])))
+    nb = nbformat.read(NOTEBOOKS / f"{case.name}.ipynb", as_version=4)
+
+    index = _parameters_cell(nb)
+    knobs = {
+        target.id
+        for statement in ast.parse(nb.cells[index].source).body
+        if isinstance(statement, ast.Assign)
+        for target in statement.targets
+        if isinstance(target, ast.Name)
+    }
+    unknown = set(case.overrides) - knobs
+    assert not unknown, f"overrides {sorted(unknown)} are not set in the parameters cell of {case.name}"
+    overrides = "\n".join(f"{name} = {value!r}" for name, value in case.overrides.items())
+    nb.cells.insert(index + 1, nbformat.v4.new_code_cell(overrides, metadata={"tags": ["injected-parameters"]}))
+    if case.floors:
+        report = ", ".join(f"{name!r}: float({name})" for name in case.floors)
+        nb.cells.append(nbformat.v4.new_code_cell(f"import json\nprint({CHECKS_MARKER!r} + json.dumps({{{report}}}))"))
+
+    client = nbclient.NotebookClient(
+        nb, timeout=600, kernel_name="python3", resources={"metadata": {"path": str(tmp_path)}}
+    )
+    client.execute()  # raises CellExecutionError if any cell fails, e.g. the hand-built == class_errors check
+
+    if case.floors:
+        text = "".join(output.get("text", "") for output in nb.cells[-1].outputs if output.output_type == "stream")
+        lines = [line for line in text.splitlines() if line.startswith(CHECKS_MARKER)]
+        assert lines, f"the checks cell printed nothing readable: {text!r}"
+        values = json.loads(lines[-1].removeprefix(CHECKS_MARKER))
+        for name, floor in case.floors.items():
+            assert values[name] >= floor, f"{case.name}: {name} = {values[name]:.3f} is below {floor}"
