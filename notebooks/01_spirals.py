@@ -240,12 +240,12 @@ print(f"correct: {(prediction.numpy() == c_true).sum()} of {B}")
 # a temperature, $\mathrm{softmax}(-\mathrm{err} / \tau)$ with $\tau$ fitted on held-out data, fixes that without
 # changing the argmin.
 #
-# **The package does exactly this.** `make_plan(..., antithetic=False)` draws the same $(t_n, \epsilon_n)$, and
+# **The package does exactly this.** `make_plan(..., noise_sampling="gaussian")` draws the same $(t_n, \epsilon_n)$, and
 # `class_errors` runs steps 2-4 in batches (its default plan pairs every $\epsilon_n$ with $-\epsilon_n$, which
 # cancels more noise).
 
 # %%
-plan = make_plan(denoiser, N_TRIALS, antithetic=False, seed=SEED)
+plan = make_plan(denoiser, N_TRIALS, noise_sampling="gaussian", seed=SEED)
 assert torch.equal(plan.timesteps, t_n) and torch.equal(plan.noise, eps_n)
 
 torch.testing.assert_close(class_errors(denoiser, x, plan), err)

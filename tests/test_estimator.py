@@ -31,20 +31,45 @@ def test_evenly_spaced_timesteps_are_centred_in_their_bins():
     assert t.tolist() == list(range(1000))
 
 
-def test_plan_is_seeded_and_antithetic(prototype_denoiser):
-    a = make_plan(prototype_denoiser, 10, seed=1)
-    b = make_plan(prototype_denoiser, 10, seed=1)
-    c = make_plan(prototype_denoiser, 10, seed=2)
-    torch.testing.assert_close(a.noise, b.noise, rtol=0, atol=0)
+@pytest.mark.parametrize("sampling", ["sobol", "gaussian", "antithetic"])
+def test_plan_is_seeded(prototype_denoiser, sampling):
+    a = make_plan(prototype_denoiser, 10, noise_sampling=sampling, seed=1)
+    b = make_plan(prototype_denoiser, 10, noise_sampling=sampling, seed=1)
+    c = make_plan(prototype_denoiser, 10, noise_sampling=sampling, seed=2)
+    assert torch.equal(a.noise, b.noise) and torch.equal(a.timesteps, b.timesteps)
     assert not torch.equal(a.noise, c.noise)
-    # pairs (t, eps), (t, -eps)
+    assert a.noise.shape == (10, 2) and a.noise.dtype == torch.float32
+
+
+def test_antithetic_pairs(prototype_denoiser):
+    a = make_plan(prototype_denoiser, 10, noise_sampling="antithetic", seed=1)
     torch.testing.assert_close(a.noise[1::2], -a.noise[0::2])
     torch.testing.assert_close(a.timesteps[1::2], a.timesteps[0::2])
     assert a.timesteps[0::2].tolist() == evenly_spaced_timesteps(100, 5).tolist()
-    odd = make_plan(prototype_denoiser, 7, seed=1)
+    odd = make_plan(prototype_denoiser, 7, noise_sampling="antithetic", seed=1)
     assert len(odd) == 7 and odd.noise.shape == (7, 2)
-    plain = make_plan(prototype_denoiser, 10, antithetic=False, timesteps="random", seed=1)
-    assert plain.timesteps.unique().numel() > 5 and not torch.equal(plain.noise[1::2], -plain.noise[0::2])
+
+
+def test_sobol_noise_is_stratified(prototype_denoiser):
+    # 2^k scrambled Sobol points put exactly one point in each 1/N quantile bin of every coordinate
+    plan = make_plan(prototype_denoiser, 64, seed=0)
+    assert plan.timesteps.tolist() == evenly_spaced_timesteps(100, 64).tolist()
+    u = torch.special.ndtr(plan.noise.double())  # back to [0, 1)
+    for j in range(2):
+        assert sorted((u[:, j] * 64).floor().long().tolist()) == list(range(64))
+    gaussian = make_plan(prototype_denoiser, 64, noise_sampling="gaussian", seed=0)
+    assert plan.noise.mean(0).abs().max() < gaussian.noise.mean(0).abs().max()
+    random = make_plan(prototype_denoiser, 16, timesteps="random", seed=0)
+    assert random.timesteps.unique().numel() > 5
+
+
+def test_sobol_dimension_limit():
+    from conftest import PrototypeDenoiser
+
+    big = PrototypeDenoiser(torch.zeros(2, 30000))
+    with pytest.raises(ValueError, match="at most 21200 noise dimensions; got 30000"):
+        make_plan(big, 4)
+    assert make_plan(big, 4, noise_sampling="gaussian").noise.shape == (4, 30000)
 
 
 def test_errors_equal_the_closed_form(prototype_denoiser):
@@ -75,7 +100,7 @@ def test_the_right_denoiser_makes_its_class_win(prototype_denoiser):
 
 def test_noise_is_shared_by_every_class_and_point(prototype_denoiser):
     x0 = torch.randn(4, 2)
-    plan = make_plan(prototype_denoiser, 6, seed=0)
+    plan = make_plan(prototype_denoiser, 6, noise_sampling="gaussian", seed=0)
     trial_losses(prototype_denoiser, x0, plan, torch.arange(3), batch_size=1000)
     ((x_t, t, labels),) = prototype_denoiser.calls
     x_t, t, labels = x_t.view(4, 3, 6, 2), t.view(4, 3, 6), labels.view(4, 3, 6)

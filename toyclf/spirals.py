@@ -61,7 +61,7 @@ def build_parser() -> argparse.ArgumentParser:
         "--seed", type=int, default=0, help="seeds the data, the split, training and the Monte Carlo plan"
     )
     parser.add_argument("--steps", type=positive_int, default=3000, help="training steps of the denoiser")
-    parser.add_argument("--trials", type=positive_int, default=32, help="Monte Carlo (t, eps) pairs per class")
+    parser.add_argument("--trials", type=positive_int, default=64, help="Monte Carlo (t, eps) pairs per class")
     parser.add_argument("--grid", type=positive_int, default=200, help="resolution of the maps (grid x grid points)")
     parser.add_argument("--device", default="cpu", help="torch device: cpu, cuda, mps")
     parser.add_argument("--out", type=Path, default=Path("figures"), help="folder for the figures")

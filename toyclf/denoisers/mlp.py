@@ -95,9 +95,9 @@ class MLPDenoiser(nn.Module):
             ],
             dim=1,
         )
-        h = torch.relu(self.input(h))  # [M, H]
+        h = self.input(h).relu_()  # [M, H]
         for block in self.blocks:
-            h = h + torch.relu(block(h))  # residual block, [M, H]
+            h = h + block(h).relu_()  # residual block, [M, H]
         return self.output(h)  # [M, D]
 
     predict_noise = forward
