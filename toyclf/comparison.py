@@ -7,7 +7,7 @@ baselines are and how they are fitted, scored and timed.
 from __future__ import annotations
 
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 import numpy as np
 from scipy.special import softmax
@@ -75,7 +75,6 @@ class Result:
     accuracy: float
     fit_seconds: float
     predict_seconds: float
-    extra: dict = field(default_factory=dict)
 
 
 def fit_and_score(name: str, classifier: ClassifierMixin, split: Split) -> Result:
