@@ -1,11 +1,9 @@
 """The Monte Carlo Bayes estimator, checked against closed forms and its own invariances."""
 
-import numpy as np
 import pytest
 import torch
 
 from toyclf.estimator import (
-    TrialPlan,
     class_errors,
     denoising_loss,
     evenly_spaced_timesteps,
@@ -189,8 +187,3 @@ def test_posterior_sign_temperature_and_prior():
 def test_bad_arguments(prototype_denoiser, call, match):
     with pytest.raises(ValueError, match=match):
         call(prototype_denoiser, make_plan(prototype_denoiser, 4), torch.zeros(2, 2))
-
-
-def test_plan_is_a_plain_dataclass():
-    plan = TrialPlan(timesteps=torch.tensor([1, 2]), noise=np.zeros((2, 3)))
-    assert len(plan) == 2

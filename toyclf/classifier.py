@@ -25,7 +25,7 @@ from toyclf.checkpoint import load_checkpoint, save_checkpoint
 from toyclf.denoisers.mlp import MLPDenoiser
 from toyclf.device import resolve_device
 from toyclf.estimator import LOSSES, NOISE_SAMPLINGS, TIMESTEPS, WEIGHTINGS, class_errors, log_posterior, make_plan
-from toyclf.sampling import METHODS, sample
+from toyclf.sampling import sample
 from toyclf.schedule import NoiseSchedule
 from toyclf.training import train_denoiser
 
@@ -292,8 +292,6 @@ class DiffusionClassifier(ClassifierMixin, BaseEstimator):
         check_is_fitted(self)
         if not _is_int(n_samples, 1):
             raise ValueError(f"n_samples must be a positive int; got {n_samples!r}.")
-        if method not in METHODS:
-            raise ValueError(f"method must be one of {', '.join(map(repr, METHODS))}; got {method!r}.")
         labels = torch.arange(n_samples) % len(self.classes_)  # [n]
         seed = int(check_random_state(random_state).randint(np.iinfo(np.int32).max))
         x0 = sample(
