@@ -43,7 +43,8 @@ from sklearn.preprocessing import StandardScaler
 from sklearn.svm import SVC
 
 from toyclf import DiffusionClassifier, MLPDenoiser, NoiseSchedule, make_spirals, plotting
-from toyclf.estimator import class_errors, log_posterior, make_plan
+from toyclf.estimator import class_errors, log_posterior
+from toyclf.plan import TrialPlan
 from toyclf.sampling import sample
 from toyclf.training import train_denoiser
 
@@ -240,17 +241,21 @@ print(f"correct: {(prediction.numpy() == c_true).sum()} of {B}")
 # a temperature, $\mathrm{softmax}(-\mathrm{err} / \tau)$ with $\tau$ fitted on held-out data, fixes that without
 # changing the argmin.
 #
-# **The package does exactly this.** `make_plan(..., noise_sampling="gaussian")` draws the same $(t_n, \epsilon_n)$, and
-# `class_errors` runs steps 2-4 in batches (its default plan pairs every $\epsilon_n$ with $-\epsilon_n$, which
-# cancels more noise).
+# **The package does exactly this.** `class_errors` runs steps 2-4 in batches on a plan of $(t_n, \epsilon_n)$
+# pairs, here the one built by hand above.
 
 # %%
-plan = make_plan(denoiser, N_TRIALS, noise_sampling="gaussian", seed=SEED)
-assert torch.equal(plan.timesteps, t_n) and torch.equal(plan.noise, eps_n)
-
+plan = TrialPlan(timesteps=t_n, noise=eps_n)
 torch.testing.assert_close(class_errors(denoiser, x, plan), err)
 torch.testing.assert_close(log_posterior(err).exp().float(), posterior)
 print("hand-built errors and posterior == toyclf.estimator.class_errors / log_posterior")
+
+# %% [markdown]
+# Its own plans (`toyclf.plan.make_plan`) differ in two ways that only make them better: the noise comes from a
+# scrambled Sobol sequence, which fills the space more evenly than independent draws, and the same evenly spaced
+# timesteps come in van der Corput order, so that every prefix of the plan is evenly spaced too. That lets the
+# estimator add trials a few at a time and stop, point by point, once the answer is settled (*early stopping*,
+# `toyclf.pruning.EarlyStopping`): points far from the boundary cost a few trials, points on it the most.
 
 # %% [markdown]
 # ## 6. The decision boundary, the scikit-learn way

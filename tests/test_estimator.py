@@ -3,15 +3,8 @@
 import pytest
 import torch
 
-from toyclf.estimator import (
-    class_errors,
-    denoising_loss,
-    evenly_spaced_timesteps,
-    log_posterior,
-    make_plan,
-    timestep_weights,
-    trial_losses,
-)
+from toyclf.estimator import class_errors, denoising_loss, log_posterior, pair_losses, timestep_weights
+from toyclf.plan import make_plan
 
 
 def exact_errors(denoiser, x, plan, weights=None):
@@ -20,54 +13,6 @@ def exact_errors(denoiser, x, plan, weights=None):
     w = torch.ones_like(snr) if weights is None else weights[plan.timesteps]
     distance = ((x[:, None, :].double() - denoiser.prototypes[None].double()) ** 2).sum(-1)  # [B, K]
     return distance * (w * snr).mean()
-
-
-def test_evenly_spaced_timesteps_are_centred_in_their_bins():
-    assert evenly_spaced_timesteps(1000, 4).tolist() == [125, 375, 625, 875]
-    assert evenly_spaced_timesteps(1000, 1).tolist() == [500]
-    t = evenly_spaced_timesteps(1000, 1000)
-    assert t.tolist() == list(range(1000))
-
-
-@pytest.mark.parametrize("sampling", ["sobol", "gaussian", "antithetic"])
-def test_plan_is_seeded(prototype_denoiser, sampling):
-    a = make_plan(prototype_denoiser, 10, noise_sampling=sampling, seed=1)
-    b = make_plan(prototype_denoiser, 10, noise_sampling=sampling, seed=1)
-    c = make_plan(prototype_denoiser, 10, noise_sampling=sampling, seed=2)
-    assert torch.equal(a.noise, b.noise) and torch.equal(a.timesteps, b.timesteps)
-    assert not torch.equal(a.noise, c.noise)
-    assert a.noise.shape == (10, 2) and a.noise.dtype == torch.float32
-
-
-def test_antithetic_pairs(prototype_denoiser):
-    a = make_plan(prototype_denoiser, 10, noise_sampling="antithetic", seed=1)
-    torch.testing.assert_close(a.noise[1::2], -a.noise[0::2])
-    torch.testing.assert_close(a.timesteps[1::2], a.timesteps[0::2])
-    assert a.timesteps[0::2].tolist() == evenly_spaced_timesteps(100, 5).tolist()
-    odd = make_plan(prototype_denoiser, 7, noise_sampling="antithetic", seed=1)
-    assert len(odd) == 7 and odd.noise.shape == (7, 2)
-
-
-def test_sobol_noise_is_stratified(prototype_denoiser):
-    # 2^k scrambled Sobol points put exactly one point in each 1/N quantile bin of every coordinate
-    plan = make_plan(prototype_denoiser, 64, seed=0)
-    assert plan.timesteps.tolist() == evenly_spaced_timesteps(100, 64).tolist()
-    u = torch.special.ndtr(plan.noise.double())  # back to [0, 1)
-    for j in range(2):
-        assert sorted((u[:, j] * 64).floor().long().tolist()) == list(range(64))
-    gaussian = make_plan(prototype_denoiser, 64, noise_sampling="gaussian", seed=0)
-    assert plan.noise.mean(0).abs().max() < gaussian.noise.mean(0).abs().max()
-    random = make_plan(prototype_denoiser, 16, timesteps="random", seed=0)
-    assert random.timesteps.unique().numel() > 5
-
-
-def test_sobol_dimension_limit():
-    from conftest import PrototypeDenoiser
-
-    big = PrototypeDenoiser(torch.zeros(2, 30000))
-    with pytest.raises(ValueError, match="at most 21200 noise dimensions; got 30000"):
-        make_plan(big, 4)
-    assert make_plan(big, 4, noise_sampling="gaussian").noise.shape == (4, 30000)
 
 
 def test_errors_equal_the_closed_form(prototype_denoiser):
@@ -99,7 +44,8 @@ def test_the_right_denoiser_makes_its_class_win(prototype_denoiser):
 def test_noise_is_shared_by_every_class_and_point(prototype_denoiser):
     x0 = torch.randn(4, 2)
     plan = make_plan(prototype_denoiser, 6, noise_sampling="gaussian", seed=0)
-    trial_losses(prototype_denoiser, x0, plan, torch.arange(3), batch_size=1000)
+    points, labels = torch.arange(4).repeat_interleave(3), torch.arange(3).repeat(4)  # every (point, class)
+    pair_losses(prototype_denoiser, x0, points, labels, plan, batch_size=1000)
     ((x_t, t, labels),) = prototype_denoiser.calls
     x_t, t, labels = x_t.view(4, 3, 6, 2), t.view(4, 3, 6), labels.view(4, 3, 6)
     # every class sees the same x_t and t for a (point, trial) pair...
@@ -119,6 +65,11 @@ def test_memory_is_bounded_by_batch_size(prototype_denoiser):
     class_errors(prototype_denoiser, x, plan, batch_size=100)
     assert max(len(c[0]) for c in prototype_denoiser.calls) <= 100
     assert max(prototype_denoiser.encoded) * 3 * 64 <= 16 * 100 + 3 * 64  # points per chunk
+    # a long plan bounds the chunk by the memory of the stored per-trial losses, 2^21 values
+    class_errors(
+        prototype_denoiser, torch.randn(30_000, 2), make_plan(prototype_denoiser, 512), pruning="early_stopping"
+    )
+    assert max(prototype_denoiser.encoded) * 3 * 512 <= 2**21
 
 
 def test_one_row_at_a_time_gives_exactly_the_batch(fitted, spirals_split):

@@ -25,6 +25,7 @@ from toyclf.checkpoint import load_checkpoint, save_checkpoint
 from toyclf.denoisers.mlp import MLPDenoiser
 from toyclf.device import resolve_device
 from toyclf.estimator import LOSSES, NOISE_SAMPLINGS, TIMESTEPS, WEIGHTINGS, class_errors, log_posterior, make_plan
+from toyclf.pruning import resolve_pruning
 from toyclf.sampling import sample
 from toyclf.schedule import NoiseSchedule
 from toyclf.training import train_denoiser
@@ -46,8 +47,9 @@ class DiffusionClassifier(ClassifierMixin, BaseEstimator):
     is Secretly a Zero-Shot Classifier", on a small MLP noise predictor trained from scratch.
 
     ``fit`` trains eps_theta(x_t, t, c) on standardised X. A prediction scores every class on
-    the same ``n_trials`` noise draws (t, eps): err(x, c) = mean_n w(t_n) ||eps_n - eps_theta(x_t, t_n, c)||^2,
-    and returns p(c | x) = softmax_c(-err(x, c) / temperature + log p(c)).
+    the same noise draws (t, eps): err(x, c) = mean_n w(t_n) ||eps_n - eps_theta(x_t, t_n, c)||^2,
+    and returns p(c | x) = softmax_c(-err(x, c) / temperature + log p(c)). By default each sample
+    gets only as many draws as its decision needs (early stopping, at most ``n_trials``).
 
     Parameters
     ----------
@@ -68,14 +70,23 @@ class DiffusionClassifier(ClassifierMixin, BaseEstimator):
         Training minibatch size.
     learning_rate : float, default=2e-3
         Peak AdamW learning rate, decayed to zero on a cosine.
-    n_trials : int, default=64
-        Monte Carlo (t, eps) pairs per class (the same pairs for every class and point).
+    n_trials : int, default=256
+        Monte Carlo (t, eps) pairs per class (the same pairs for every class and point): all of
+        them with ``pruning=None``, at most this many with early stopping.
     timesteps : {"even", "random"}, default="even"
-        Timesteps evenly spaced over [0, T) (the paper's best) or drawn at random.
+        Timesteps evenly spaced over [0, T) (the paper's best), in nested order, or drawn at random.
     noise_sampling : {"sobol", "gaussian", "antithetic"}, default="sobol"
         How the shared noise is drawn: randomised quasi-Monte Carlo (scrambled Sobol, the
         fastest to converge), independent Gaussians (the paper), or antithetic pairs
-        (see :func:`toyclf.estimator.make_plan`).
+        (see :func:`toyclf.plan.make_plan`).
+    pruning : "early_stopping", "staged", None or a rule object, default="early_stopping"
+        How many trials each sample and class gets. ``"early_stopping"``
+        (:class:`toyclf.pruning.EarlyStopping`): a sequential test per sample stops once the
+        leading class is significantly ahead, so samples far from the boundary cost a few trials
+        and only those on it get ``n_trials``. ``"staged"`` (:class:`~toyclf.pruning.StagedElimination`):
+        the paper's Algorithm 2 (needs ``n_trials >= 500`` with its default stages). ``None``:
+        every class of every sample gets all ``n_trials``. Pass a rule object to set its knobs,
+        e.g. ``EarlyStopping(error_rate=0.01)``.
     loss : {"l2", "l1", "huber"}, default="l2"
         The denoising error.
     weighting : {"uniform", "elbo"}, default="uniform"
@@ -127,9 +138,10 @@ class DiffusionClassifier(ClassifierMixin, BaseEstimator):
         max_iter: int = 3000,
         batch_size: int = 256,
         learning_rate: float = 2e-3,
-        n_trials: int = 64,
+        n_trials: int = 256,
         timesteps: str = "even",
         noise_sampling: str = "sobol",
+        pruning: Any = "early_stopping",
         loss: str = "l2",
         weighting: str = "uniform",
         temperature: float = 1.0,
@@ -149,6 +161,7 @@ class DiffusionClassifier(ClassifierMixin, BaseEstimator):
         self.n_trials = n_trials
         self.timesteps = timesteps
         self.noise_sampling = noise_sampling
+        self.pruning = pruning
         self.loss = loss
         self.weighting = weighting
         self.temperature = temperature
@@ -181,6 +194,10 @@ class DiffusionClassifier(ClassifierMixin, BaseEstimator):
         check("n_trials", _is_int(self.n_trials, 1), "an int in the range [1, inf)")
         check("timesteps", self.timesteps in TIMESTEPS, f"a str among {set(TIMESTEPS)}")
         check("noise_sampling", self.noise_sampling in NOISE_SAMPLINGS, f"a str among {set(NOISE_SAMPLINGS)}")
+        try:
+            resolve_pruning(self.pruning)
+        except ValueError:
+            check("pruning", False, "None, 'early_stopping', 'staged', or a pruning rule object")
         check("loss", self.loss in LOSSES, f"a str among {set(LOSSES)}")
         check("weighting", self.weighting in WEIGHTINGS, f"a str among {set(WEIGHTINGS)}")
         check("temperature", _is_positive(self.temperature), "a float in the range (0, inf)")
@@ -240,11 +257,13 @@ class DiffusionClassifier(ClassifierMixin, BaseEstimator):
         return torch.as_tensor(self.scaler_.transform(X), dtype=torch.float32)
 
     # --- prediction ---------------------------------------------------------------------
-    def class_errors(self, X: Any) -> np.ndarray:
+    def class_errors(self, X: Any, *, return_trials: bool = False) -> np.ndarray | tuple[np.ndarray, np.ndarray]:
         """The Monte Carlo denoising error of every sample under every class, in ``classes_`` order.
 
         err[i, k] = mean_n w(t_n) loss(eps_n, eps_theta(x_t, t_n, k)) (paper, Algorithm 1): lower is
-        likelier; it estimates -log p(x | c) up to a constant. Returns (n_samples, n_classes).
+        likelier; it estimates -log p(x | c) up to a constant. Returns (n_samples, n_classes), and
+        with ``return_trials=True`` also the number of (t, eps) trials (denoiser evaluations) each
+        sample and class received, (n_samples, n_classes) ints.
         """
         check_is_fitted(self)
         self._validate_params(fitting=False)
@@ -256,22 +275,29 @@ class DiffusionClassifier(ClassifierMixin, BaseEstimator):
             noise_sampling=self.noise_sampling,
             seed=self.plan_seed_,
         )
-        errors = class_errors(
+        errors, trials = class_errors(
             self.denoiser_,
             self._to_tensor(X),
             plan,
             loss=self.loss,
             weighting=self.weighting,
+            pruning=self.pruning,
+            log_prior=self._log_prior(),
+            temperature=self.temperature,
             progress=self.verbose,
+            return_trials=True,
         )
-        return errors.numpy().astype(np.float64)
+        errors = errors.numpy().astype(np.float64)
+        return (errors, trials.numpy()) if return_trials else errors
+
+    def _log_prior(self) -> torch.Tensor:
+        with np.errstate(divide="ignore"):
+            return torch.as_tensor(np.log(self.class_prior_))
 
     def predict_log_proba(self, X: Any) -> np.ndarray:
         """log p(c | x) = log_softmax(-err / temperature + log prior), (n_samples, n_classes)."""
         errors = torch.as_tensor(self.class_errors(X))
-        with np.errstate(divide="ignore"):
-            log_prior = np.log(self.class_prior_)
-        return log_posterior(errors, temperature=self.temperature, log_prior=torch.as_tensor(log_prior)).numpy()
+        return log_posterior(errors, temperature=self.temperature, log_prior=self._log_prior()).numpy()
 
     def predict_proba(self, X: Any) -> np.ndarray:
         """p(c | x), (n_samples, n_classes), columns in ``classes_`` order."""

@@ -8,126 +8,50 @@ and Bayes' rule turns errors into a posterior (paper eq. 4, Algorithm 1):
 
     p(c | x) = softmax_c( -err(x, c) / temperature + log p(c) ),      prediction: argmax_c p(c | x)
 
-The N pairs (t_n, eps_n) form one *plan*, drawn once from a seeded CPU generator and shared by
-every class and every point: classes differ only through eps_theta, so most of the Monte Carlo
-noise cancels in the comparison, and a point gets the same answer alone or in any batch. The
-estimator talks to the model only through the :class:`~toyclf.denoisers.Denoiser` protocol.
+The N pairs (t_n, eps_n) form one *plan* (:mod:`toyclf.plan`), shared by every class and every
+point. A pruning rule (:mod:`toyclf.pruning`) may stop spending trials on classes or points
+whose answer is settled. The estimator talks to the model only through the
+:class:`~toyclf.denoisers.Denoiser` protocol: the toy MLP and Stable Diffusion run the same code.
 """
 
 from __future__ import annotations
 
-import math
 from collections.abc import Sequence
-from dataclasses import dataclass
 
 import torch
 from torch import Tensor
-from torch.quasirandom import SobolEngine
 from tqdm import tqdm
 
 from toyclf.denoisers.base import Denoiser
+from toyclf.plan import NOISE_SAMPLINGS, TIMESTEPS, TrialPlan, check_choice, make_plan
+from toyclf.pruning import EarlyStopping, FixedTrials, Stage, StagedElimination, resolve_pruning
 from toyclf.schedule import NoiseSchedule
+
+__all__ = [
+    "LOSSES",
+    "NOISE_SAMPLINGS",
+    "TIMESTEPS",
+    "WEIGHTINGS",
+    "EarlyStopping",
+    "FixedTrials",
+    "StagedElimination",
+    "TrialPlan",
+    "class_errors",
+    "denoising_loss",
+    "log_posterior",
+    "make_plan",
+    "pair_losses",
+    "timestep_weights",
+]
 
 LOSSES = ("l2", "l1", "huber")
 WEIGHTINGS = ("uniform", "elbo")
-TIMESTEPS = ("even", "random")
-NOISE_SAMPLINGS = ("sobol", "gaussian", "antithetic")
-
-
-def _check_choice(name: str, value: str, choices: Sequence[str]) -> None:
-    if value not in choices:
-        raise ValueError(f"{name} must be one of {', '.join(map(repr, choices))}; got {value!r}.")
-
-
-@dataclass(frozen=True)
-class TrialPlan:
-    """The N (t, eps) pairs every class and every point is scored on."""
-
-    timesteps: Tensor  # [N] long
-    noise: Tensor  # [N, *S]
-
-    def __len__(self) -> int:
-        return len(self.timesteps)
-
-
-def evenly_spaced_timesteps(num_timesteps: int, n: int) -> Tensor:
-    """t_i = floor(T / N * (i + 1/2)), i = 0 .. N-1: evenly spaced, centred in their bins. [N]"""
-    return (torch.arange(n, dtype=torch.float64) + 0.5).mul(num_timesteps / n).floor().long()
-
-
-def make_plan(
-    denoiser: Denoiser,
-    n_trials: int,
-    *,
-    timesteps: str = "even",
-    noise_sampling: str = "sobol",
-    seed: int = 0,
-) -> TrialPlan:
-    """Draw the shared plan of ``n_trials`` (t, eps) pairs for ``denoiser``.
-
-    ``timesteps="even"`` (the paper's best choice) spaces t evenly over [0, T), centred in
-    their bins; ``"random"`` draws t uniformly.
-
-    ``noise_sampling`` says how eps ~ N(0, I) is drawn:
-
-    - ``"sobol"`` (default): randomised quasi-Monte Carlo. Points of a scrambled Sobol sequence
-      in D + 1 dimensions are mapped through the inverse normal CDF; the first coordinate orders
-      them along the timesteps. The (t, eps) pairs then fill the space far more evenly than
-      independent draws, and the estimate converges faster (on the spirals, 64 Sobol trials agree
-      with the 8000-trial decision map about as well as 256 Gaussian ones).
-    - ``"gaussian"``: independent draws, as in the paper.
-    - ``"antithetic"``: pairs (t, eps), (t, -eps), which cancel the part of the loss difference
-      that is linear in eps (an odd ``n_trials`` leaves the last trial unpaired).
-
-    Everything comes from generators seeded with ``seed`` on the CPU: a seed gives the same plan
-    on every device.
-    """
-    if isinstance(n_trials, bool) or not isinstance(n_trials, int) or n_trials < 1:
-        raise ValueError(f"n_trials must be a positive int; got {n_trials!r}.")
-    _check_choice("timesteps", timesteps, TIMESTEPS)
-    _check_choice("noise_sampling", noise_sampling, NOISE_SAMPLINGS)
-    T, shape = denoiser.schedule.num_timesteps, tuple(denoiser.latent_shape)
-    n_draws = (n_trials + 1) // 2 if noise_sampling == "antithetic" else n_trials
-    generator = torch.Generator().manual_seed(int(seed))
-    if timesteps == "even":
-        t = evenly_spaced_timesteps(T, n_draws)  # [n_draws]
-    else:
-        t = torch.randint(T, (n_draws,), generator=generator)
-
-    if noise_sampling == "sobol":
-        noise = sobol_normal(n_draws, shape, seed=int(seed))  # [n_draws, *S], ordered along t
-        if timesteps == "random":
-            t = t.sort().values
-    else:
-        noise = torch.randn((n_draws, *shape), generator=generator)  # [n_draws, *S]
-    if noise_sampling == "antithetic":
-        t = t.repeat_interleave(2)[:n_trials]  # [N]
-        noise = torch.stack([noise, -noise], dim=1).flatten(0, 1)[:n_trials]  # [N, *S]
-    return TrialPlan(timesteps=t, noise=noise)
-
-
-def sobol_normal(n: int, shape: tuple[int, ...], *, seed: int = 0) -> Tensor:
-    """n scrambled-Sobol N(0, I) draws of ``shape``, sorted by an extra leading Sobol coordinate.
-
-    The leading coordinate u_0 in [0, 1) stands for the timestep: sorting by it pairs the i-th
-    evenly spaced timestep with the point whose u_0 fell in the i-th bin. [n, *shape]
-    """
-    dimension = 1 + math.prod(shape)
-    if dimension > SobolEngine.MAXDIM:
-        raise ValueError(
-            f"noise_sampling='sobol' supports at most {SobolEngine.MAXDIM - 1} noise dimensions; "
-            f"got {dimension - 1} for shape {shape}. Use noise_sampling='gaussian'."
-        )
-    u = SobolEngine(dimension, scramble=True, seed=seed).draw(n, dtype=torch.float64)  # [n, 1 + D]
-    u = u[torch.argsort(u[:, 0], stable=True)]
-    tiny = torch.finfo(torch.float64).eps
-    return torch.special.ndtri(u[:, 1:].clamp(tiny, 1 - tiny)).float().reshape(n, *shape)
 
 
 def timestep_weights(schedule: NoiseSchedule, weighting: str = "uniform") -> Tensor:
     """w_t for every timestep: 1 (``"uniform"``, the paper's best accuracy) or the ELBO weights
     (``"elbo"``, which make the errors a real negative log-likelihood bound). [T], float64."""
-    _check_choice("weighting", weighting, WEIGHTINGS)
+    check_choice("weighting", weighting, WEIGHTINGS)
     if weighting == "uniform":
         return torch.ones(schedule.num_timesteps, dtype=torch.float64)
     return schedule.elbo_weights()
@@ -147,32 +71,91 @@ def denoising_loss(noise: Tensor, predicted: Tensor, loss: str = "l2") -> Tensor
 
 
 @torch.inference_mode()
-def trial_losses(
+def pair_losses(
     denoiser: Denoiser,
     x0: Tensor,
+    points: Tensor,
+    labels: Tensor,
     plan: TrialPlan,
-    classes: Tensor,
     *,
     loss: str = "l2",
     batch_size: int = 4096,
 ) -> Tensor:
-    """The loss of every (point, class, trial) triple: [b, *S] encoded points -> [b, K, N].
+    """The loss of P (point, class) pairs on every trial of ``plan``: [P] x [N] -> [P, N].
 
-    Triples are enumerated in order and sent to the denoiser ``batch_size`` rows at a time, so
-    memory stays bounded however many classes and trials there are.
+    ``x0`` is [b, *S] encoded points, ``points`` [P] indexes it and ``labels`` [P] are the class
+    ids. The P * N rows are enumerated in order and sent to the denoiser ``batch_size`` at a time,
+    so memory stays bounded however many pairs and trials there are. Every pair sees the same
+    (t_n, eps_n): the noisy input of a point on trial n is the same under every class.
     """
-    b, K, N = len(x0), len(classes), len(plan)
+    P, N = len(points), len(plan)
     device = x0.device
-    all_t, all_noise, classes = plan.timesteps.to(device), plan.noise.to(device), classes.to(device)
-    losses = torch.empty(b * K * N, device=device)  # [b*K*N]
-    for start in range(0, b * K * N, batch_size):
-        rows = torch.arange(start, min(start + batch_size, b * K * N), device=device)  # [M]
-        point, k, n = rows // (K * N), rows // N % K, rows % N  # [M] each
-        t, noise = all_t[n], all_noise[n]  # [M], [M, *S]: the same (t, eps) for every class
-        x_t = denoiser.schedule.add_noise(x0[point], noise, t)  # [M, *S]
-        predicted = denoiser.predict_noise(x_t, t, classes[k])  # [M, *S]
+    all_t, all_noise = plan.timesteps.to(device), plan.noise.to(device)
+    points, labels = points.to(device), labels.to(device)
+    losses = torch.empty(P * N, device=device)  # [P*N]
+    for start in range(0, P * N, batch_size):
+        rows = torch.arange(start, min(start + batch_size, P * N), device=device)  # [M]
+        pair, n = rows // N, rows % N  # [M] each
+        t, noise = all_t[n], all_noise[n]  # [M], [M, *S]
+        x_t = denoiser.schedule.add_noise(x0[points[pair]], noise, t)  # [M, *S]
+        predicted = denoiser.predict_noise(x_t, t, labels[pair])  # [M, *S]
         losses[start : start + len(rows)] = denoising_loss(noise, predicted, loss)
-    return losses.view(b, K, N)
+    return losses.view(P, N)
+
+
+def _score_chunk(
+    denoiser: Denoiser,
+    x0: Tensor,
+    plan: TrialPlan,
+    classes: Tensor,
+    weights: Tensor,
+    rule,
+    offsets: Tensor,
+    *,
+    loss: str,
+    batch_size: int,
+) -> tuple[Tensor, Tensor]:
+    """Run the stages of ``rule`` on b encoded points: errors [b, K] float64, trials [b, K] long.
+
+    Stage s evaluates the still-active (point, class) pairs on trials stage_ends[s-1] ..
+    stage_ends[s] of the plan, then the rule prunes. A class dropped after n_k trials is carried
+    to the end by its paired difference to the point's reference class r (the one that ran
+    longest, best first), a control variate: err_k = err_r + 1/n_k sum_{n <= n_k} (l_nk - l_nr).
+    Classes that ran to the end keep their plain mean.
+    """
+    b, K, device = len(x0), len(classes), x0.device
+    ends = rule.stage_ends(len(plan))
+    losses = torch.zeros(b, K, ends[-1], dtype=torch.float64)  # [b, K, n] w_n l_n, 0 where not evaluated
+    counts = torch.zeros(b, K, dtype=torch.long)  # [b, K] trials each pair received
+    active = torch.ones(b, K, dtype=torch.bool)  # [b, K]
+    start = 0
+    for s, end in enumerate(ends):
+        pairs = active.nonzero()  # [P, 2] (point, class)
+        if len(pairs) == 0:
+            break
+        stage_losses = pair_losses(
+            denoiser,
+            x0,
+            pairs[:, 0].to(device),
+            classes[pairs[:, 1]],
+            plan[start:end],
+            loss=loss,
+            batch_size=batch_size,
+        )  # [P, n_s]
+        losses[pairs[:, 0], pairs[:, 1], start:end] = stage_losses.double().cpu() * weights[start:end]
+        counts[active] = end
+        if s < len(ends) - 1:
+            active = rule.prune(Stage(s, len(ends), active, losses[:, :, :end], offsets))
+        start = end
+
+    own = losses.sum(-1) / counts  # [b, K] plain means
+    longest = counts == counts.max(1, keepdim=True).values  # [b, K]
+    reference = (own + offsets).masked_fill(~longest, torch.inf).argmin(1)  # [b]
+    rows = torch.arange(b)
+    reference_cumsum = losses[rows, reference].cumsum(-1)  # [b, n]
+    reference_then = reference_cumsum.gather(1, counts - 1) / counts  # [b, K] its mean on each pair's trials
+    errors = own + (own[rows, reference][:, None] - reference_then)  # [b, K]
+    return errors, counts
 
 
 def class_errors(
@@ -183,17 +166,29 @@ def class_errors(
     classes: Sequence[int] | Tensor | None = None,
     loss: str = "l2",
     weighting: str = "uniform",
+    pruning: str | FixedTrials | StagedElimination | EarlyStopping | None = None,
+    log_prior: Tensor | None = None,
+    temperature: float = 1.0,
     batch_size: int = 4096,
     progress: bool = False,
-) -> Tensor:
-    """Monte Carlo denoising error of every point under every class (Algorithm 1 of the paper).
+    return_trials: bool = False,
+) -> Tensor | tuple[Tensor, Tensor]:
+    """Monte Carlo denoising error of every point under every class (Algorithms 1 and 2 of the paper).
 
     err[i, k] = 1/N sum_n w(t_n) loss( eps_n, eps_theta(x_t, t_n, classes[k]) ), the same plan
     (t_n, eps_n) for every point and class. ``x`` is [B, ...] raw inputs, encoded a chunk of
     points at a time; ``classes`` are label ids (default: all). Returns [B, K] float32 on the CPU.
     Lower is better: it estimates -log p(x | c) up to a constant (exactly so with ``"elbo"``).
+
+    ``pruning`` spends fewer trials where the answer is settled: None (every pair gets the whole
+    plan), ``"staged"`` / :class:`StagedElimination` (Algorithm 2) or ``"early_stopping"`` /
+    :class:`EarlyStopping` (a sequential test per point). Their decisions compare
+    err(x, c) - temperature * log p(c), what :func:`log_posterior` compares, given ``log_prior``
+    [K] and ``temperature``. With ``return_trials=True`` also returns the number of trials
+    (denoiser evaluations) each (point, class) pair received, [B, K] long.
     """
-    _check_choice("loss", loss, LOSSES)
+    check_choice("loss", loss, LOSSES)
+    rule = resolve_pruning(pruning)
     if classes is None:
         classes = torch.arange(denoiser.n_classes)
     classes = torch.as_tensor(classes, dtype=torch.long)
@@ -201,19 +196,27 @@ def class_errors(
         raise ValueError(f"classes must be a non-empty 1D list of label ids; got shape {tuple(classes.shape)}.")
     if classes.min() < 0 or classes.max() >= denoiser.n_classes:
         raise ValueError(f"classes must be label ids in [0, {denoiser.n_classes}); got {classes.tolist()}.")
-    device = denoiser.device
-    weights = timestep_weights(denoiser.schedule, weighting)[plan.timesteps].float().to(device)  # [N]
+    K = len(classes)
+    if not temperature > 0:
+        raise ValueError(f"temperature must be positive; got {temperature!r}.")
+    log_prior = torch.zeros(K) if log_prior is None else torch.as_tensor(log_prior)
+    if log_prior.shape != (K,):
+        raise ValueError(f"log_prior must have one value per class, shape ({K},); got {tuple(log_prior.shape)}.")
+    offsets = -temperature * log_prior.double().nan_to_num(neginf=-1e300)  # [K]; prior 0: never chosen
+    weights = timestep_weights(denoiser.schedule, weighting)[plan.timesteps]  # [N] float64
 
-    K, N = len(classes), len(plan)
-    points_per_chunk = max(1, 16 * batch_size // (K * N))
-    errors = torch.empty(len(x), K)  # [B, K]
+    ends = rule.stage_ends(len(plan))
+    points_per_chunk = max(1, min(16 * batch_size // (K * ends[0]), 2**21 // (K * ends[-1])))
+    errors, trials = torch.empty(len(x), K), torch.empty(len(x), K, dtype=torch.long)  # [B, K] each
     with tqdm(total=len(x), desc="classifying", disable=not progress, leave=False) as bar:
         for start in range(0, len(x), points_per_chunk):
-            x0 = denoiser.encode(x[start : start + points_per_chunk].to(device))  # [b, *S]
-            losses = trial_losses(denoiser, x0, plan, classes, loss=loss, batch_size=batch_size)  # [b, K, N]
-            errors[start : start + len(x0)] = (losses * weights).mean(-1).cpu()
+            x0 = denoiser.encode(x[start : start + points_per_chunk].to(denoiser.device))  # [b, *S]
+            chunk = slice(start, start + len(x0))
+            errors[chunk], trials[chunk] = _score_chunk(
+                denoiser, x0, plan, classes, weights, rule, offsets, loss=loss, batch_size=batch_size
+            )
             bar.update(len(x0))
-    return errors
+    return (errors, trials) if return_trials else errors
 
 
 def log_posterior(errors: Tensor, *, temperature: float = 1.0, log_prior: Tensor | None = None) -> Tensor:

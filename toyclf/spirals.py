@@ -21,6 +21,7 @@ from toyclf.comparison import Result, baseline_classifiers, class_probabilities,
 from toyclf.data import DATASETS
 from toyclf.device import resolve_device
 from toyclf.files import ensure_writable_dir
+from toyclf.pruning import resolve_pruning
 
 FIGURES = ("decision_map", "posterior_map", "samples", "loss_curve", "comparison")
 
@@ -61,7 +62,19 @@ def build_parser() -> argparse.ArgumentParser:
         "--seed", type=int, default=0, help="seeds the data, the split, training and the Monte Carlo plan"
     )
     parser.add_argument("--steps", type=positive_int, default=3000, help="training steps of the denoiser")
-    parser.add_argument("--trials", type=positive_int, default=64, help="Monte Carlo (t, eps) pairs per class")
+    parser.add_argument(
+        "--trials",
+        type=positive_int,
+        default=256,
+        help="Monte Carlo (t, eps) pairs per class: the most a point gets with early stopping, all of them without",
+    )
+    parser.add_argument(
+        "--pruning",
+        choices=["early_stopping", "staged", "none"],
+        default="early_stopping",
+        help="early_stopping: stop each point once its class is significantly ahead (default); "
+        "staged: the paper's Algorithm 2 (needs --trials >= 500); none: every point gets all --trials",
+    )
     parser.add_argument("--grid", type=positive_int, default=200, help="resolution of the maps (grid x grid points)")
     parser.add_argument("--device", default="cpu", help="torch device: cpu, cuda, mps")
     parser.add_argument("--out", type=Path, default=Path("figures"), help="folder for the figures")
@@ -76,6 +89,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         parser.error(f"--n-samples must be >= 10 and --n-test >= 2; got {args.n_samples} and {args.n_test}")
     try:  # fail before any work is done, not after a minute of training
         resolve_device(args.device)
+        resolve_pruning(None if args.pruning == "none" else args.pruning).stage_ends(args.trials)
         out = ensure_writable_dir(args.out)
     except (OSError, ValueError) as error:
         parser.error(str(error))
@@ -85,7 +99,12 @@ def main(argv: Sequence[str] | None = None) -> int:
     print(f"{args.dataset}: {args.n_samples} training and {args.n_test} test points, {n_classes} classes")
 
     diffusion = DiffusionClassifier(
-        max_iter=args.steps, n_trials=args.trials, random_state=args.seed, device=args.device, verbose=not args.quiet
+        max_iter=args.steps,
+        n_trials=args.trials,
+        pruning=None if args.pruning == "none" else args.pruning,
+        random_state=args.seed,
+        device=args.device,
+        verbose=not args.quiet,
     )
     results = [fit_and_score("diffusion classifier", diffusion, split)]
     for name, baseline in baseline_classifiers(args.seed).items():

@@ -1,0 +1,147 @@
+"""The plan: the N (t, eps) pairs on which every class and every point is scored.
+
+One plan is drawn from a seeded CPU generator and shared by every class and every point
+(DESIGN.md section 3): classes then differ only through eps_theta, so most of the Monte Carlo
+noise cancels when they are compared, and a point gets the same answer alone or in any batch, on
+any device.
+
+The plan is *nested*: its trials are ordered so that every prefix is itself a good plan. Evenly
+spaced timesteps come in van der Corput (bit-reversal) order and Sobol noise in its natural order,
+so the first 2^k trials are evenly spaced in t and stratified in eps. Adding trials refines an
+estimate instead of starting a new one, and every stage of a pruning schedule
+(:mod:`toyclf.pruning`) reuses all the work of the stages before it.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+import torch
+from torch import Tensor
+from torch.quasirandom import SobolEngine
+
+TIMESTEPS = ("even", "random")
+NOISE_SAMPLINGS = ("sobol", "gaussian", "antithetic")
+
+
+def check_choice(name: str, value: str, choices: Sequence[str]) -> None:
+    """Raise a ValueError naming ``value`` and the allowed ``choices`` unless it is one of them."""
+    if value not in choices:
+        raise ValueError(f"{name} must be one of {', '.join(map(repr, choices))}; got {value!r}.")
+
+
+@dataclass(frozen=True)
+class TrialPlan:
+    """The N (t, eps) pairs every class and every point is scored on, in nested order."""
+
+    timesteps: Tensor  # [N] long
+    noise: Tensor  # [N, *S]
+
+    def __len__(self) -> int:
+        return len(self.timesteps)
+
+    def __getitem__(self, index: slice) -> TrialPlan:
+        """The trials ``index`` (a slice), e.g. ``plan[:64]``, the first 64: itself a plan."""
+        return TrialPlan(self.timesteps[index], self.noise[index])
+
+
+def evenly_spaced_timesteps(num_timesteps: int, n: int) -> Tensor:
+    """t_i = floor(T / N * (i + 1/2)), i = 0 .. N-1: evenly spaced, centred in their bins. [N]"""
+    return (torch.arange(n, dtype=torch.float64) + 0.5).mul(num_timesteps / n).floor().long()
+
+
+def van_der_corput_order(n: int) -> Tensor:
+    """A permutation of 0 .. n-1 in which every prefix is spread as evenly as possible.
+
+    Position j holds bitreverse(gray(j)) in m bits, 2^m >= n the next power of two (entries >= n
+    are skipped), gray(j) = j XOR (j >> 1): the van der Corput sequence in Gray-code order, which
+    is the first coordinate of the Sobol sequence as torch's ``SobolEngine`` enumerates it. For
+    n = 2^m the first 2^k entries are exactly the multiples of 2^(m-k), evenly spaced, for every k.
+    Example: n = 8 -> [0, 4, 6, 2, 3, 7, 5, 1]. [n] long
+    """
+    bits = max(1, math.ceil(math.log2(n)))
+    positions = torch.arange(2**bits)
+    gray = positions ^ (positions >> 1)
+    reversed_ = torch.zeros_like(gray)
+    for b in range(bits):  # reverse the bits
+        reversed_ |= ((gray >> b) & 1) << (bits - 1 - b)
+    return reversed_[reversed_ < n]
+
+
+def nested_timesteps(num_timesteps: int, n: int) -> Tensor:
+    """The N evenly spaced timesteps in van der Corput order: every prefix of 2^k of them is
+    evenly spaced (when N is a power of two), and all N are exactly ``evenly_spaced_timesteps``.
+    Example: T = 1000, N = 4 -> [125, 625, 875, 375]. [N] long"""
+    return evenly_spaced_timesteps(num_timesteps, n)[van_der_corput_order(n)]
+
+
+def sobol_normal(n: int, shape: tuple[int, ...], *, seed: int = 0) -> Tensor:
+    """The first n points of a scrambled Sobol sequence, as N(0, I) draws of ``shape``.
+
+    Sobol points u in [0, 1)^(D+1) go through the inverse normal CDF. Coordinate 0 of the
+    unscrambled sequence follows :func:`van_der_corput_order`, the order of
+    :func:`nested_timesteps`; it is dropped here and its place is taken by the timestep, so the
+    (t, eps) pairs of every 2^k prefix form a scrambled net: each 1/2^k quantile bin of every
+    coordinate holds one point, and so does every box of the same volume in (t, eps_j).
+    [n, *shape]
+    """
+    dimension = 1 + math.prod(shape)
+    if dimension > SobolEngine.MAXDIM:
+        raise ValueError(
+            f"noise_sampling='sobol' supports at most {SobolEngine.MAXDIM - 1} noise dimensions; "
+            f"got {dimension - 1} for shape {shape}. Use noise_sampling='gaussian'."
+        )
+    u = SobolEngine(dimension, scramble=True, seed=seed).draw(n, dtype=torch.float64)[:, 1:]  # [n, D]
+    tiny = torch.finfo(torch.float64).eps
+    return torch.special.ndtri(u.clamp(tiny, 1 - tiny)).float().reshape(n, *shape)
+
+
+def make_plan(
+    denoiser,
+    n_trials: int,
+    *,
+    timesteps: str = "even",
+    noise_sampling: str = "sobol",
+    seed: int = 0,
+) -> TrialPlan:
+    """Draw the shared plan of ``n_trials`` (t, eps) pairs for ``denoiser``.
+
+    ``timesteps="even"`` (the paper's best choice) spaces t evenly over [0, T), centred in their
+    bins, in nested (van der Corput) order; ``"random"`` draws t uniformly.
+
+    ``noise_sampling`` says how eps ~ N(0, I) is drawn:
+
+    - ``"sobol"`` (default): randomised quasi-Monte Carlo, :func:`sobol_normal`. The (t, eps)
+      pairs fill the space far more evenly than independent draws and the estimate converges
+      faster (on the spirals, 64 Sobol trials agree with the 8000-trial decision map about as
+      well as 256 Gaussian ones).
+    - ``"gaussian"``: independent draws, as in the paper.
+    - ``"antithetic"``: pairs (t, eps), (t, -eps), which cancel the part of the loss difference
+      that is linear in eps (an odd ``n_trials`` leaves the last trial unpaired).
+
+    Everything comes from generators seeded with ``seed`` on the CPU: a seed gives the same plan
+    on every device. The plan is nested: for ``n_trials`` a power of two, its first 2^k trials
+    are evenly spaced in t (offset by half a bin of the full plan) and, with Sobol noise,
+    stratified in eps, so ``plan[:2**k]`` is a good plan by itself.
+    """
+    if isinstance(n_trials, bool) or not isinstance(n_trials, int) or n_trials < 1:
+        raise ValueError(f"n_trials must be a positive int; got {n_trials!r}.")
+    check_choice("timesteps", timesteps, TIMESTEPS)
+    check_choice("noise_sampling", noise_sampling, NOISE_SAMPLINGS)
+    T, shape = denoiser.schedule.num_timesteps, tuple(denoiser.latent_shape)
+    n_draws = (n_trials + 1) // 2 if noise_sampling == "antithetic" else n_trials
+    generator = torch.Generator().manual_seed(int(seed))
+    if timesteps == "even":
+        t = nested_timesteps(T, n_draws)  # [n_draws]
+    else:
+        t = torch.randint(T, (n_draws,), generator=generator)
+    if noise_sampling == "sobol":
+        noise = sobol_normal(n_draws, shape, seed=int(seed))  # [n_draws, *S]
+    else:
+        noise = torch.randn((n_draws, *shape), generator=generator)  # [n_draws, *S]
+    if noise_sampling == "antithetic":
+        t = t.repeat_interleave(2)[:n_trials]  # [N]
+        noise = torch.stack([noise, -noise], dim=1).flatten(0, 1)[:n_trials]  # [N, *S]
+    return TrialPlan(timesteps=t, noise=noise)
