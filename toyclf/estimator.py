@@ -123,7 +123,7 @@ def _score_chunk(
     longest, best first), a control variate: err_k = err_r + 1/n_k sum_{n <= n_k} (l_nk - l_nr).
     Classes that ran to the end keep their plain mean.
     """
-    b, K, device = len(x0), len(classes), x0.device
+    b, K = len(x0), len(classes)
     ends = rule.stage_ends(len(plan))
     losses = torch.zeros(b, K, ends[-1], dtype=torch.float64)  # [b, K, n] w_n l_n, 0 where not evaluated
     counts = torch.zeros(b, K, dtype=torch.long)  # [b, K] trials each pair received
@@ -136,7 +136,7 @@ def _score_chunk(
         stage_losses = pair_losses(
             denoiser,
             x0,
-            pairs[:, 0].to(device),
+            pairs[:, 0],
             classes[pairs[:, 1]],
             plan[start:end],
             loss=loss,
