@@ -110,12 +110,14 @@ def _score_chunk(
     classes: Tensor,
     weights: Tensor,
     rule,
+    ends: list[int],
     offsets: Tensor,
     *,
     loss: str,
     batch_size: int,
 ) -> tuple[Tensor, Tensor]:
-    """Run the stages of ``rule`` on b encoded points: errors [b, K] float64, trials [b, K] long.
+    """Run the stages of ``rule`` (ending at ``ends``) on b encoded points: errors [b, K] float64,
+    trials [b, K] long.
 
     Stage s evaluates the still-active (point, class) pairs on trials stage_ends[s-1] ..
     stage_ends[s] of the plan, then the rule prunes. A class dropped after n_k trials is carried
@@ -124,7 +126,6 @@ def _score_chunk(
     Classes that ran to the end keep their plain mean.
     """
     b, K = len(x0), len(classes)
-    ends = rule.stage_ends(len(plan))
     losses = torch.zeros(b, K, ends[-1], dtype=torch.float64)  # [b, K, n] w_n l_n, 0 where not evaluated
     counts = torch.zeros(b, K, dtype=torch.long)  # [b, K] trials each pair received
     active = torch.ones(b, K, dtype=torch.bool)  # [b, K]
@@ -213,7 +214,7 @@ def class_errors(
             x0 = denoiser.encode(x[start : start + points_per_chunk].to(denoiser.device))  # [b, *S]
             chunk = slice(start, start + len(x0))
             errors[chunk], trials[chunk] = _score_chunk(
-                denoiser, x0, plan, classes, weights, rule, offsets, loss=loss, batch_size=batch_size
+                denoiser, x0, plan, classes, weights, rule, ends, offsets, loss=loss, batch_size=batch_size
             )
             bar.update(len(x0))
     return (errors, trials) if return_trials else errors
