@@ -3,7 +3,8 @@
 import pytest
 import torch
 
-from toyclf.plan import evenly_spaced_timesteps, make_plan, nested_timesteps, van_der_corput_order
+from toyclf.estimator import class_errors
+from toyclf.plan import evenly_spaced_timesteps, make_plan, nested_timesteps, timestep_quantiles, van_der_corput_order
 
 
 def test_evenly_spaced_timesteps_are_centred_in_their_bins():
@@ -82,3 +83,51 @@ def test_sobol_dimension_limit():
     with pytest.raises(ValueError, match="at most 21200 noise dimensions; got 30000"):
         make_plan(big, 4)
     assert make_plan(big, 4, noise_sampling="gaussian").noise.shape == (4, 30000)
+
+
+def test_timestep_quantiles_of_a_constant_density_are_the_even_grid():
+    for n in (1, 7, 64, 500, 1000):
+        assert torch.equal(
+            timestep_quantiles(torch.ones(1000, dtype=torch.float64), n), evenly_spaced_timesteps(1000, n)
+        )
+
+
+def test_importance_sampling_with_the_ideal_density_is_exact(prototype_denoiser):
+    # the prototype denoiser's loss is SNR(t) ||x - mu_c||^2 whatever eps is: with q(t) proportional to
+    # it, every importance-weighted trial equals the mean over all T timesteps, for any N
+    schedule = prototype_denoiser.schedule
+    x = torch.tensor([[0.3, -0.2]])
+    exact = schedule.snr.mean() * ((x - prototype_denoiser.prototypes) ** 2).sum(1).double()  # [K]
+    for timesteps in ("even", "random"):
+        plan = make_plan(prototype_denoiser, 5, timesteps=timesteps, timestep_density=schedule.snr, seed=0)
+        errors = class_errors(prototype_denoiser, x, plan)[0].double()
+        torch.testing.assert_close(errors, exact, rtol=1e-3, atol=0)  # float32 losses
+        assert len(set(plan.timesteps.tolist())) > 1
+    # ... and with uniform timesteps it is not
+    errors = class_errors(prototype_denoiser, x, make_plan(prototype_denoiser, 5, seed=0))[0].double()
+    assert not torch.allclose(errors, exact, rtol=1e-2)
+
+
+def test_an_importance_sampled_plan_is_nested_and_follows_the_density(prototype_denoiser):
+    density = torch.linspace(1, 0, 100, dtype=torch.float64).square()  # most mass at small t
+    plan = make_plan(prototype_denoiser, 64, timestep_density=density, seed=0)
+    q = density / density.sum()
+    torch.testing.assert_close(plan.importance, 1 / (100 * q[plan.timesteps]))
+    assert plan.timesteps.float().mean() < 30  # uniform t would average 49.5
+    head = plan[:8]
+    assert torch.equal(head.importance, plan.importance[:8]) and torch.equal(head.timesteps, plan.timesteps[:8])
+    assert sorted(head.timesteps.tolist()) == timestep_quantiles(density, 64)[::8].tolist()  # spread evenly under q
+
+
+@pytest.mark.parametrize(
+    "density, message",
+    [
+        (torch.ones(99), r"timestep_density must be 100 finite non-negative values .* got shape \(99,\)"),
+        (-torch.ones(100), "non-negative"),
+        (torch.zeros(100), "not all 0"),
+        (torch.full((100,), float("nan")), "finite"),
+    ],
+)
+def test_make_plan_rejects_bad_densities(prototype_denoiser, density, message):
+    with pytest.raises(ValueError, match=message):
+        make_plan(prototype_denoiser, 8, timestep_density=density)

@@ -41,13 +41,17 @@ def test_add_noise_is_the_forward_process():
     torch.testing.assert_close(s.add_noise(x0, noise, t), abar.sqrt() * x0 + (1 - abar).sqrt() * noise)
 
 
-def test_elbo_weights_are_the_ddpm_bound():
-    # Ho et al. (2020) eq. 12 with sigma_t^2 = beta-tilde_t: beta_t / (2 alpha_t (1 - abar_{t-1})), times T
-    s = NoiseSchedule.linear(50)
-    a, b = s.alphas_cumprod, s.betas
-    expected = b[1:] / (2 * (1 - b[1:]) * (1 - a[:-1])) * 50
-    torch.testing.assert_close(s.elbo_weights()[1:], expected)
-    assert s.elbo_weights()[0] == s.elbo_weights()[1]
+def test_elbo_weights_are_half_the_log_snr_slope():
+    # lambda linear in t: -d lambda / dt is the same constant everywhere, so w_t = T * step / 2 exactly
+    T, lam = 50, torch.linspace(8.0, -6.0, 50, dtype=torch.float64)
+    s = NoiseSchedule(torch.sigmoid(lam))
+    torch.testing.assert_close(s.log_snr, lam)
+    torch.testing.assert_close(s.elbo_weights(), torch.full((T,), T * (14 / 49) / 2, dtype=torch.float64))
+    # on a real schedule the weighted mean over t is half the log-SNR range, up to half a step at each end
+    lam = NoiseSchedule.linear(1000).log_snr
+    ends = float(lam[0] - lam[1] + lam[-2] - lam[-1]) / 4
+    total = float(NoiseSchedule.linear(1000).elbo_weights().mean())
+    assert abs(total - float(lam[0] - lam[-1]) / 2) <= ends + 1e-9
 
 
 def test_from_diffusers_reads_alphas_cumprod():

@@ -205,6 +205,8 @@ def class_errors(
         raise ValueError(f"log_prior must have one value per class, shape ({K},); got {tuple(log_prior.shape)}.")
     offsets = -temperature * log_prior.double().nan_to_num(neginf=-1e300)  # [K]; prior 0: never chosen
     weights = timestep_weights(denoiser.schedule, weighting)[plan.timesteps]  # [N] float64
+    if plan.importance is not None:
+        weights = weights * plan.importance  # importance-sampled t: w(t_n) / (T q(t_n))
 
     ends = rule.stage_ends(len(plan))
     points_per_chunk = max(1, min(16 * batch_size // (K * ends[0]), 2**21 // (K * ends[-1])))

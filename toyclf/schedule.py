@@ -75,7 +75,7 @@ class NoiseSchedule:
         """
         if not (isinstance(shift, (int, float)) and math.isfinite(shift) and shift > 0):
             raise ValueError(f"shift must be a positive finite number; got {shift!r}.")
-        return NoiseSchedule(torch.sigmoid(torch.logit(self.alphas_cumprod) + 2 * math.log(shift)))
+        return NoiseSchedule(torch.sigmoid(self.log_snr + 2 * math.log(shift)))
 
     @classmethod
     def from_diffusers(cls, scheduler: Any) -> NoiseSchedule:
@@ -103,19 +103,30 @@ class NoiseSchedule:
         """Signal-to-noise ratio abar_t / (1 - abar_t). Shape [T]."""
         return self.alphas_cumprod / (1 - self.alphas_cumprod)
 
-    def elbo_weights(self) -> Tensor:
-        """Per-timestep weights w_t that turn E_t ||eps - eps_hat||^2 into the negative ELBO.
+    @property
+    def log_snr(self) -> Tensor:
+        """lambda_t = log SNR(t), decreasing in t. Shape [T]."""
+        return torch.logit(self.alphas_cumprod)
 
-        The DDPM bound is  -log p(x_0) <= sum_t w_t E||eps - eps_theta(x_t, t)||^2 + C  with
-        w_t = (SNR(t-1) - SNR(t)) / (2 SNR(t))  (Ho et al. 2020 eq. 12 with sigma_t^2 = beta-tilde_t;
-        Kingma et al. 2021, eq. 13). The sum over all T steps is T times the mean over t drawn
-        evenly, so the weights returned here are multiplied by T: the weighted *mean* error is then
-        the negative ELBO itself, and its softmax is the Bayes posterior at temperature 1.
-        The first step (SNR(-1) = infinity) takes the weight of the second. Shape [T], float64.
+    def elbo_weights(self) -> Tensor:
+        """Per-timestep weights w_t that turn the mean over t of ||eps - eps_hat||^2 into the negative ELBO.
+
+        In continuous time (the loss L_infinity of Kingma et al. 2021; Kingma & Gao 2023 with weighting 1),
+
+            -log p(x) <= 1/2 int ||eps - eps_hat(x_lambda, lambda)||^2 d lambda + C,   lambda = log SNR,
+
+        and for the exact eps* the bound is tight as the range of lambda widens: differences
+        between classes are then differences of log p(x | c) (C does not depend on the class).
+        With t evenly spread over 0 .. T-1 this is the mean over t of w_t ||eps - eps_hat||^2 for
+        w_t = -T/2 d lambda / dt, the derivative taken by central differences (one-sided at the two
+        ends). The softmax of the weighted mean errors is then the Bayes posterior at temperature 1.
+        (The discrete-time DDPM bound, w_t = T (SNR(t-1) / SNR(t) - 1) / 2, converges to the same
+        weights as T grows; at T = 1000 on a linear schedule its log-likelihood ratios are 1.7 % too
+        steep against the exact ones of a Gaussian mixture, these 0.04 %.) Shape [T], float64.
         """
-        snr = self.snr
-        w = (snr[:-1] / snr[1:] - 1) / 2  # [T-1], for t = 1 .. T-1
-        return torch.cat([w[:1], w]) * self.num_timesteps
+        lam = self.log_snr
+        slope = torch.cat([lam[1:2] - lam[:1], (lam[2:] - lam[:-2]) / 2, lam[-1:] - lam[-2:-1]])  # d lambda / dt
+        return -slope * self.num_timesteps / 2
 
     def add_noise(self, x0: Tensor, noise: Tensor, t: Tensor) -> Tensor:
         """x_t = sqrt(abar_t) x_0 + sqrt(1 - abar_t) eps  (the forward process, Ho et al. eq. 4).

@@ -2,5 +2,6 @@
 
 from toyclf.denoisers.base import Denoiser
 from toyclf.denoisers.mlp import MLPDenoiser
+from toyclf.denoisers.oracle import GaussianMixtureOracle
 
-__all__ = ["Denoiser", "MLPDenoiser"]
+__all__ = ["Denoiser", "GaussianMixtureOracle", "MLPDenoiser"]
