@@ -1,8 +1,11 @@
 """Temperature scaling and calibration error, against answers known by construction."""
 
+import copy
+
 import numpy as np
 import pytest
 import torch
+from sklearn.metrics import log_loss
 
 from toyclf.calibration import expected_calibration_error, fit_temperature, reliability_curve
 
@@ -47,3 +50,23 @@ def test_fit_temperature_checks_its_input():
         fit_temperature(np.zeros((2, 2)), [0, 2])
     with pytest.raises(ValueError, match="inconsistent numbers of samples"):
         fit_temperature(np.zeros((3, 2)), [0, 1])
+
+
+def test_calibrate_fits_the_classifiers_temperature_on_held_out_data(fitted, spirals_split):
+    _, _, X_test, y_test = spirals_split
+    X_cal, y_cal, X_eval, y_eval = X_test[:1000], y_test[:1000], X_test[1000:], y_test[1000:]
+    clf = copy.deepcopy(fitted)  # uniform weighting, temperature 1
+    before = clf.predict_proba(X_eval)
+    assert clf.calibrate(X_cal, y_cal) is clf
+    after = clf.predict_proba(X_eval)
+    assert clf.get_params()["temperature"] == clf.temperature < 0.5  # uniform weighting: far too flat at 1
+    assert (before.argmax(1) == after.argmax(1)).all()
+    assert log_loss(y_eval, after) < 0.8 * log_loss(y_eval, before)
+    assert expected_calibration_error(after, y_eval) < 0.5 * expected_calibration_error(before, y_eval)
+    assert expected_calibration_error(after, y_eval) < 0.03
+
+
+def test_calibrate_names_labels_it_has_not_seen(fitted, spirals_split):
+    _, _, X_test, _ = spirals_split
+    with pytest.raises(ValueError, match=r"y contains labels not seen in fit: \[7\]; expected labels among \[0, 1\]"):
+        copy.deepcopy(fitted).calibrate(X_test[:3], [0, 1, 7])

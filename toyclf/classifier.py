@@ -21,6 +21,7 @@ from sklearn.utils import check_random_state
 from sklearn.utils.multiclass import check_classification_targets
 from sklearn.utils.validation import check_is_fitted, validate_data
 
+from toyclf.calibration import fit_temperature
 from toyclf.checkpoint import load_checkpoint, save_checkpoint
 from toyclf.denoisers.mlp import MLPDenoiser
 from toyclf.device import resolve_device
@@ -94,7 +95,10 @@ class DiffusionClassifier(ClassifierMixin, BaseEstimator):
         negative ELBO and the posterior at temperature 1 is the model's own).
     temperature : float, default=1.0
         Divides the errors before the softmax; only probabilities change, not argmax over
-        classes with equal priors.
+        classes with equal priors. The ELBO weighting is calibrated by construction
+        (temperature 1 is Bayes' rule on the model's likelihoods; a fitted temperature stays
+        near 1). Uniform weighting puts the errors on another scale: its probabilities are too
+        flat (about five times, on the spirals) until :meth:`calibrate` fits the temperature.
     priors : array-like of shape (n_classes,), default=None
         Class prior probabilities p(c); by default the class frequencies in ``y`` (as
         :class:`sklearn.naive_bayes.GaussianNB`).
@@ -307,6 +311,25 @@ class DiffusionClassifier(ClassifierMixin, BaseEstimator):
         """The class of highest posterior (argmin of the error when priors are equal)."""
         log_proba = self.predict_log_proba(X)
         return self.classes_[np.argmax(log_proba, axis=1)]
+
+    def calibrate(self, X: Any, y: Any) -> DiffusionClassifier:
+        """Fit ``temperature`` on held-out data (X, y): the value that minimises the negative
+        log-likelihood -mean log p(y | x) of :meth:`predict_proba` (temperature scaling, Guo et
+        al. 2017; :func:`toyclf.calibration.fit_temperature`). Sets the ``temperature`` parameter,
+        as ``set_params`` would (so ``get_params``, ``clone`` and :meth:`save` keep it), and
+        returns self. Decisions do not change; probabilities become calibrated. Use data the
+        denoiser was not trained on.
+        """
+        check_is_fitted(self)
+        y = np.asarray(y)
+        unseen = np.setdiff1d(y, self.classes_)
+        if len(unseen):
+            raise ValueError(
+                f"y contains labels not seen in fit: {unseen.tolist()[:5]}; expected labels among {self.classes_.tolist()}."
+            )
+        errors = self.class_errors(X)
+        self.temperature = fit_temperature(errors, np.searchsorted(self.classes_, y), log_prior=self._log_prior())
+        return self
 
     def sample(
         self, n_samples: int = 100, *, method: str = "ddpm", n_steps: int = 50, random_state: Any = None
