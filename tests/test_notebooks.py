@@ -37,6 +37,11 @@ CASES = [
         overrides={"N_SAMPLES": 300, "N_TEST": 200, "TRAIN_STEPS": 150, "N_TRIALS": 8, "N_SHOW": 4, "GRID": 30},
         floors={"accuracy": 0.75},  # two classes: chance is 0.5
     ),
+    NotebookCase(
+        "02_inside_the_estimator",
+        overrides={"N_SAMPLES": 300, "N_TEST": 200, "TRAIN_STEPS": 150, "MAX_TRIALS": 16, "N_ORACLE": 100, "GRID": 12},
+        floors={"accuracy": 0.75, "saving": 1.0},  # early stopping never spends more than every trial
+    ),
 ]
 
 

@@ -102,7 +102,8 @@ def draw_decision(ax, xx: np.ndarray, yy: np.ndarray, proba: np.ndarray) -> None
     )
 
 
-def _finish(ax, xx: np.ndarray, yy: np.ndarray, title: str | None = None) -> None:
+def finish_map(ax, xx: np.ndarray, yy: np.ndarray, title: str | None = None) -> None:
+    """Fit the axes to the grid, hide the ticks, set the title."""
     ax.set_xlim(xx.min(), xx.max())
     ax.set_ylim(yy.min(), yy.max())
     ax.set_xticks([])
@@ -116,7 +117,7 @@ def plot_decision_map(xx, yy, proba, X, y_index, *, title: str = "Decision map")
     fig, ax = plt.subplots(figsize=(5.5, 5.5), layout="constrained")
     draw_decision(ax, xx, yy, proba)
     scatter_classes(ax, X, y_index, proba.shape[-1])
-    _finish(ax, xx, yy, title)
+    finish_map(ax, xx, yy, title)
     return fig
 
 
@@ -126,11 +127,11 @@ def plot_posterior_map(xx, yy, proba, X=None, y_index=None, *, title: str = "Pos
     draw_posterior(left, xx, yy, proba)
     if X is not None:
         scatter_classes(left, X, y_index, proba.shape[-1], size=3, alpha=0.35)
-    _finish(left, xx, yy, f"{title}: p(class | x)")
+    finish_map(left, xx, yy, f"{title}: p(class | x)")
     image = right.imshow(
         normalized_entropy(proba), origin="lower", extent=_extent(xx, yy), aspect="auto", cmap="magma", vmin=0, vmax=1
     )
-    _finish(right, xx, yy, "Uncertainty: entropy / log K")
+    finish_map(right, xx, yy, "Uncertainty: entropy / log K")
     fig.colorbar(image, ax=right, shrink=0.85)
     return fig
 
@@ -183,13 +184,13 @@ def plot_comparison(
         ax = axes[r, 0]
         scatter_classes(ax, row["X_train"], row["y_train"], K, size=5)
         scatter_classes(ax, row["X_test"], row["y_test"], K, size=5, alpha=0.25)
-        _finish(ax, xx, yy, "Input data" if r == 0 else None)
+        finish_map(ax, xx, yy, "Input data" if r == 0 else None)
         ax.set_ylabel(row["name"])
         for c, (name, proba, accuracy) in enumerate(row["results"], start=1):
             ax = axes[r, c]
             draw_posterior(ax, xx, yy, proba, boundary=False)
             scatter_classes(ax, row["X_train"], row["y_train"], K, size=4, alpha=0.6)
-            _finish(ax, xx, yy, name if r == 0 else None)
+            finish_map(ax, xx, yy, name if r == 0 else None)
             ax.text(
                 0.97,
                 0.03,

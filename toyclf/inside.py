@@ -1,0 +1,117 @@
+"""python -m toyclf.inside: inside the estimator, the ablations of notebook 02 at full size.
+
+Trains the default diffusion classifier on 2-arm and 4-arm spirals, measures what each of the
+estimator's choices buys (timesteps, trials, shared noise, loss and weighting, the exact check
+on a Gaussian mixture, calibration, pruning), prints the numbers and writes four figures.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+import time
+from collections.abc import Sequence
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from toyclf import ablation_plots, ablations, plotting
+from toyclf.classifier import DiffusionClassifier
+from toyclf.data import make_spirals
+from toyclf.denoisers.oracle import GaussianMixtureOracle
+from toyclf.files import ensure_writable_dir
+from toyclf.pruning import StagedElimination
+from toyclf.spirals import positive_int
+
+FIGURES = ("estimator_ablations", "oracle_posterior", "calibration", "pruning_maps")
+TRIAL_SIZES = (1, 2, 4, 8, 16, 32, 64, 128, 256)
+
+
+def spirals_classifier(n_arms: int, n_samples: int, steps: int, seed: int, verbose: bool) -> DiffusionClassifier:
+    X, y = make_spirals(n_samples, noise=0.2, random_state=seed, n_arms=n_arms)
+    return DiffusionClassifier(max_iter=steps, random_state=seed, verbose=verbose).fit(X, y)
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(
+        prog="python -m toyclf.inside",
+        description=__doc__.split("\n\n")[1].replace("\n", " "),
+        formatter_class=argparse.ArgumentDefaultsHelpFormatter,
+    )
+    parser.add_argument("--n-test", type=positive_int, default=4000, help="held-out spirals points per measurement")
+    parser.add_argument("--steps", type=positive_int, default=3000, help="training steps of each denoiser")
+    parser.add_argument("--grid", type=positive_int, default=120, help="resolution of the pruning maps")
+    parser.add_argument("--seed", type=int, default=0, help="seeds the data, training and the plans")
+    parser.add_argument("--out", type=Path, default=Path("figures"), help="folder for the figures")
+    parser.add_argument("--quiet", action="store_true", help="no progress bars")
+    args = parser.parse_args(argv)
+    try:
+        out = ensure_writable_dir(args.out)
+    except (OSError, ValueError) as error:
+        parser.error(str(error))
+    start = time.perf_counter()
+
+    clf = spirals_classifier(2, 2000, args.steps, args.seed, not args.quiet)
+    X_test, y_test = make_spirals(2 * args.n_test, noise=0.2, random_state=args.seed + 1)
+    x = torch.tensor(clf.scaler_.transform(X_test[: args.n_test]), dtype=torch.float32)
+    y = np.searchsorted(clf.classes_, y_test[: args.n_test])
+    denoiser = clf.denoiser_
+
+    timesteps = list(range(0, clf.n_timesteps, clf.n_timesteps // 20))
+    single = ablations.single_timestep_accuracy(denoiser, x, y, timesteps, seed=args.seed)
+    curves = ablations.accuracy_against_trials(denoiser, x, y, TRIAL_SIZES, fixed_timesteps=(100, 500, 900))
+    noise = ablations.shared_against_independent_noise(denoiser, x, y, TRIAL_SIZES, seed=args.seed)
+    losses = ablations.loss_and_weighting_accuracy(denoiser, x, y, 64, seed=args.seed)
+    print(f"accuracy from one timestep: best t = {timesteps[int(np.argmax(single))]} ({single.max():.4f})")
+    for name, curve in {**curves, **{k: v for k, v in noise.items() if k != "variance_ratio"}}.items():
+        print(f"accuracy against trials {list(TRIAL_SIZES)}, {name}: {np.round(curve, 4).tolist()}")
+    print(f"shared noise: {noise['variance_ratio']:.2f}x less variance of err(c) - err(c') than independent noise")
+    print("loss and weighting, 64 trials: " + ", ".join(f"{k} {v:.4f}" for k, v in losses.items()))
+
+    oracle = ablations.oracle_against_exact(GaussianMixtureOracle.ring(), seed=args.seed)
+    for name, ratio in oracle["estimates"].items():
+        slope = np.polyfit(oracle["exact"], ratio, 1)[0]
+        gap = ablations.posterior_gap(ratio, oracle["exact"])
+        print(f"oracle, {name}: mean |p - p_exact| = {gap:.4f}, slope {slope:.3f}")
+
+    X_cal, y_cal, X_eval, y_eval = (
+        X_test[: args.n_test],
+        y_test[: args.n_test],
+        X_test[args.n_test :],
+        y_test[args.n_test :],
+    )
+    calibration = ablations.calibration_settings(clf, X_cal, y_cal, X_eval, y_eval)
+    for name, entry in calibration.items():
+        print(f"calibration, {name} ({entry['temperature']:.3f}): ECE {entry['ece']:.4f}")
+
+    clf4 = spirals_classifier(4, 3000, args.steps, args.seed, not args.quiet)
+    X4, _ = make_spirals(3000, noise=0.2, random_state=args.seed, n_arms=4)
+    xx, yy, grid = plotting.make_grid(X4, args.grid)
+    rules = {
+        "every class, all 256 trials": None,
+        "staged (32, 256), keep (2, 1)": StagedElimination((32, 256), (2, 1)),
+        "early stopping, at most 256": "early_stopping",
+    }
+    maps = ablations.pruning_maps(clf4, grid, rules)
+    reference = maps["every class, all 256 trials"]["proba"].argmax(1)
+    for name, entry in maps.items():
+        agreement = (entry["proba"].argmax(1) == reference).mean()
+        print(f"4-arm map, {name}: {entry['evaluations'].mean():.1f} evaluations / point, agreement {agreement:.4f}")
+
+    figures = {
+        "estimator_ablations": ablation_plots.plot_estimator_ablations(
+            timesteps, single, TRIAL_SIZES, curves, noise, losses
+        ),
+        "oracle_posterior": ablation_plots.plot_oracle(oracle),
+        "calibration": ablation_plots.plot_reliability(calibration, np.searchsorted(clf.classes_, y_eval)),
+        "pruning_maps": ablation_plots.plot_pruning_maps(xx, yy, maps, "every class, all 256 trials"),
+    }
+    for name, fig in figures.items():
+        print(f"  {plotting.save_figure(fig, out / f'{name}.png')}")
+    print(f"done in {time.perf_counter() - start:.0f} s")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
