@@ -41,14 +41,11 @@ def single_timestep_accuracy(denoiser, x: Tensor, y, timesteps: Sequence[int], *
     """Accuracy when every trial uses one timestep t (and ``n_noise`` Sobol noise draws), for each t:
     where along the diffusion is the class information? [len(timesteps)]"""
     noise = sobol_normal(n_noise, tuple(denoiser.latent_shape), seed=seed)  # [n, *S]
-    return np.array(
-        [
-            prefix_accuracy(trial_losses(denoiser, x, TrialPlan(torch.full((n_noise,), int(t)), noise)), y, [n_noise])[
-                0
-            ]
-            for t in timesteps
-        ]
-    )
+    accuracy = []
+    for t in timesteps:
+        losses = trial_losses(denoiser, x, TrialPlan(torch.full((n_noise,), int(t)), noise))  # [B, K, n]
+        accuracy.append(prefix_accuracy(losses, y, [n_noise])[0])
+    return np.array(accuracy)
 
 
 def accuracy_against_trials(
@@ -175,9 +172,8 @@ def pruning_maps(clf, points, rules: dict) -> dict[str, dict]:
         for name, rule in rules.items():
             clf.set_params(pruning=rule)
             errors, trials = clf.class_errors(points, return_trials=True)
-            with np.errstate(divide="ignore"):
-                log_prior = torch.as_tensor(np.log(clf.class_prior_))
-            proba = log_posterior(torch.as_tensor(errors), temperature=clf.temperature, log_prior=log_prior).exp()
+            errors = torch.as_tensor(errors)
+            proba = log_posterior(errors, temperature=clf.temperature, log_prior=clf._log_prior()).exp()
             result[name] = {"proba": proba.numpy(), "evaluations": trials.sum(1)}
     finally:
         clf.set_params(pruning=original)
