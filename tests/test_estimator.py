@@ -138,3 +138,16 @@ def test_posterior_sign_temperature_and_prior():
 def test_bad_arguments(prototype_denoiser, call, match):
     with pytest.raises(ValueError, match=match):
         call(prototype_denoiser, make_plan(prototype_denoiser, 4), torch.zeros(2, 2))
+
+
+def test_trial_losses_of_the_ablations_average_to_class_errors(prototype_denoiser):
+    # the ablations read per-trial losses; their mean must be the estimator's error, importance weights included
+    from toyclf.ablations import trial_losses
+
+    x = torch.randn(6, 2)
+    density = torch.linspace(1, 2, prototype_denoiser.schedule.num_timesteps, dtype=torch.float64)
+    plan = make_plan(prototype_denoiser, 16, timestep_density=density, seed=0)
+    for weighting in ("uniform", "elbo"):
+        expected = class_errors(prototype_denoiser, x, plan, weighting=weighting).double()
+        got = trial_losses(prototype_denoiser, x, plan, weighting=weighting).mean(-1)
+        torch.testing.assert_close(got, expected, rtol=1e-5, atol=1e-4)

@@ -16,7 +16,7 @@ from torch import Tensor
 
 from toyclf.calibration import expected_calibration_error, fit_temperature
 from toyclf.denoisers.oracle import GaussianMixtureOracle
-from toyclf.estimator import class_errors, log_posterior, pair_losses, timestep_weights
+from toyclf.estimator import class_errors, log_posterior, pair_losses, timestep_weights, trial_weights
 from toyclf.plan import TrialPlan, make_plan, sobol_normal
 
 
@@ -26,7 +26,7 @@ def trial_losses(denoiser, x: Tensor, plan: TrialPlan, *, loss: str = "l2", weig
     points = torch.arange(B).repeat_interleave(K)  # [B*K], point-major
     labels = torch.arange(K).repeat(B)  # [B*K]
     losses = pair_losses(denoiser, denoiser.encode(x.to(denoiser.device)), points, labels, plan, loss=loss)
-    weights = timestep_weights(denoiser.schedule, weighting)[plan.timesteps]  # [N]
+    weights = trial_weights(denoiser.schedule, plan, weighting)  # [N]
     return losses.double().cpu().view(B, K, len(plan)) * weights
 
 

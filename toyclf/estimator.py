@@ -42,6 +42,7 @@ __all__ = [
     "make_plan",
     "pair_losses",
     "timestep_weights",
+    "trial_weights",
 ]
 
 LOSSES = ("l2", "l1", "huber")
@@ -55,6 +56,13 @@ def timestep_weights(schedule: NoiseSchedule, weighting: str = "uniform") -> Ten
     if weighting == "uniform":
         return torch.ones(schedule.num_timesteps, dtype=torch.float64)
     return schedule.elbo_weights()
+
+
+def trial_weights(schedule: NoiseSchedule, plan: TrialPlan, weighting: str = "uniform") -> Tensor:
+    """The weight of every trial of ``plan``: w(t_n), times the plan's importance weight
+    1 / (T q(t_n)) when its timesteps were importance-sampled. [N] float64."""
+    weights = timestep_weights(schedule, weighting)[plan.timesteps]  # [N]
+    return weights if plan.importance is None else weights * plan.importance
 
 
 def denoising_loss(noise: Tensor, predicted: Tensor, loss: str = "l2") -> Tensor:
@@ -204,9 +212,7 @@ def class_errors(
     if log_prior.shape != (K,):
         raise ValueError(f"log_prior must have one value per class, shape ({K},); got {tuple(log_prior.shape)}.")
     offsets = -temperature * log_prior.double().nan_to_num(neginf=-1e300)  # [K]; prior 0: never chosen
-    weights = timestep_weights(denoiser.schedule, weighting)[plan.timesteps]  # [N] float64
-    if plan.importance is not None:
-        weights = weights * plan.importance  # importance-sampled t: w(t_n) / (T q(t_n))
+    weights = trial_weights(denoiser.schedule, plan, weighting)  # [N] float64
 
     ends = rule.stage_ends(len(plan))
     points_per_chunk = max(1, min(16 * batch_size // (K * ends[0]), 2**21 // (K * ends[-1])))

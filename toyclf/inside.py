@@ -28,9 +28,12 @@ FIGURES = ("estimator_ablations", "oracle_posterior", "calibration", "pruning_ma
 TRIAL_SIZES = (1, 2, 4, 8, 16, 32, 64, 128, 256)
 
 
-def spirals_classifier(n_arms: int, n_samples: int, steps: int, seed: int, verbose: bool) -> DiffusionClassifier:
+def spirals_classifier(
+    n_arms: int, n_samples: int, steps: int, seed: int, verbose: bool
+) -> tuple[DiffusionClassifier, np.ndarray]:
+    """The default classifier trained on ``n_arms`` spirals, and its training points."""
     X, y = make_spirals(n_samples, noise=0.2, random_state=seed, n_arms=n_arms)
-    return DiffusionClassifier(max_iter=steps, random_state=seed, verbose=verbose).fit(X, y)
+    return DiffusionClassifier(max_iter=steps, random_state=seed, verbose=verbose).fit(X, y), X
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -52,7 +55,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         parser.error(str(error))
     start = time.perf_counter()
 
-    clf = spirals_classifier(2, 2000, args.steps, args.seed, not args.quiet)
+    clf, _ = spirals_classifier(2, 2000, args.steps, args.seed, not args.quiet)
     X_test, y_test = make_spirals(2 * args.n_test, noise=0.2, random_state=args.seed + 1)
     x = torch.tensor(clf.scaler_.transform(X_test[: args.n_test]), dtype=torch.float32)
     y = np.searchsorted(clf.classes_, y_test[: args.n_test])
@@ -85,8 +88,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     for name, entry in calibration.items():
         print(f"calibration, {name} ({entry['temperature']:.3f}): ECE {entry['ece']:.4f}")
 
-    clf4 = spirals_classifier(4, 3000, args.steps, args.seed, not args.quiet)
-    X4, _ = make_spirals(3000, noise=0.2, random_state=args.seed, n_arms=4)
+    clf4, X4 = spirals_classifier(4, 3000, args.steps, args.seed, not args.quiet)
     xx, yy, grid = plotting.make_grid(X4, args.grid)
     rules = {
         "every class, all 256 trials": None,
