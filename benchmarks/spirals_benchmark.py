@@ -13,7 +13,9 @@ Prints, side by side on this machine:
 - the same for a fixed number of trials per point (64, the paper's way, and the 256 that early
   stopping may go up to): evaluations saved at equal agreement;
 - the agreement of 64 fixed trials with the paper's independent Gaussian noise and with
-  antithetic pairs, at equal cost (why the default draws the noise from a scrambled Sobol sequence).
+  antithetic pairs, at equal cost (why the default draws the noise from a scrambled Sobol sequence);
+- the cost-agreement frontier of early stopping: looser error rates and earlier first looks,
+  down to tests that are no longer valid (error_rate 0.99), against the issue's 2 s target.
 """
 
 from __future__ import annotations
@@ -26,6 +28,7 @@ import torch
 
 from toyclf import DiffusionClassifier, plotting
 from toyclf.comparison import baseline_classifiers, fit_and_score, format_table, make_split
+from toyclf.pruning import EarlyStopping
 from toyclf.spirals import build_parser
 
 
@@ -107,6 +110,15 @@ def main() -> None:
     for sampling in ("gaussian", "antithetic"):
         _, _, other = decision_map(64, None, sampling)
         print(f"fixed 64 trials, noise_sampling={sampling!r}: agreement {100 * other:.2f} %")
+
+    print(f"\nearly stopping frontier (at most {defaults.trials} trials; the 2 s target needs both columns at once):")
+    for error_rate, min_trials in ((0.05, 8), (0.2, 8), (0.5, 8), (0.9, 8), (0.99, 8), (0.5, 4), (0.99, 4), (0.99, 2)):
+        rule = EarlyStopping(error_rate=error_rate, min_trials=min_trials)
+        seconds, evaluations, agreement = decision_map(defaults.trials, rule)
+        print(
+            f"  error_rate {error_rate:4}, min_trials {min_trials}: {seconds:5.2f} s, {evaluations:5.1f} evaluations "
+            f"per point, agreement {100 * agreement:.2f} % {'(>= 99.5 %)' if agreement >= 0.995 else ''}"
+        )
 
 
 if __name__ == "__main__":
