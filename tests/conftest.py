@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 
 os.environ.setdefault("MPLBACKEND", "Agg")
+os.environ["HF_HUB_OFFLINE"] = "1"  # no test may reach a model hub
 
 import numpy as np
 import pytest
@@ -65,3 +66,33 @@ def fitted(spirals_split) -> DiffusionClassifier:
     """A classifier trained once for the whole session (do not modify it in a test)."""
     X_train, y_train, _, _ = spirals_split
     return DiffusionClassifier(random_state=0, **FAST).fit(X_train, y_train)
+
+
+@pytest.fixture(scope="session")
+def tiny_models(tmp_path_factory) -> dict[str, str]:
+    """Folders holding tiny random pipelines saved with save_pretrained: Stable Diffusion
+    (epsilon and v-prediction) and DiT. They load through the same code as a hub id."""
+    pytest.importorskip("diffusers")
+    from toyclf.denoisers.tiny import save_tiny_dit, save_tiny_stable_diffusion
+
+    root = tmp_path_factory.mktemp("models")
+    return {
+        "sd": str(save_tiny_stable_diffusion(root / "sd")),
+        "sd_v": str(save_tiny_stable_diffusion(root / "sd_v", prediction_type="v_prediction", seed=1)),
+        "dit": str(save_tiny_dit(root / "dit")),
+    }
+
+
+@pytest.fixture(scope="session")
+def tiny_images(tmp_path_factory) -> str:
+    """A labelled folder: two classes ("cat", "dog"), three random RGB images each, odd sizes."""
+    from PIL import Image
+
+    root = tmp_path_factory.mktemp("images")
+    rng = np.random.default_rng(0)
+    for name in ("cat", "dog"):
+        (root / name).mkdir()
+        for i in range(3):
+            pixels = rng.integers(0, 256, size=(40 + 4 * i, 52, 3), dtype=np.uint8)
+            Image.fromarray(pixels).save(root / name / f"{i}.png")
+    return str(root)

@@ -3,5 +3,6 @@
 from toyclf.denoisers.base import Denoiser
 from toyclf.denoisers.mlp import MLPDenoiser
 from toyclf.denoisers.oracle import GaussianMixtureOracle
+from toyclf.denoisers.pretrained import DEFAULT_MODEL, load_denoiser
 
-__all__ = ["Denoiser", "GaussianMixtureOracle", "MLPDenoiser"]
+__all__ = ["DEFAULT_MODEL", "Denoiser", "GaussianMixtureOracle", "MLPDenoiser", "load_denoiser"]

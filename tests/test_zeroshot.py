@@ -1,0 +1,121 @@
+"""python -m toyclf.zeroshot end to end on tiny random pipelines: lines, CSV, folder accuracy,
+resuming, several processes through torchrun, and its errors. Nothing is downloaded."""
+
+from __future__ import annotations
+
+import csv
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+pytest.importorskip("diffusers")
+
+from toyclf.zeroshot import main
+
+FAST = ["--trials", "4", "--quiet"]
+
+
+def read(path) -> list[dict]:
+    with open(path, newline="") as file:
+        return list(csv.DictReader(file))
+
+
+def test_image_files_and_class_names(tiny_models, tiny_images, capsys):
+    files = sorted(str(p) for p in Path(tiny_images).glob("*/*.png"))[:2]
+    assert main(["--model", tiny_models["sd"], "--classes", "cat", "dog", "bird", "--trials", "4", *files]) == 0
+    lines = [line for line in capsys.readouterr().out.splitlines() if "->" in line]
+    assert len(lines) == 2
+    for line, file in zip(lines, files, strict=True):
+        assert line.startswith(file) and line.split("->")[1].split()[0] in ("cat", "dog", "bird")
+        assert "cat: p=" in line and "err=" in line
+
+
+def test_labelled_folder_reports_accuracy_and_writes_csv(tiny_models, tiny_images, tmp_path, capsys):
+    out = tmp_path / "results.csv"
+    assert main(["--model", tiny_models["sd"], tiny_images, "--csv", str(out), *FAST]) == 0
+    rows = read(out)
+    assert [row["label"] for row in rows] == ["cat"] * 3 + ["dog"] * 3
+    assert list(rows[0]) == ["path", "label", "prediction", "trials", "error[cat]", "error[dog]", "p[cat]", "p[dog]"]
+    assert all(int(row["trials"]) == 2 * 4 for row in rows)
+    accuracy = sum(row["prediction"] == row["label"] for row in rows) / len(rows)
+    assert f"accuracy: {accuracy:.4f} ({round(accuracy * 6)} of 6 images)" in capsys.readouterr().out
+
+
+def test_an_interrupted_run_resumes_where_it_stopped(tiny_models, tiny_images, tmp_path, capsys):
+    full, partial = tmp_path / "full.csv", tmp_path / "partial.csv"
+    main(["--model", tiny_models["sd"], tiny_images, "--csv", str(full), *FAST])
+    lines = full.read_text().splitlines(keepends=True)
+    partial.write_text("".join(lines[:3]))  # header and two images: as if stopped after the second
+    capsys.readouterr()
+    assert main(["--model", tiny_models["sd"], tiny_images, "--csv", str(partial), "--trials", "4"]) == 0
+    out = capsys.readouterr().out
+    assert "resuming: 2 of 6 images are already in" in out
+    assert sum("->" in line for line in out.splitlines()) == 4  # only the four missing ones were classified
+    assert read(partial) == read(full)
+
+
+def test_a_csv_from_other_classes_is_not_mixed_in(tiny_models, tiny_images, tmp_path, capsys):
+    out = tmp_path / "results.csv"
+    main(["--model", tiny_models["sd"], tiny_images, "--csv", str(out), *FAST])
+    code = main(
+        ["--model", tiny_models["sd"], tiny_images, "--classes", "cat", "dog", "bird", "--csv", str(out), *FAST]
+    )
+    assert code == 2 and "holds results with columns" in capsys.readouterr().err
+
+
+def test_staged_elimination_and_dit(tiny_models, tiny_images, tmp_path):
+    out = tmp_path / "dit.csv"
+    args = ["--model", tiny_models["dit"], "--classes", "tench", "goldfish", "great white shark", "--csv", str(out)]
+    files = sorted(str(p) for p in Path(tiny_images).glob("cat/*.png"))
+    assert main([*args, "--pruning", "staged", "--n-samples", "2", "4", "--to-keep", "2", "1", "--quiet", *files]) == 0
+    assert [int(row["trials"]) for row in read(out)] == [3 * 2 + 2 * 2] * 3
+
+
+@pytest.mark.parametrize(
+    "args, message",
+    [
+        (["{missing}", "--classes", "cat", "dog"], "no such image file or folder: '.*missing.png'"),
+        (
+            ["--model", "{tmp}/nowhere", "--classes", "cat", "dog", "{image}"],
+            "could not load a diffusers pipeline from",
+        ),
+        (["{image}"], "give the class names with --classes"),
+        (["--classes", "cat", "dog", "{broken}"], "could not read image '.*broken.png'"),
+    ],
+)
+def test_errors_are_one_clear_line(tiny_models, tiny_images, tmp_path, capsys, args, message):
+    broken = tmp_path / "broken.png"
+    broken.write_bytes(b"not a png")
+    values = {
+        "missing": str(tmp_path / "missing.png"),
+        "tmp": str(tmp_path),
+        "image": str(next(Path(tiny_images).glob("cat/*.png"))),
+        "broken": str(broken),
+    }
+    args = [a.format(**values) for a in args]
+    if "--model" not in args:
+        args = ["--model", tiny_models["sd"], *args]
+    assert main([*args, *FAST]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith("error: ") and "Traceback" not in err
+    assert __import__("re").search(message, err)
+
+
+def test_two_processes_with_torchrun_gather_into_one_csv(tiny_models, tiny_images, tmp_path):
+    single, double = tmp_path / "one.csv", tmp_path / "two.csv"
+    main(["--model", tiny_models["sd"], tiny_images, "--csv", str(single), *FAST])
+    env = {**os.environ, "PYTHONPATH": str(Path(__file__).parents[1])}
+    command = [sys.executable, "-m", "torch.distributed.run", "--nproc_per_node", "2", "--master_port", "29613"]
+    command += ["-m", "toyclf.zeroshot", "--model", tiny_models["sd"], tiny_images, "--csv", str(double), *FAST]
+    result = subprocess.run(command, env=env, capture_output=True, text=True, timeout=300)
+    assert result.returncode == 0, result.stderr[-2000:]
+    assert result.stdout.count("accuracy:") == 1  # only the main process reports
+    one, two = read(single), read(double)
+    assert [row["path"] for row in two] == [row["path"] for row in one]  # every image once, in input order
+    assert [row["prediction"] for row in two] == [row["prediction"] for row in one]
+    for a, b in zip(one, two, strict=True):
+        assert float(a["error[cat]"]) == pytest.approx(float(b["error[cat]"]), rel=1e-5)
+    assert not list(tmp_path.glob("two.rank*.csv"))  # the part files were merged and removed

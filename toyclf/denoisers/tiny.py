@@ -1,0 +1,133 @@
+"""Tiny random Stable Diffusion and DiT pipelines, built offline from configs and saved to a folder.
+
+They have the real architectures' layout (a cross-attention UNet, a KL autoencoder, a CLIP text
+encoder and tokenizer; a DiT transformer with adaLN-zero and learned-variance channels), a few
+thousand parameters each and random weights. Saved with ``save_pretrained``, a folder loads
+through exactly the code that loads a hub id (:func:`toyclf.denoisers.load_denoiser`), so the
+tests, notebook 03 in CI and the benchmark's CPU mode exercise the real path without downloading
+anything. A pipeline is a few MB and builds in well under a second.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from pathlib import Path
+
+import torch
+
+# the 256 byte-level BPE symbols CLIP's tokenizer starts from (GPT-2's bytes_to_unicode)
+_PRINTABLE = [*range(ord("!"), ord("~") + 1), *range(ord("¡"), ord("¬") + 1), *range(ord("®"), ord("ÿ") + 1)]
+_BYTE_SYMBOLS = [chr(b) for b in _PRINTABLE] + [chr(256 + i) for i in range(256 - len(_PRINTABLE))]
+
+
+def tiny_clip_tokenizer():
+    """A CLIPTokenizer with a character-level vocabulary (no merges): every text tokenizes offline."""
+    from transformers import CLIPTokenizer
+
+    symbols = ["<|startoftext|>", "<|endoftext|>", *_BYTE_SYMBOLS, *(s + "</w>" for s in _BYTE_SYMBOLS)]
+    return CLIPTokenizer(vocab={s: i for i, s in enumerate(symbols)}, merges=[], model_max_length=77)
+
+
+def _tiny_vae(seed: int):
+    from diffusers import AutoencoderKL
+
+    torch.manual_seed(seed)
+    return AutoencoderKL(
+        in_channels=3,
+        out_channels=3,
+        down_block_types=("DownEncoderBlock2D", "DownEncoderBlock2D"),
+        up_block_types=("UpDecoderBlock2D", "UpDecoderBlock2D"),
+        block_out_channels=(8, 16),
+        layers_per_block=1,
+        latent_channels=4,
+        norm_num_groups=8,
+        sample_size=32,
+    ).eval()
+
+
+def save_tiny_stable_diffusion(
+    folder: str | os.PathLike, *, prediction_type: str = "epsilon", image_size: int = 32, seed: int = 0
+) -> Path:
+    """Build a random Stable Diffusion pipeline (UNet block_out_channels (32, 64), scaled_linear
+    schedule, ``prediction_type`` "epsilon" or "v_prediction") and save it to ``folder``."""
+    from diffusers import DDPMScheduler, StableDiffusionPipeline, UNet2DConditionModel
+    from transformers import CLIPTextConfig, CLIPTextModel
+
+    torch.manual_seed(seed)
+    unet = UNet2DConditionModel(
+        block_out_channels=(32, 64),
+        layers_per_block=1,
+        sample_size=image_size // 2,
+        in_channels=4,
+        out_channels=4,
+        down_block_types=("DownBlock2D", "CrossAttnDownBlock2D"),
+        up_block_types=("CrossAttnUpBlock2D", "UpBlock2D"),
+        cross_attention_dim=32,
+        attention_head_dim=(2, 4),
+        norm_num_groups=32,
+    )
+    text_encoder = CLIPTextModel(
+        CLIPTextConfig(
+            hidden_size=32,
+            intermediate_size=37,
+            num_attention_heads=4,
+            num_hidden_layers=2,
+            vocab_size=600,
+            max_position_embeddings=77,
+            bos_token_id=0,
+            eos_token_id=1,
+            pad_token_id=1,
+        )
+    )
+    scheduler = DDPMScheduler(
+        beta_start=0.00085,
+        beta_end=0.012,
+        beta_schedule="scaled_linear",
+        prediction_type=prediction_type,
+        clip_sample=False,
+        steps_offset=1,
+    )
+    pipeline = StableDiffusionPipeline(
+        vae=_tiny_vae(seed),
+        text_encoder=text_encoder.eval(),
+        tokenizer=tiny_clip_tokenizer(),
+        unet=unet.eval(),
+        scheduler=scheduler,
+        safety_checker=None,
+        feature_extractor=None,
+        requires_safety_checker=False,
+    )
+    pipeline.save_pretrained(folder)
+    return Path(folder)
+
+
+def save_tiny_dit(
+    folder: str | os.PathLike,
+    *,
+    class_names: tuple[str, ...] = ("tench", "goldfish", "great white shark"),
+    seed: int = 0,
+) -> Path:
+    """Build a random class-conditional DiT pipeline (8 output channels: eps and the learned
+    variance, a null class at index ``len(class_names)``, linear schedule) and save it to ``folder``,
+    with the ``id2label`` table that the hub's DiT pipelines carry in model_index.json."""
+    from diffusers import DDIMScheduler, DiTPipeline, DiTTransformer2DModel
+
+    torch.manual_seed(seed)
+    transformer = DiTTransformer2DModel(
+        num_attention_heads=2,
+        attention_head_dim=8,
+        in_channels=4,
+        out_channels=8,
+        num_layers=2,
+        sample_size=16,
+        patch_size=2,
+        num_embeds_ada_norm=len(class_names),
+    )
+    scheduler = DDIMScheduler(beta_start=0.0001, beta_end=0.02, beta_schedule="linear", clip_sample=False)
+    DiTPipeline(transformer.eval(), _tiny_vae(seed), scheduler).save_pretrained(folder)
+    index_file = Path(folder) / "model_index.json"
+    index = json.loads(index_file.read_text())
+    index["id2label"] = {str(i): name for i, name in enumerate(class_names)}
+    index_file.write_text(json.dumps(index, indent=2))
+    return Path(folder)

@@ -1,0 +1,72 @@
+"""A CSV of per-image results that is written as the work goes, and read back to resume it.
+
+One row per image (``path`` first). Rows are appended and flushed one by one, so an interrupted
+run loses at most the image it was working on; the next run with the same file skips every path
+already in it. With several processes each writes its own part file (``NAME.rank{r}.csv``) and
+the main process merges the parts into the file in the end (:func:`merge_parts`).
+"""
+
+from __future__ import annotations
+
+import csv
+import os
+from collections.abc import Sequence
+from pathlib import Path
+
+
+class ResultsFile:
+    """Append-only CSV rows with a fixed header; ``done`` are the paths already in the file.
+    With ``path=None`` the rows are only kept in memory."""
+
+    def __init__(self, path: str | os.PathLike | None, columns: Sequence[str]) -> None:
+        self.path = None if path is None else Path(path)
+        self.columns = list(columns)
+        self.rows = read_rows(self.path, self.columns) if self.path is not None and self.path.exists() else []
+
+    @property
+    def done(self) -> set[str]:
+        return {row["path"] for row in self.rows}
+
+    def append(self, row: dict) -> None:
+        """Write one row now (the header first, for a new file)."""
+        self.rows.append({key: str(value) for key, value in row.items()})
+        if self.path is None:
+            return
+        new = not self.path.exists() or self.path.stat().st_size == 0
+        with self.path.open("a", newline="") as file:
+            writer = csv.DictWriter(file, self.columns)
+            if new:
+                writer.writeheader()
+            writer.writerow(row)
+
+
+def read_rows(path: Path, columns: Sequence[str]) -> list[dict]:
+    """The rows of a results CSV, checked to have ``columns`` (the same classes and fields)."""
+    with path.open(newline="") as file:
+        reader = csv.DictReader(file)
+        if reader.fieldnames is not None and list(reader.fieldnames) != list(columns):
+            raise ValueError(
+                f"{str(path)!r} holds results with columns {reader.fieldnames}, but this run writes {list(columns)}: "
+                "a different class list or settings. Use another --csv file (or delete this one to start over)."
+            )
+        return list(reader)
+
+
+def part_path(path: str | os.PathLike, rank: int) -> Path:
+    """Where process ``rank`` writes its rows before they are merged."""
+    path = Path(path)
+    return path.with_name(f"{path.stem}.rank{rank}{path.suffix}")
+
+
+def merge_parts(path: str | os.PathLike, columns: Sequence[str], order: Sequence[str]) -> ResultsFile:
+    """Move the rows of every part file into ``path`` (in the order of ``order``), delete the parts."""
+    results = ResultsFile(path, columns)
+    parts = sorted(Path(path).parent.glob(f"{Path(path).stem}.rank*{Path(path).suffix}"))
+    rows = {row["path"]: row for part in parts for row in read_rows(part, columns)}
+    done = results.done
+    for key in order:
+        if key in rows and key not in done:
+            results.append(rows[key])
+    for part in parts:
+        part.unlink()
+    return results

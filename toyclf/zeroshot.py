@@ -1,0 +1,262 @@
+"""python -m toyclf.zeroshot: classify images with a pretrained diffusion model, zero-shot.
+
+Loads a Stable Diffusion pipeline (classes are text prompts) or a DiT pipeline (classes are its
+ImageNet labels) from a hub id or a local folder and runs the same Monte Carlo estimator as the
+toy model on every image: one line per image with the prediction and the per-class errors and
+probabilities. A folder with one subfolder per class is a labelled set: accuracy is reported.
+Results can go to a CSV as they are computed; running the same command again resumes.
+With several processes (``accelerate launch -m toyclf.zeroshot ...`` or ``torchrun -m ...``)
+the images are split between them and their results gathered into the one CSV.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from collections.abc import Iterator, Sequence
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+from tqdm.auto import tqdm
+
+from toyclf.denoisers.latent import LatentDenoiser
+from toyclf.denoisers.pretrained import DEFAULT_MODEL, DTYPES, load_denoiser
+from toyclf.estimator import LOSSES, WEIGHTINGS, class_errors, log_posterior
+from toyclf.images import class_folders, find_images, preprocess_images
+from toyclf.plan import NOISE_SAMPLINGS, TrialPlan, make_plan
+from toyclf.pruning import EarlyStopping, StagedElimination
+from toyclf.results_file import ResultsFile, merge_parts, part_path
+from toyclf.spirals import positive_int
+
+
+def classify_images(
+    denoiser: LatentDenoiser,
+    images: Sequence[Any],
+    plan: TrialPlan,
+    *,
+    pruning=None,
+    loss: str = "l2",
+    weighting: str = "uniform",
+    temperature: float = 1.0,
+    batch_size: int = 32,
+) -> Iterator[dict]:
+    """For each image in turn: {"prediction", "errors" [K], "probabilities" [K], "trials" [K]}.
+
+    One image at a time through :func:`toyclf.estimator.class_errors` with the same ``plan``,
+    so every image's answer is the same whether it is classified alone or in a folder.
+    """
+    for image in images:
+        x = preprocess_images([image], denoiser.image_size)  # [1, 3, H, W]
+        errors, trials = class_errors(
+            denoiser,
+            x,
+            plan,
+            loss=loss,
+            weighting=weighting,
+            pruning=pruning,
+            temperature=temperature,
+            batch_size=batch_size,
+            return_trials=True,
+        )  # [1, K] each
+        probabilities = log_posterior(errors, temperature=temperature).exp()[0]  # [K]
+        yield {
+            "prediction": denoiser.class_names[int(probabilities.argmax())],
+            "errors": errors[0].numpy(),
+            "probabilities": probabilities.numpy(),
+            "trials": trials[0].numpy(),
+        }
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="python -m toyclf.zeroshot",
+        description=__doc__.split("\n\n")[1].replace("\n", " "),
+        formatter_class=argparse.ArgumentDefaultsHelpFormatter,
+    )
+    parser.add_argument(
+        "images", nargs="*", help="image files, folders of images, or one folder with a subfolder per class"
+    )
+    parser.add_argument(
+        "--model", default=DEFAULT_MODEL, help="diffusers hub id or local folder (Stable Diffusion or DiT)"
+    )
+    parser.add_argument("--classes", nargs="+", help="class names (default: the subfolders of a labelled folder)")
+    parser.add_argument("--template", default="a photo of a {}.", help="prompt of a class name (Stable Diffusion)")
+    parser.add_argument("--prompts", nargs="+", help="one prompt per class instead of --template (Stable Diffusion)")
+    parser.add_argument(
+        "--device", default="auto", help="cpu, cuda, cuda:1, mps; auto: this process's GPU if any, else cpu"
+    )
+    parser.add_argument(
+        "--dtype", choices=DTYPES, default=None, help="network dtype (default: float16 on CUDA, float32 elsewhere)"
+    )
+    parser.add_argument("--batch-size", type=positive_int, default=32, help="denoiser evaluations per forward pass")
+    parser.add_argument(
+        "--trials",
+        type=positive_int,
+        default=None,
+        help="(t, eps) trials per class (default 100, or the last --n-samples)",
+    )
+    parser.add_argument(
+        "--pruning", choices=("none", "staged", "early_stopping"), default="none", help="how trials are spent"
+    )
+    parser.add_argument(
+        "--n-samples", type=positive_int, nargs="+", default=[50, 500], help="staged: cumulative trials per stage"
+    )
+    parser.add_argument(
+        "--to-keep", type=positive_int, nargs="+", default=[5, 1], help="staged: classes kept after each stage"
+    )
+    parser.add_argument("--loss", choices=LOSSES, default="l2")
+    parser.add_argument("--weighting", choices=WEIGHTINGS, default="uniform")
+    parser.add_argument(
+        "--noise-sampling", choices=NOISE_SAMPLINGS, default="gaussian", help="how the plan's noise is drawn"
+    )
+    parser.add_argument("--temperature", type=float, default=1.0, help="divides the errors before the softmax")
+    parser.add_argument("--seed", type=int, default=0, help="seed of the plan of (t, eps), shared by every image")
+    parser.add_argument(
+        "--csv", type=Path, default=None, help="write one row per image here, as they finish; resume from it"
+    )
+    parser.add_argument("--quiet", action="store_true", help="no per-image lines and no progress bar")
+    return parser
+
+
+def collect_inputs(
+    inputs: Sequence[str], classes: list[str] | None
+) -> tuple[list[str], list[str | None], list[str] | None]:
+    """(image paths, their true class or None, class names): files, folders, or one labelled folder."""
+    paths = [Path(p) for p in inputs]
+    missing = [str(p) for p in paths if not p.exists()]
+    if missing:
+        raise ValueError(f"no such image file or folder: {', '.join(map(repr, missing))}.")
+    if len(paths) == 1 and paths[0].is_dir() and any(p.is_dir() for p in paths[0].iterdir()):
+        folders = class_folders(paths[0])
+        if classes is None:
+            classes = list(folders)
+        unknown = sorted(set(folders) - set(classes))
+        if unknown:
+            raise ValueError(f"subfolders {unknown} of {inputs[0]!r} are not among the classes {classes}.")
+        files = [(str(f), name) for name, found in folders.items() for f in found]
+    else:
+        files = []
+        for p in paths:
+            found = find_images(p) if p.is_dir() else [p]
+            if not found:
+                raise ValueError(f"the folder {str(p)!r} holds no images ({', '.join(('.png', '.jpg', '...'))}).")
+            files += [(str(f), None) for f in found]
+    if not classes:
+        raise ValueError("give the class names with --classes (or one folder with a subfolder per class).")
+    return [f for f, _ in files], [label for _, label in files], list(classes)
+
+
+def choose_pruning(args: argparse.Namespace):
+    if args.pruning == "staged":
+        return StagedElimination(tuple(args.n_samples), tuple(args.to_keep))
+    return EarlyStopping() if args.pruning == "early_stopping" else None
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    if args.classes:  # "--classes cat dog IMAGE...": the class names end at the first existing path
+        first_path = next((i for i, name in enumerate(args.classes) if Path(name).exists()), len(args.classes))
+        args.images = args.classes[first_path:] + args.images
+        args.classes = args.classes[:first_path]
+    if not args.images:
+        parser.error("no images given (name image files or folders; after --classes, or before it)")
+    try:
+        return run(args)
+    except (ValueError, OSError) as error:
+        print(f"error: {error}", file=sys.stderr)
+        return 2
+
+
+def run(args: argparse.Namespace) -> int:
+    from accelerate import PartialState
+
+    on_cpu = args.device == "cpu" or (args.device == "auto" and not torch.cuda.is_available())
+    state = PartialState(cpu=on_cpu)  # one process, or the one of many that accelerate / torchrun started
+    if state.num_processes > 1 and args.csv is None:
+        raise ValueError("with several processes, give --csv: it is where their results are gathered.")
+    paths, labels, classes = collect_inputs(args.images, args.classes)
+    pruning = choose_pruning(args)
+    n_trials = args.trials or (args.n_samples[-1] if args.pruning == "staged" else 100)
+
+    device = state.device if args.device == "auto" else args.device
+    prompts = args.prompts
+    denoiser = load_denoiser(
+        args.model, classes, prompts=prompts, template=args.template, device=device, dtype=args.dtype
+    )
+    plan = make_plan(denoiser, n_trials, noise_sampling=args.noise_sampling, seed=args.seed)
+
+    columns = ["path", "label", "prediction", "trials"]
+    columns += [f"error[{c}]" for c in classes] + [f"p[{c}]" for c in classes]
+    results = ResultsFile(args.csv, columns)  # in memory only without --csv
+    done = results.done
+    if state.num_processes > 1:  # leftovers of an interrupted multi-process run count as done
+        done |= {
+            row["path"]
+            for r in range(state.num_processes)
+            if part_path(args.csv, r).exists()
+            for row in ResultsFile(part_path(args.csv, r), columns).rows
+        }
+    todo = [(p, label) for p, label in zip(paths, labels, strict=True) if p not in done]
+    state.wait_for_everyone()  # every process has read the same `done` before any writes
+    if done and state.is_main_process and not args.quiet:
+        print(f"resuming: {len(paths) - len(todo)} of {len(paths)} images are already in {args.csv}")
+
+    with state.split_between_processes(todo) as mine:
+        writer = ResultsFile(part_path(args.csv, state.process_index), columns) if state.num_processes > 1 else results
+        outcomes = classify_images(
+            denoiser,
+            [p for p, _ in mine],
+            plan,
+            pruning=pruning,
+            loss=args.loss,
+            weighting=args.weighting,
+            temperature=args.temperature,
+            batch_size=args.batch_size,
+        )
+        bar = tqdm(total=len(mine), desc="images", disable=args.quiet or not state.is_main_process)
+        for (path, label), out in zip(mine, outcomes, strict=True):
+            row = {
+                "path": path,
+                "label": label or "",
+                "prediction": out["prediction"],
+                "trials": int(out["trials"].sum()),
+            }
+            row |= {f"error[{c}]": f"{e:.9g}" for c, e in zip(classes, out["errors"], strict=True)}
+            row |= {f"p[{c}]": f"{p:.6g}" for c, p in zip(classes, out["probabilities"], strict=True)}
+            writer.append(row)
+            if not args.quiet:
+                scores = "  ".join(
+                    f"{c}: p={p:.3f} err={e:.4g}"
+                    for c, p, e in zip(classes, out["probabilities"], out["errors"], strict=True)
+                )
+                bar.write(f"{path}  ->  {out['prediction']}   ({scores})")
+            bar.update()
+        bar.close()
+
+    state.wait_for_everyone()
+    if not state.is_main_process:
+        return 0
+    if state.num_processes > 1:
+        results = merge_parts(args.csv, columns, paths)
+    if any(label is not None for label in labels):
+        report_accuracy(results.rows, classes)
+    return 0
+
+
+def report_accuracy(rows: list[dict], classes: list[str]) -> None:
+    """Accuracy over the labelled rows, overall and per class."""
+    labelled = [row for row in rows if row["label"]]
+    correct = np.array([row["prediction"] == row["label"] for row in labelled])
+    print(f"accuracy: {correct.mean():.4f} ({correct.sum()} of {len(correct)} images)")
+    for c in classes:
+        mine = [row["prediction"] == c for row in labelled if row["label"] == c]
+        if mine:
+            print(f"  {c}: {np.mean(mine):.4f} of {len(mine)}")
+
+
+if __name__ == "__main__":
+    torch.set_grad_enabled(False)
+    raise SystemExit(main())
