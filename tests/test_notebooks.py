@@ -42,6 +42,9 @@ CASES = [
         overrides={"N_SAMPLES": 300, "N_TEST": 200, "TRAIN_STEPS": 150, "MAX_TRIALS": 16, "N_ORACLE": 100, "GRID": 12},
         floors={"accuracy": 0.75, "saving": 1.0},  # early stopping never spends more than every trial
     ),
+    NotebookCase(  # a tiny random Stable Diffusion: the notebook checks its hand-written loop against class_errors
+        "03_stable_diffusion_zero_shot", overrides={"N_TRIALS": 4}
+    ),
 ]
 
 

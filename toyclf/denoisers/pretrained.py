@@ -35,7 +35,7 @@ def resolve_dtype(dtype: str | torch.dtype | None, device: torch.device) -> torc
     )
 
 
-def _quiet() -> None:
+def quiet_libraries() -> None:
     """Silence the libraries' progress bars and download notices (toyclf shows its own)."""
     import diffusers
     import transformers
@@ -50,7 +50,7 @@ def load_pipeline(model: str | os.PathLike, dtype: torch.dtype) -> Any:
     """diffusers' ``DiffusionPipeline.from_pretrained`` (hub id or folder), with a clear error when it fails."""
     from diffusers import DiffusionPipeline
 
-    _quiet()
+    quiet_libraries()
     model = str(model)
     try:
         config = DiffusionPipeline.load_config(model)

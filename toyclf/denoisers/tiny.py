@@ -16,6 +16,8 @@ from pathlib import Path
 
 import torch
 
+from toyclf.denoisers.pretrained import quiet_libraries
+
 # the 256 byte-level BPE symbols CLIP's tokenizer starts from (GPT-2's bytes_to_unicode)
 _PRINTABLE = [*range(ord("!"), ord("~") + 1), *range(ord("¡"), ord("¬") + 1), *range(ord("®"), ord("ÿ") + 1)]
 _BYTE_SYMBOLS = [chr(b) for b in _PRINTABLE] + [chr(256 + i) for i in range(256 - len(_PRINTABLE))]
@@ -53,6 +55,8 @@ def save_tiny_stable_diffusion(
     schedule, ``prediction_type`` "epsilon" or "v_prediction") and save it to ``folder``."""
     from diffusers import DDPMScheduler, StableDiffusionPipeline, UNet2DConditionModel
     from transformers import CLIPTextConfig, CLIPTextModel
+
+    quiet_libraries()
 
     torch.manual_seed(seed)
     unet = UNet2DConditionModel(
@@ -112,6 +116,8 @@ def save_tiny_dit(
     variance, a null class at index ``len(class_names)``, linear schedule) and save it to ``folder``,
     with the ``id2label`` table that the hub's DiT pipelines carry in model_index.json."""
     from diffusers import DDIMScheduler, DiTPipeline, DiTTransformer2DModel
+
+    quiet_libraries()
 
     torch.manual_seed(seed)
     transformer = DiTTransformer2DModel(
