@@ -27,6 +27,8 @@ import time
 
 import torch
 
+from toyclf.denoisers.tiny import TINY_UNET
+
 SD2_BASE_UNET = dict(  # stabilityai/stable-diffusion-2-base, unet/config.json
     sample_size=64,
     in_channels=4,
@@ -38,17 +40,6 @@ SD2_BASE_UNET = dict(  # stabilityai/stable-diffusion-2-base, unet/config.json
     cross_attention_dim=1024,
     attention_head_dim=(5, 10, 20, 20),
     use_linear_projection=True,
-)
-TINY_UNET = dict(  # the UNet of toyclf.denoisers.tiny.save_tiny_stable_diffusion
-    sample_size=16,
-    in_channels=4,
-    out_channels=4,
-    layers_per_block=1,
-    block_out_channels=(32, 64),
-    down_block_types=("DownBlock2D", "CrossAttnDownBlock2D"),
-    up_block_types=("CrossAttnUpBlock2D", "UpBlock2D"),
-    cross_attention_dim=32,
-    attention_head_dim=(2, 4),
 )
 SCHEDULES = {
     "CIFAR-10 (10 classes, 2,750 evaluations)": (2750, 30.0),
