@@ -58,15 +58,25 @@ def part_path(path: str | os.PathLike, rank: int) -> Path:
     return path.with_name(f"{path.stem}.rank{rank}{path.suffix}")
 
 
+def part_files(path: str | os.PathLike) -> list[Path]:
+    """The part files of ``path`` that processes have written (of this run or an interrupted one)."""
+    path = Path(path)
+    return sorted(path.parent.glob(f"{path.stem}.rank*{path.suffix}"))
+
+
+def part_rows(path: str | os.PathLike, columns: Sequence[str]) -> dict[str, dict]:
+    """The rows of every part file of ``path``, by image path."""
+    return {row["path"]: row for part in part_files(path) for row in read_rows(part, columns)}
+
+
 def merge_parts(path: str | os.PathLike, columns: Sequence[str], order: Sequence[str]) -> ResultsFile:
     """Move the rows of every part file into ``path`` (in the order of ``order``), delete the parts."""
     results = ResultsFile(path, columns)
-    parts = sorted(Path(path).parent.glob(f"{Path(path).stem}.rank*{Path(path).suffix}"))
-    rows = {row["path"]: row for part in parts for row in read_rows(part, columns)}
+    rows = part_rows(path, columns)
     done = results.done
     for key in order:
         if key in rows and key not in done:
             results.append(rows[key])
-    for part in parts:
+    for part in part_files(path):
         part.unlink()
     return results

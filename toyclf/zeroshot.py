@@ -27,7 +27,7 @@ from toyclf.estimator import LOSSES, WEIGHTINGS, class_errors, log_posterior
 from toyclf.images import class_folders, find_images, preprocess_images
 from toyclf.plan import NOISE_SAMPLINGS, TrialPlan, make_plan
 from toyclf.pruning import EarlyStopping, StagedElimination
-from toyclf.results_file import ResultsFile, merge_parts, part_path
+from toyclf.results_file import ResultsFile, merge_parts, part_path, part_rows
 from toyclf.spirals import positive_int
 
 
@@ -182,9 +182,8 @@ def run(args: argparse.Namespace) -> int:
     n_trials = args.trials or (args.n_samples[-1] if args.pruning == "staged" else 100)
 
     device = state.device if args.device == "auto" else args.device
-    prompts = args.prompts
     denoiser = load_denoiser(
-        args.model, classes, prompts=prompts, template=args.template, device=device, dtype=args.dtype
+        args.model, classes, prompts=args.prompts, template=args.template, device=device, dtype=args.dtype
     )
     plan = make_plan(denoiser, n_trials, noise_sampling=args.noise_sampling, seed=args.seed)
 
@@ -193,12 +192,7 @@ def run(args: argparse.Namespace) -> int:
     results = ResultsFile(args.csv, columns)  # in memory only without --csv
     done = results.done
     if state.num_processes > 1:  # leftovers of an interrupted multi-process run count as done
-        done |= {
-            row["path"]
-            for r in range(state.num_processes)
-            if part_path(args.csv, r).exists()
-            for row in ResultsFile(part_path(args.csv, r), columns).rows
-        }
+        done |= set(part_rows(args.csv, columns))
     todo = [(p, label) for p, label in zip(paths, labels, strict=True) if p not in done]
     state.wait_for_everyone()  # every process has read the same `done` before any writes
     if done and state.is_main_process and not args.quiet:

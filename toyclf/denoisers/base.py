@@ -1,6 +1,6 @@
 """What the estimator needs from a model: the ``Denoiser`` protocol.
 
-Every backend (the toy MLP, the Gaussian-mixture oracle, later Stable Diffusion and DiT) provides
+Every backend (the toy MLP, the Gaussian-mixture oracle, Stable Diffusion, DiT) provides
 these four things and nothing else is asked of it. Classes are always label ids
 ``0 .. n_classes - 1``: each backend maps an id to its own conditioning (an embedding row, a
 prompt embedding, an ImageNet label).

@@ -42,8 +42,7 @@ class DiTDenoiser(LatentDenoiser):
     """A diffusers DiT transformer behind the Denoiser protocol; label id k means the model's label ``ids[k]``."""
 
     def __init__(self, transformer: Any, vae: Any, scheduler: Any, names: Sequence[str], ids: Sequence[int]):
-        image_size = transformer.config.sample_size * 2 ** (len(vae.config.block_out_channels) - 1)
-        super().__init__(vae, scheduler, [str(n) for n in names], image_size)
+        super().__init__(vae, scheduler, [str(n) for n in names], transformer.config.sample_size)
         self.transformer = transformer.eval().requires_grad_(False)  # eval: no random label dropout
         self.register_buffer("label_ids", torch.as_tensor(list(ids), dtype=torch.long, device=self.device))
 

@@ -35,11 +35,12 @@ class LatentDenoiser(nn.Module):
         Gives ``alphas_cumprod`` (the forward process) and ``prediction_type``.
     class_names : list of str
         One name per label id 0 .. K-1 (what the command line prints).
-    image_size : int
-        Side of the square images the model takes; sets ``latent_shape``.
+    latent_size : int
+        Side of the square latents the network takes (its config's ``sample_size``); the images
+        are ``latent_size`` times the VAE's downsampling factor.
     """
 
-    def __init__(self, vae: Any, scheduler: Any, class_names: list[str], image_size: int) -> None:
+    def __init__(self, vae: Any, scheduler: Any, class_names: list[str], latent_size: int) -> None:
         super().__init__()
         prediction_type = scheduler.config.prediction_type
         if prediction_type not in PREDICTION_TYPES:
@@ -51,9 +52,9 @@ class LatentDenoiser(nn.Module):
         self.prediction_type = prediction_type
         self.class_names = list(class_names)
         self.n_classes = len(self.class_names)
-        self.image_size = int(image_size)
         factor = 2 ** (len(vae.config.block_out_channels) - 1)  # the VAE's downsampling factor
-        self.latent_shape = (vae.config.latent_channels, self.image_size // factor, self.image_size // factor)
+        self.image_size = int(latent_size) * factor
+        self.latent_shape = (vae.config.latent_channels, int(latent_size), int(latent_size))
 
     @property
     def device(self) -> torch.device:

@@ -52,8 +52,7 @@ class StableDiffusionDenoiser(LatentDenoiser):
     """
 
     def __init__(self, unet: Any, vae: Any, text_encoder: Any, tokenizer: Any, scheduler: Any, names, prompts):
-        image_size = unet.config.sample_size * 2 ** (len(vae.config.block_out_channels) - 1)
-        super().__init__(vae, scheduler, names, image_size)
+        super().__init__(vae, scheduler, names, unet.config.sample_size)
         self.unet = unet.eval().requires_grad_(False)
         self.prompts = list(prompts)
         tokens = tokenizer(
