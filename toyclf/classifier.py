@@ -32,6 +32,7 @@ from toyclf.schedule import NoiseSchedule
 from toyclf.training import train_denoiser
 
 SCHEDULES = ("cosine", "linear")
+SCALINGS = ("per_feature", "global")
 CHECKPOINT_KIND = "DiffusionClassifier"
 
 
@@ -58,6 +59,14 @@ class DiffusionClassifier(ClassifierMixin, BaseEstimator):
         Width of the MLP's residual blocks.
     n_layers : int, default=3
         Number of residual blocks.
+    n_frequencies : int, default=16
+        Fourier features per input feature (what lets the MLP draw sharp 2D shapes); 0 feeds
+        the standardised features in as they are, which suits many features such as pixels.
+    feature_scaling : {"per_feature", "global"}, default="per_feature"
+        How X is standardised before the denoiser sees it: each feature to mean 0 and variance 1
+        (:class:`~sklearn.preprocessing.StandardScaler`), or all features by one mean and one
+        standard deviation, which keeps features that share a unit (the pixels of an image) in
+        proportion: a faint border pixel is not blown up to the scale of the strokes.
     noise_schedule : {"cosine", "linear"}, default="cosine"
         The forward process the denoiser is trained for.
     schedule_shift : float, default=4.0
@@ -115,7 +124,7 @@ class DiffusionClassifier(ClassifierMixin, BaseEstimator):
     class_prior_ : ndarray of shape (n_classes,)
     n_features_in_ : int
     feature_names_in_ : ndarray of shape (n_features_in_,), only when X has feature names
-    scaler_ : StandardScaler, the standardisation fitted on X
+    scaler_ : StandardScaler, the standardisation fitted on X (see ``feature_scaling``)
     denoiser_ : MLPDenoiser, the trained noise predictor
     loss_curve_ : list of float, the training loss at every step
     n_iter_ : int, the number of training steps taken
@@ -136,6 +145,8 @@ class DiffusionClassifier(ClassifierMixin, BaseEstimator):
         *,
         hidden_size: int = 128,
         n_layers: int = 3,
+        n_frequencies: int = 16,
+        feature_scaling: str = "per_feature",
         noise_schedule: str = "cosine",
         schedule_shift: float = 4.0,
         n_timesteps: int = 1000,
@@ -156,6 +167,8 @@ class DiffusionClassifier(ClassifierMixin, BaseEstimator):
     ) -> None:
         self.hidden_size = hidden_size
         self.n_layers = n_layers
+        self.n_frequencies = n_frequencies
+        self.feature_scaling = feature_scaling
         self.noise_schedule = noise_schedule
         self.schedule_shift = schedule_shift
         self.n_timesteps = n_timesteps
@@ -188,6 +201,8 @@ class DiffusionClassifier(ClassifierMixin, BaseEstimator):
         if fitting:
             check("hidden_size", _is_int(self.hidden_size, 1), "an int in the range [1, inf)")
             check("n_layers", _is_int(self.n_layers, 0), "an int in the range [0, inf)")
+            check("n_frequencies", _is_int(self.n_frequencies, 0), "an int in the range [0, inf)")
+            check("feature_scaling", self.feature_scaling in SCALINGS, f"a str among {set(SCALINGS)}")
             check("noise_schedule", self.noise_schedule in SCHEDULES, f"a str among {set(SCHEDULES)}")
             check("schedule_shift", _is_positive(self.schedule_shift), "a float in the range (0, inf)")
             check("n_timesteps", _is_int(self.n_timesteps, 2), "an int in the range [2, inf)")
@@ -236,12 +251,20 @@ class DiffusionClassifier(ClassifierMixin, BaseEstimator):
         rng = check_random_state(self.random_state)
         init_seed, train_seed, self.plan_seed_ = (int(s) for s in rng.randint(np.iinfo(np.int32).max, size=3))
         self.scaler_ = StandardScaler().fit(X)
+        if self.feature_scaling == "global":  # one mean and one scale for every feature
+            self.scaler_.mean_[:], self.scaler_.scale_[:] = X.mean(), X.std()
+            self.scaler_.var_ = self.scaler_.scale_**2
         self.data_bound_ = float(np.abs(self.scaler_.transform(X)).max())
         schedule = NoiseSchedule.from_name(self.noise_schedule, self.n_timesteps, shift=float(self.schedule_shift))
         with torch.random.fork_rng(devices=[]):  # seeded weights, global RNG left as it was
             torch.manual_seed(init_seed)
             denoiser = MLPDenoiser(
-                X.shape[1], len(self.classes_), schedule, hidden_size=self.hidden_size, n_layers=self.n_layers
+                X.shape[1],
+                len(self.classes_),
+                schedule,
+                hidden_size=self.hidden_size,
+                n_layers=self.n_layers,
+                n_frequencies=self.n_frequencies,
             )
         self.denoiser_ = denoiser.to(device)
         self.loss_curve_ = train_denoiser(

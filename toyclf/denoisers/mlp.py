@@ -1,7 +1,8 @@
 """The toy denoiser: a small conditional MLP eps_theta(x_t, t, c) for points in R^D.
 
 As in tiny-diffusion, every input coordinate gets Fourier features, which is what lets a small
-MLP fit sharp shapes such as spirals; the timestep gets a sinusoidal embedding and the class a
+MLP fit sharp shapes such as spirals (for many coordinates, such as the 64 pixels of a digit,
+the coordinates go in as they are); the timestep gets a sinusoidal embedding and the class a
 learned one. The three are concatenated and go through residual ReLU blocks.
 """
 
@@ -38,7 +39,8 @@ class MLPDenoiser(nn.Module):
     n_layers : int, default=3
         Number of residual blocks.
     n_frequencies : int, default=16
-        Fourier frequencies per input coordinate, geometric from 1/8 to ``max_frequency``.
+        Fourier frequencies per input coordinate, geometric from 1/8 to ``max_frequency``;
+        0 feeds the coordinates in as they are (what suits images).
     max_frequency : float, default=16.0
         Highest Fourier frequency (radians per unit of standardised input).
     """
@@ -73,7 +75,8 @@ class MLPDenoiser(nn.Module):
         # transformer-style timestep frequencies 1 .. 1/10000, for t in 0 .. T-1
         self.register_buffer("t_frequencies", torch.exp(-math.log(1e4) * torch.arange(time_dim // 2) / (time_dim // 2)))
         self.class_embedding = nn.Embedding(n_classes, class_dim)
-        self.input = nn.Linear(n_features * 2 * n_frequencies + time_dim + class_dim, hidden_size)
+        x_dim = n_features * 2 * n_frequencies if n_frequencies else n_features
+        self.input = nn.Linear(x_dim + time_dim + class_dim, hidden_size)
         self.blocks = nn.ModuleList(nn.Linear(hidden_size, hidden_size) for _ in range(n_layers))
         self.output = nn.Linear(hidden_size, n_features)
 
@@ -89,7 +92,7 @@ class MLPDenoiser(nn.Module):
         """eps_theta(x_t, t, c): [M, D], [M], [M] -> [M, D]."""
         h = torch.cat(
             [
-                sinusoidal_embedding(x_t, self.x_frequencies),  # [M, D * 2F]
+                sinusoidal_embedding(x_t, self.x_frequencies) if len(self.x_frequencies) else x_t,  # [M, D * 2F or D]
                 sinusoidal_embedding(t[:, None].to(x_t.dtype), self.t_frequencies),  # [M, 32]
                 self.class_embedding(labels),  # [M, 32]
             ],
