@@ -259,6 +259,11 @@ def test_bad_prediction_data(fitted):
         (dict(loss="l3"), "The 'loss' parameter .* Got 'l3' instead"),
         (dict(weighting="snr"), "'weighting' parameter"),
         (dict(noise_schedule="sigmoid"), "'noise_schedule' parameter"),
+        (
+            dict(n_frequencies=-1),
+            "'n_frequencies' parameter of DiffusionClassifier must be an int in the range \\[0, inf\\)",
+        ),
+        (dict(feature_scaling="minmax"), "'feature_scaling' parameter .* Got 'minmax' instead"),
         (dict(temperature=0.0), "'temperature' parameter .* Got 0.0 instead"),
         (dict(learning_rate=float("nan")), "'learning_rate' parameter"),
         (dict(priors=[0.5, 0.6]), "The sum of the priors should be 1"),

@@ -24,7 +24,7 @@ from toyclf.comparison import Result, Split, fit_and_score, format_table, image_
 from toyclf.device import resolve_device
 from toyclf.files import ensure_writable_dir
 from toyclf.pruning import resolve_pruning
-from toyclf.robustness import CORRUPT, robustness_curves
+from toyclf.robustness import corrupted_examples, format_curves, robustness_curves
 from toyclf.spirals import positive_int
 
 # The MLP with room for 64 pixels: no Fourier features (pixels go in as they are), 512 wide,
@@ -43,6 +43,11 @@ IMAGE_SHAPE = (8, 8)
 MAX_PIXEL = 16.0  # load_digits' pixels are ink counts 0 .. 16
 NOISE_LEVELS = (0.0, 2.0, 4.0, 6.0, 8.0)  # Gaussian noise sigma, in pixel units
 OCCLUSION_SIZES = (0, 2, 3, 4, 5)  # side of the blanked square, in pixels
+CORRUPTION_LEVELS = {"gaussian_noise": NOISE_LEVELS, "occlusion": OCCLUSION_SIZES}
+CORRUPTION_LABELS = {
+    "gaussian_noise": "noise sigma (pixels range 0 .. 16)",
+    "occlusion": "side of the blanked square (pixels)",
+}
 FIGURES = ("samples", "class_errors", "confusion", "robustness")
 
 
@@ -153,19 +158,15 @@ def write_figures(results: list[Result], split: Split, out: Path, *, seed: int =
     errors = diffusion.set_params(pruning=None).class_errors(split.X_test[shown])
     diffusion.set_params(pruning=pruning)
 
-    levels = {"gaussian_noise": NOISE_LEVELS, "occlusion": OCCLUSION_SIZES}
+    levels = CORRUPTION_LEVELS
     classifiers = {r.name: r.classifier for r in results}
     curves = {
         corruption: robustness_curves(classifiers, split.X_test, split.y_test, corruption, strengths, random_state=seed)
         for corruption, strengths in levels.items()
     }
-    for corruption, strengths in levels.items():
-        print(f"accuracy under {corruption.replace('_', ' ')} at strengths {list(strengths)}:")
-        for name, accuracy in curves[corruption].items():
-            print(f"  {name:<20} " + "  ".join(f"{a:.3f}" for a in accuracy))
-    examples = {  # the first test image at every strength, [L, 64] per corruption
-        corruption: np.vstack([CORRUPT[corruption](split.X_test[:1], level, random_state=seed) for level in strengths])
-        for corruption, strengths in levels.items()
+    print(format_curves(levels, curves))
+    examples = {
+        c: corrupted_examples(split.X_test[0], c, strengths, random_state=seed) for c, strengths in levels.items()
     }
 
     figures = {
@@ -180,10 +181,7 @@ def write_figures(results: list[Result], split: Split, out: Path, *, seed: int =
         "robustness": digit_plots.plot_robustness(
             levels,
             curves,
-            xlabels={
-                "gaussian_noise": "noise sigma (pixels range 0 .. 16)",
-                "occlusion": "side of the blanked square (pixels)",
-            },
+            xlabels=CORRUPTION_LABELS,
             examples=examples,
         ),
     }

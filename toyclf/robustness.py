@@ -67,3 +67,21 @@ def robustness_curves(
         name: np.array([np.mean(classifier.predict(X_level) == y) for X_level in corrupted])
         for name, classifier in classifiers.items()
     }
+
+
+def corrupted_examples(
+    image: np.ndarray, corruption: str, levels: Sequence[float], *, random_state: int = 0
+) -> np.ndarray:
+    """One flattened image at every corruption level, for drawing under a curve: (H * W,) -> (L, H * W)."""
+    return np.vstack([CORRUPT[corruption](image[None], level, random_state=random_state) for level in levels])
+
+
+def format_curves(levels: Mapping[str, Sequence[float]], curves: Mapping[str, Mapping[str, np.ndarray]]) -> str:
+    """The curves as plain text: a block per corruption, a line of accuracies per classifier."""
+    lines = []
+    for corruption, strengths in levels.items():
+        lines.append(f"accuracy under {corruption.replace('_', ' ')} at strengths {list(strengths)}:")
+        lines += [
+            f"  {name:<20} " + "  ".join(f"{a:.3f}" for a in accuracy) for name, accuracy in curves[corruption].items()
+        ]
+    return "\n".join(lines)
