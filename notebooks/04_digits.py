@@ -29,7 +29,7 @@
 # `python -m toyclf.digits` runs the same pipeline at full size and writes the figures in `figures/`.
 
 # %% tags=["parameters"]
-TRAIN_STEPS = 3000  # training steps of the denoiser (minibatches of 128)
+TRAIN_STEPS = 8000  # training steps of the denoiser (minibatches of 128)
 HIDDEN_SIZE = 512  # width of the denoiser's residual blocks
 N_TRIALS = 256  # Monte Carlo (t, eps) pairs per class: all of them without early stopping, at most this with it
 N_SHOW = 6  # images shown per class in section 1, test images scored by hand in section 4

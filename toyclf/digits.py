@@ -83,7 +83,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
     parser.add_argument("--test-size", type=test_fraction, default=0.3, help="fraction of the images held out")
     parser.add_argument("--seed", type=int, default=0, help="seeds the split, training, the plan and the corruptions")
-    parser.add_argument("--steps", type=positive_int, default=3000, help="training steps of the denoiser")
+    parser.add_argument("--steps", type=positive_int, default=8000, help="training steps of the denoiser")
     parser.add_argument("--hidden-size", type=positive_int, default=512, help="width of the denoiser's blocks")
     parser.add_argument(
         "--trials",
