@@ -20,12 +20,9 @@ from sklearn.model_selection import train_test_split
 
 from toyclf import digit_plots, plotting
 from toyclf.classifier import DiffusionClassifier
+from toyclf.cli import add_classifier_arguments, check_classifier_arguments, classifier_params, positive_int
 from toyclf.comparison import Result, Split, fit_and_score, format_table, image_baselines
-from toyclf.device import resolve_device
-from toyclf.files import ensure_writable_dir
-from toyclf.pruning import resolve_pruning
 from toyclf.robustness import corrupted_examples, format_curves, robustness_curves
-from toyclf.spirals import positive_int
 
 # The MLP with room for 64 pixels: no Fourier features (pixels go in as they are), 512 wide,
 # all pixels scaled alike (per-pixel standardisation would blow faint border pixels, and any noise
@@ -85,46 +82,20 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--seed", type=int, default=0, help="seeds the split, training, the plan and the corruptions")
     parser.add_argument("--steps", type=positive_int, default=8000, help="training steps of the denoiser")
     parser.add_argument("--hidden-size", type=positive_int, default=512, help="width of the denoiser's blocks")
-    parser.add_argument(
-        "--trials",
-        type=positive_int,
-        default=256,
-        help="Monte Carlo (t, eps) pairs per class: the most an image gets with early stopping, all of them without",
-    )
-    parser.add_argument(
-        "--pruning",
-        choices=["early_stopping", "staged", "none"],
-        default="early_stopping",
-        help="early_stopping: stop each image once its class is significantly ahead (default); "
-        "staged: the paper's Algorithm 2 (needs --trials >= 500); none: every image gets all --trials",
-    )
-    parser.add_argument("--device", default="cpu", help="torch device: cpu, cuda, mps")
-    parser.add_argument("--out", type=Path, default=Path("figures"), help="folder for the figures")
-    parser.add_argument("--quiet", action="store_true", help="no progress bars")
+    add_classifier_arguments(parser, item="image")
     return parser
 
 
 def main(argv: Sequence[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
-    pruning = None if args.pruning == "none" else args.pruning
-    try:  # fail before any work is done, not after minutes of training
-        resolve_device(args.device)
-        resolve_pruning(pruning).stage_ends(args.trials)
-        out = ensure_writable_dir(args.out)
-    except (OSError, ValueError) as error:
-        parser.error(str(error))
+    out = check_classifier_arguments(parser, args)
 
     split = load_digit_split(args.test_size, args.seed)
     print(f"digits: {len(split.X_train)} training and {len(split.X_test)} test images of 8x8 pixels, 10 classes")
     diffusion = digits_classifier(
         hidden_size=args.hidden_size,
-        max_iter=args.steps,
-        n_trials=args.trials,
-        pruning=pruning,
-        random_state=args.seed,
-        device=args.device,
-        verbose=not args.quiet,
+        **classifier_params(args),
     )
     results = [fit_and_score("diffusion classifier", diffusion, split)]
     results += [fit_and_score(name, baseline, split) for name, baseline in image_baselines().items()]

@@ -18,11 +18,11 @@ import torch
 
 from toyclf import ablation_plots, ablations, plotting
 from toyclf.classifier import DiffusionClassifier
+from toyclf.cli import positive_int
 from toyclf.data import make_spirals
 from toyclf.denoisers.oracle import GaussianMixtureOracle
 from toyclf.files import ensure_writable_dir
 from toyclf.pruning import StagedElimination
-from toyclf.spirals import positive_int
 
 FIGURES = ("estimator_ablations", "oracle_posterior", "calibration", "pruning_maps")
 TRIAL_SIZES = (1, 2, 4, 8, 16, 32, 64, 128, 256)

@@ -17,33 +17,17 @@ import numpy as np
 
 from toyclf import plotting
 from toyclf.classifier import DiffusionClassifier
+from toyclf.cli import (
+    add_classifier_arguments,
+    check_classifier_arguments,
+    classifier_params,
+    non_negative_float,
+    positive_int,
+)
 from toyclf.comparison import Result, baseline_classifiers, class_probabilities, fit_and_score, format_table, make_split
 from toyclf.data import DATASETS
-from toyclf.device import resolve_device
-from toyclf.files import ensure_writable_dir
-from toyclf.pruning import resolve_pruning
 
 FIGURES = ("decision_map", "posterior_map", "samples", "loss_curve", "comparison")
-
-
-def positive_int(text: str) -> int:
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected a positive integer, got {text!r}") from None
-    if value < 1:
-        raise argparse.ArgumentTypeError(f"expected a positive integer, got {value}")
-    return value
-
-
-def non_negative_float(text: str) -> float:
-    try:
-        value = float(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected a number >= 0, got {text!r}") from None
-    if not np.isfinite(value) or value < 0:
-        raise argparse.ArgumentTypeError(f"expected a number >= 0, got {text!r}")
-    return value
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -62,23 +46,8 @@ def build_parser() -> argparse.ArgumentParser:
         "--seed", type=int, default=0, help="seeds the data, the split, training and the Monte Carlo plan"
     )
     parser.add_argument("--steps", type=positive_int, default=3000, help="training steps of the denoiser")
-    parser.add_argument(
-        "--trials",
-        type=positive_int,
-        default=256,
-        help="Monte Carlo (t, eps) pairs per class: the most a point gets with early stopping, all of them without",
-    )
-    parser.add_argument(
-        "--pruning",
-        choices=["early_stopping", "staged", "none"],
-        default="early_stopping",
-        help="early_stopping: stop each point once its class is significantly ahead (default); "
-        "staged: the paper's Algorithm 2 (needs --trials >= 500); none: every point gets all --trials",
-    )
+    add_classifier_arguments(parser, item="point")
     parser.add_argument("--grid", type=positive_int, default=200, help="resolution of the maps (grid x grid points)")
-    parser.add_argument("--device", default="cpu", help="torch device: cpu, cuda, mps")
-    parser.add_argument("--out", type=Path, default=Path("figures"), help="folder for the figures")
-    parser.add_argument("--quiet", action="store_true", help="no progress bars")
     return parser
 
 
@@ -87,25 +56,13 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = parser.parse_args(argv)
     if args.n_samples < 10 or args.n_test < 2:
         parser.error(f"--n-samples must be >= 10 and --n-test >= 2; got {args.n_samples} and {args.n_test}")
-    try:  # fail before any work is done, not after a minute of training
-        resolve_device(args.device)
-        resolve_pruning(None if args.pruning == "none" else args.pruning).stage_ends(args.trials)
-        out = ensure_writable_dir(args.out)
-    except (OSError, ValueError) as error:
-        parser.error(str(error))
+    out = check_classifier_arguments(parser, args)
 
     split = make_split(args.dataset, args.n_samples, args.n_test, noise=args.noise, random_state=args.seed)
     n_classes = len(np.unique(split.y_train))
     print(f"{args.dataset}: {args.n_samples} training and {args.n_test} test points, {n_classes} classes")
 
-    diffusion = DiffusionClassifier(
-        max_iter=args.steps,
-        n_trials=args.trials,
-        pruning=None if args.pruning == "none" else args.pruning,
-        random_state=args.seed,
-        device=args.device,
-        verbose=not args.quiet,
-    )
+    diffusion = DiffusionClassifier(**classifier_params(args))
     results = [fit_and_score("diffusion classifier", diffusion, split)]
     for name, baseline in baseline_classifiers(args.seed).items():
         results.append(fit_and_score(name, baseline, split))

@@ -1,0 +1,81 @@
+"""What the command lines share: argument types, the estimator's flags, and checks that fail
+before any work is done (not after minutes of training)."""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+
+import numpy as np
+
+from toyclf.device import resolve_device
+from toyclf.files import ensure_writable_dir
+from toyclf.pruning import resolve_pruning
+
+
+def positive_int(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a positive integer, got {text!r}") from None
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"expected a positive integer, got {value}")
+    return value
+
+
+def non_negative_float(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a number >= 0, got {text!r}") from None
+    if not np.isfinite(value) or value < 0:
+        raise argparse.ArgumentTypeError(f"expected a number >= 0, got {text!r}")
+    return value
+
+
+def add_classifier_arguments(parser: argparse.ArgumentParser, *, item: str = "point") -> None:
+    """--trials, --pruning, --device, --out and --quiet; ``item`` names what is classified."""
+    parser.add_argument(
+        "--trials",
+        type=positive_int,
+        default=256,
+        help=f"Monte Carlo (t, eps) pairs per class: the most one {item} gets with early stopping, all of them without",
+    )
+    parser.add_argument(
+        "--pruning",
+        choices=["early_stopping", "staged", "none"],
+        default="early_stopping",
+        help=f"early_stopping: stop each {item} once its class is significantly ahead (default); "
+        f"staged: the paper's Algorithm 2 (needs --trials >= 500); none: every {item} gets all --trials",
+    )
+    parser.add_argument("--device", default="cpu", help="torch device: cpu, cuda, mps")
+    parser.add_argument("--out", type=Path, default=Path("figures"), help="folder for the figures")
+    parser.add_argument("--quiet", action="store_true", help="no progress bars")
+
+
+def pruning_of(args: argparse.Namespace) -> str | None:
+    """The ``pruning`` parameter the --pruning flag asks for."""
+    return None if args.pruning == "none" else args.pruning
+
+
+def classifier_params(args: argparse.Namespace) -> dict:
+    """The :class:`~toyclf.DiffusionClassifier` parameters the shared flags (and --steps, --seed) set."""
+    return {
+        "max_iter": args.steps,
+        "n_trials": args.trials,
+        "pruning": pruning_of(args),
+        "random_state": args.seed,
+        "device": args.device,
+        "verbose": not args.quiet,
+    }
+
+
+def check_classifier_arguments(parser: argparse.ArgumentParser, args: argparse.Namespace) -> Path:
+    """Check the device, the pruning rule against --trials and the output folder now, exiting
+    with the parser's error (status 2) if one is wrong; returns the output folder."""
+    try:
+        resolve_device(args.device)
+        resolve_pruning(pruning_of(args)).stage_ends(args.trials)
+        return ensure_writable_dir(args.out)
+    except (OSError, ValueError) as error:
+        parser.error(str(error))
