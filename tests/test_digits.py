@@ -67,6 +67,8 @@ def test_global_scaling_keeps_pixels_in_proportion(small, split):
     assert np.allclose(scaler.mean_, split.X_train.mean()) and np.allclose(scaler.scale_, split.X_train.std())
     per_feature = make_digits_classifier(feature_scaling="per_feature", max_iter=1).fit(split.X_train, split.y_train)
     assert not np.allclose(per_feature.scaler_.scale_, per_feature.scaler_.scale_[0])
+    constant = make_digits_classifier(max_iter=1).fit(np.full((20, 64), 3.0), np.arange(20) % 2)
+    assert np.isfinite(constant.class_errors(np.full((2, 64), 3.0))).all()  # zero spread: scale 1, as sklearn
 
 
 def test_same_seed_same_predictions_in_a_batch_or_one_at_a_time(small, split):

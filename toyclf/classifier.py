@@ -252,7 +252,7 @@ class DiffusionClassifier(ClassifierMixin, BaseEstimator):
         init_seed, train_seed, self.plan_seed_ = (int(s) for s in rng.randint(np.iinfo(np.int32).max, size=3))
         self.scaler_ = StandardScaler().fit(X)
         if self.feature_scaling == "global":  # one mean and one scale for every feature
-            self.scaler_.mean_[:], self.scaler_.scale_[:] = X.mean(), X.std()
+            self.scaler_.mean_[:], self.scaler_.scale_[:] = X.mean(), X.std() or 1.0  # constant X: as sklearn
             self.scaler_.var_ = self.scaler_.scale_**2
         self.data_bound_ = float(np.abs(self.scaler_.transform(X)).max())
         schedule = NoiseSchedule.from_name(self.noise_schedule, self.n_timesteps, shift=float(self.schedule_shift))

@@ -9,6 +9,7 @@ generated digits, per-class errors, a confusion matrix and robustness curves.
 from __future__ import annotations
 
 import argparse
+import copy
 import sys
 import time
 from collections.abc import Sequence
@@ -103,7 +104,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     _, trials = diffusion.class_errors(split.X_test, return_trials=True)
     print(
         f"diffusion classifier: {trials.sum(1).mean():.0f} denoiser evaluations per test image on average "
-        f"({args.pruning}; {10 * args.trials} with every trial for every class)"
+        f"({args.pruning}; {len(diffusion.classes_) * args.trials} with every trial for every class)"
     )
 
     start = time.perf_counter()
@@ -125,9 +126,7 @@ def write_figures(results: list[Result], split: Split, out: Path, *, seed: int =
     # a few test images, the first mistake among them if there is one, scored on every trial
     mistakes = np.flatnonzero(results[0].y_pred != split.y_test)
     shown = np.unique(np.concatenate([np.arange(n_examples - min(1, len(mistakes))), mistakes[:1]]))
-    pruning = diffusion.pruning
-    errors = diffusion.set_params(pruning=None).class_errors(split.X_test[shown])
-    diffusion.set_params(pruning=pruning)
+    errors = copy.deepcopy(diffusion).set_params(pruning=None).class_errors(split.X_test[shown])  # [6, K]
 
     levels = CORRUPTION_LEVELS
     classifiers = {r.name: r.classifier for r in results}
