@@ -1,6 +1,7 @@
 """The digits: the diffusion classifier on 8x8 images, the corruptions, python -m toyclf.digits."""
 
 import copy
+import re
 
 import numpy as np
 import pytest
@@ -104,6 +105,8 @@ def test_corruptions():
             assert rows.max() - rows.min() < 3 and cols.max() - cols.min() < 3
     with pytest.raises(ValueError, match="occlusion size must be an int in \\[0, 8\\]; got 9"):
         occlusion(X, 9)
+    with pytest.raises(ValueError, match=re.escape("occlusion size must be an int in [0, 8]; got 2.5")):
+        occlusion(X, 2.5)  # not silently a 2 x 2 square
     with pytest.raises(ValueError, match="noise sigma must be a number >= 0; got -1"):
         gaussian_noise(X, -1)
 

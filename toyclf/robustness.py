@@ -15,8 +15,6 @@ import numpy as np
 from sklearn.base import ClassifierMixin
 from sklearn.utils import check_random_state
 
-CORRUPTIONS = ("gaussian_noise", "occlusion")
-
 
 def gaussian_noise(X: np.ndarray, sigma: float, *, max_value: float = 16.0, random_state: int | None = 0) -> np.ndarray:
     """X + N(0, sigma^2) per pixel, clipped to [0, max_value]. (n, H * W) -> (n, H * W)"""
@@ -30,10 +28,10 @@ def occlusion(
     X: np.ndarray, size: float, *, image_shape: tuple[int, int] = (8, 8), random_state: int | None = 0
 ) -> np.ndarray:
     """Blank (set to 0) a ``size`` x ``size`` square at a random place in every image. (n, H * W) -> (n, H * W)"""
-    size = int(size)
     height, width = image_shape
-    if not 0 <= size <= min(height, width):
+    if not (float(size).is_integer() and 0 <= size <= min(height, width)):
         raise ValueError(f"occlusion size must be an int in [0, {min(height, width)}]; got {size!r}.")
+    size = int(size)
     rng = check_random_state(random_state)
     images = X.reshape(len(X), height, width).copy()  # [n, H, W]
     tops = rng.randint(0, height - size + 1, size=len(X))
@@ -44,6 +42,7 @@ def occlusion(
 
 
 CORRUPT: dict[str, Callable[..., np.ndarray]] = {"gaussian_noise": gaussian_noise, "occlusion": occlusion}
+CORRUPTIONS = tuple(CORRUPT)
 
 
 def robustness_curves(
