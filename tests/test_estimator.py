@@ -132,7 +132,10 @@ def test_posterior_sign_temperature_and_prior():
             lambda d, p, x: make_plan(d, 4, timesteps="uniform"),
             "timesteps must be one of 'even', 'random'; got 'uniform'",
         ),
-        (lambda d, p, x: log_posterior(torch.zeros(1, 2), temperature=0), "temperature must be positive; got 0"),
+        (
+            lambda d, p, x: log_posterior(torch.zeros(1, 2), temperature=0),
+            "temperature must be a positive finite number; got 0",
+        ),
     ],
 )
 def test_bad_arguments(prototype_denoiser, call, match):

@@ -9,7 +9,7 @@
 from __future__ import annotations
 
 import os
-from numbers import Integral, Real
+from numbers import Integral
 from pathlib import Path
 from typing import Any
 
@@ -30,18 +30,11 @@ from toyclf.pruning import resolve_pruning
 from toyclf.sampling import sample
 from toyclf.schedule import NoiseSchedule
 from toyclf.training import train_denoiser
+from toyclf.validation import is_int, is_positive
 
 SCHEDULES = ("cosine", "linear")
 SCALINGS = ("per_feature", "global")
 CHECKPOINT_KIND = "DiffusionClassifier"
-
-
-def _is_int(value: Any, low: int) -> bool:
-    return isinstance(value, Integral) and not isinstance(value, bool) and value >= low
-
-
-def _is_positive(value: Any) -> bool:
-    return isinstance(value, Real) and not isinstance(value, bool) and np.isfinite(value) and value > 0
 
 
 class DiffusionClassifier(ClassifierMixin, BaseEstimator):
@@ -199,18 +192,18 @@ class DiffusionClassifier(ClassifierMixin, BaseEstimator):
         """Check the parameters (sklearn's wording). Training ones only matter for ``fit``."""
         check = self._check_param
         if fitting:
-            check("hidden_size", _is_int(self.hidden_size, 1), "an int in the range [1, inf)")
-            check("n_layers", _is_int(self.n_layers, 0), "an int in the range [0, inf)")
-            check("n_frequencies", _is_int(self.n_frequencies, 0), "an int in the range [0, inf)")
+            check("hidden_size", is_int(self.hidden_size, 1), "an int in the range [1, inf)")
+            check("n_layers", is_int(self.n_layers, 0), "an int in the range [0, inf)")
+            check("n_frequencies", is_int(self.n_frequencies, 0), "an int in the range [0, inf)")
             check("feature_scaling", self.feature_scaling in SCALINGS, f"a str among {set(SCALINGS)}")
             check("noise_schedule", self.noise_schedule in SCHEDULES, f"a str among {set(SCHEDULES)}")
-            check("schedule_shift", _is_positive(self.schedule_shift), "a float in the range (0, inf)")
-            check("n_timesteps", _is_int(self.n_timesteps, 2), "an int in the range [2, inf)")
-            check("max_iter", _is_int(self.max_iter, 1), "an int in the range [1, inf)")
-            check("batch_size", _is_int(self.batch_size, 1), "an int in the range [1, inf)")
-            check("learning_rate", _is_positive(self.learning_rate), "a float in the range (0, inf)")
+            check("schedule_shift", is_positive(self.schedule_shift), "a float in the range (0, inf)")
+            check("n_timesteps", is_int(self.n_timesteps, 2), "an int in the range [2, inf)")
+            check("max_iter", is_int(self.max_iter, 1), "an int in the range [1, inf)")
+            check("batch_size", is_int(self.batch_size, 1), "an int in the range [1, inf)")
+            check("learning_rate", is_positive(self.learning_rate), "a float in the range (0, inf)")
             check("verbose", isinstance(self.verbose, (bool, np.bool_)), "a bool")
-        check("n_trials", _is_int(self.n_trials, 1), "an int in the range [1, inf)")
+        check("n_trials", is_int(self.n_trials, 1), "an int in the range [1, inf)")
         check("timesteps", self.timesteps in TIMESTEPS, f"a str among {set(TIMESTEPS)}")
         check("noise_sampling", self.noise_sampling in NOISE_SAMPLINGS, f"a str among {set(NOISE_SAMPLINGS)}")
         try:
@@ -219,7 +212,7 @@ class DiffusionClassifier(ClassifierMixin, BaseEstimator):
             check("pruning", False, "None, 'early_stopping', 'staged', or a pruning rule object")
         check("loss", self.loss in LOSSES, f"a str among {set(LOSSES)}")
         check("weighting", self.weighting in WEIGHTINGS, f"a str among {set(WEIGHTINGS)}")
-        check("temperature", _is_positive(self.temperature), "a float in the range (0, inf)")
+        check("temperature", is_positive(self.temperature), "a float in the range (0, inf)")
 
     def _class_prior(self, counts: np.ndarray) -> np.ndarray:
         if self.priors is None:
@@ -362,7 +355,7 @@ class DiffusionClassifier(ClassifierMixin, BaseEstimator):
         Returns ``X`` (n_samples, n_features) in the units of the training data, and ``y``.
         """
         check_is_fitted(self)
-        if not _is_int(n_samples, 1):
+        if not is_int(n_samples, 1):
             raise ValueError(f"n_samples must be a positive int; got {n_samples!r}.")
         labels = torch.arange(n_samples) % len(self.classes_)  # [n]
         seed = int(check_random_state(random_state).randint(np.iinfo(np.int32).max))

@@ -8,29 +8,27 @@ by one name.
 
 from __future__ import annotations
 
-from numbers import Integral, Real
+from numbers import Real
 
 import numpy as np
 from sklearn.datasets import make_blobs, make_circles, make_moons
 from sklearn.utils import check_random_state
 from sklearn.utils import shuffle as shuffle_arrays
 
+from toyclf.validation import is_int, is_positive
+
 DATASETS = ("spirals", "moons", "circles", "blobs")
 
 
 def _per_class_counts(n_samples: int | tuple[int, ...], n_classes: int) -> list[int]:
     """Split ``n_samples`` over the classes as make_moons does (or take one count per class)."""
-    if isinstance(n_samples, Integral) and not isinstance(n_samples, bool):
+    if is_int(n_samples, low=0):
         if n_samples < n_classes:
             raise ValueError(f"n_samples must be at least the number of classes ({n_classes}), got {n_samples}.")
         base, extra = divmod(int(n_samples), n_classes)
         return [base + (k < extra) for k in range(n_classes)]
     counts = list(n_samples) if isinstance(n_samples, (tuple, list)) else None
-    if (
-        counts is None
-        or len(counts) != n_classes
-        or not all(isinstance(c, Integral) and not isinstance(c, bool) and c >= 1 for c in counts)
-    ):
+    if counts is None or len(counts) != n_classes or not all(is_int(c) for c in counts):
         raise ValueError(
             f"n_samples must be an int >= {n_classes} or a tuple of {n_classes} positive ints "
             f"(one per arm), got {n_samples!r}."
@@ -74,9 +72,9 @@ def make_spirals(
     X : ndarray of shape (n_samples, 2)
     y : ndarray of shape (n_samples,), the arm of every point (0 .. n_arms - 1).
     """
-    if not isinstance(n_arms, Integral) or isinstance(n_arms, bool) or n_arms < 2:
+    if not is_int(n_arms, low=2):
         raise ValueError(f"n_arms must be an int >= 2, got {n_arms!r}.")
-    if not isinstance(n_turns, Real) or not np.isfinite(n_turns) or n_turns <= 0:
+    if not is_positive(n_turns):
         raise ValueError(f"n_turns must be a positive finite number, got {n_turns!r}.")
     if noise is not None and (not isinstance(noise, Real) or not np.isfinite(noise) or noise < 0):
         raise ValueError(f"noise must be None or a non-negative number, got {noise!r}.")

@@ -26,6 +26,7 @@ from toyclf.denoisers.base import Denoiser
 from toyclf.plan import NOISE_SAMPLINGS, TIMESTEPS, TrialPlan, check_choice, make_plan
 from toyclf.pruning import EarlyStopping, FixedTrials, Stage, StagedElimination, resolve_pruning
 from toyclf.schedule import NoiseSchedule
+from toyclf.validation import is_positive
 
 __all__ = [
     "LOSSES",
@@ -206,8 +207,8 @@ def class_errors(
     if classes.min() < 0 or classes.max() >= denoiser.n_classes:
         raise ValueError(f"classes must be label ids in [0, {denoiser.n_classes}); got {classes.tolist()}.")
     K = len(classes)
-    if not temperature > 0:
-        raise ValueError(f"temperature must be positive; got {temperature!r}.")
+    if not is_positive(temperature):
+        raise ValueError(f"temperature must be a positive finite number; got {temperature!r}.")
     log_prior = torch.zeros(K) if log_prior is None else torch.as_tensor(log_prior)
     if log_prior.shape != (K,):
         raise ValueError(f"log_prior must have one value per class, shape ({K},); got {tuple(log_prior.shape)}.")
@@ -234,8 +235,8 @@ def log_posterior(errors: Tensor, *, temperature: float = 1.0, log_prior: Tensor
     [B, K] -> [B, K] float64. With ``"elbo"`` weighting, temperature 1 is the model's own posterior;
     with ``"uniform"`` weighting the errors are on another scale and the temperature must be fitted.
     """
-    if not temperature > 0:
-        raise ValueError(f"temperature must be positive; got {temperature!r}.")
+    if not is_positive(temperature):
+        raise ValueError(f"temperature must be a positive finite number; got {temperature!r}.")
     logits = -errors.double() / temperature
     if log_prior is not None:
         logits = logits + torch.as_tensor(log_prior, dtype=torch.float64)

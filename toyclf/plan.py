@@ -22,6 +22,8 @@ import torch
 from torch import Tensor
 from torch.quasirandom import SobolEngine
 
+from toyclf.validation import is_int
+
 TIMESTEPS = ("even", "random")
 NOISE_SAMPLINGS = ("sobol", "gaussian", "antithetic")
 
@@ -146,7 +148,7 @@ def make_plan(
     are evenly spaced in t (offset by half a bin of the full plan) and, with Sobol noise,
     stratified in eps, so ``plan[:2**k]`` is a good plan by itself.
     """
-    if isinstance(n_trials, bool) or not isinstance(n_trials, int) or n_trials < 1:
+    if not is_int(n_trials):
         raise ValueError(f"n_trials must be a positive int; got {n_trials!r}.")
     check_choice("timesteps", timesteps, TIMESTEPS)
     check_choice("noise_sampling", noise_sampling, NOISE_SAMPLINGS)

@@ -18,11 +18,13 @@ import math
 from collections.abc import Sequence
 from dataclasses import dataclass
 from itertools import pairwise
-from numbers import Integral, Real
+from numbers import Real
 
 import torch
 from scipy import stats
 from torch import Tensor
+
+from toyclf.validation import is_int
 
 
 @dataclass
@@ -59,7 +61,7 @@ class FixedTrials:
 
 def _positive_ints(name: str, values: Sequence[int]) -> tuple[int, ...]:
     values = tuple(values)
-    if not values or not all(isinstance(v, Integral) and not isinstance(v, bool) and v >= 1 for v in values):
+    if not values or not all(is_int(v) for v in values):
         raise ValueError(f"{name} must be a non-empty sequence of positive ints; got {values!r}.")
     return tuple(int(v) for v in values)
 
@@ -151,7 +153,7 @@ class EarlyStopping:
             raise ValueError(f"error_rate must be a float in (0, 1); got {self.error_rate!r}.")
         for name in ("min_trials", "batches"):
             value = getattr(self, name)
-            if not (isinstance(value, Integral) and not isinstance(value, bool) and value >= 2):
+            if not is_int(value, low=2):
                 raise ValueError(f"{name} must be an int >= 2; got {value!r}.")
 
     def stage_ends(self, n_trials: int) -> list[int]:

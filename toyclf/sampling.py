@@ -22,6 +22,7 @@ from torch import Tensor
 from tqdm import tqdm
 
 from toyclf.denoisers.base import Denoiser
+from toyclf.validation import is_int
 
 METHODS = ("ddpm", "ddim")
 
@@ -44,7 +45,7 @@ def sample(
     """
     if method not in METHODS:
         raise ValueError(f"method must be one of {', '.join(map(repr, METHODS))}; got {method!r}.")
-    if isinstance(n_steps, bool) or not isinstance(n_steps, int) or n_steps < 1:
+    if not is_int(n_steps):
         raise ValueError(f"n_steps must be a positive int; got {n_steps!r}.")
     device, schedule = denoiser.device, denoiser.schedule
     labels = torch.as_tensor(labels, dtype=torch.long).to(device)
