@@ -13,6 +13,16 @@ from toyclf.files import ensure_writable_dir
 from toyclf.pruning import resolve_pruning
 
 
+def command_parser(module: str, module_doc: str) -> argparse.ArgumentParser:
+    """The parser of ``python -m {module}``: its description is the second paragraph of the
+    module's docstring, and ``--help`` shows every default."""
+    return argparse.ArgumentParser(
+        prog=f"python -m {module}",
+        description=module_doc.split("\n\n")[1].replace("\n", " "),
+        formatter_class=argparse.ArgumentDefaultsHelpFormatter,
+    )
+
+
 def positive_int(text: str) -> int:
     try:
         value = int(text)

@@ -21,7 +21,13 @@ from sklearn.model_selection import train_test_split
 
 from toyclf import digit_plots, plotting
 from toyclf.classifier import DiffusionClassifier
-from toyclf.cli import add_classifier_arguments, check_classifier_arguments, classifier_params, positive_int
+from toyclf.cli import (
+    add_classifier_arguments,
+    check_classifier_arguments,
+    classifier_params,
+    command_parser,
+    positive_int,
+)
 from toyclf.comparison import Result, Split, fit_and_score, format_table, image_baselines
 from toyclf.robustness import corrupted_examples, format_curves, robustness_curves
 
@@ -74,11 +80,7 @@ def test_fraction(text: str) -> float:
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(
-        prog="python -m toyclf.digits",
-        description=__doc__.split("\n\n")[1].replace("\n", " "),
-        formatter_class=argparse.ArgumentDefaultsHelpFormatter,
-    )
+    parser = command_parser("toyclf.digits", __doc__)
     parser.add_argument("--test-size", type=test_fraction, default=0.3, help="fraction of the images held out")
     parser.add_argument("--seed", type=int, default=0, help="seeds the split, training, the plan and the corruptions")
     parser.add_argument("--steps", type=positive_int, default=8000, help="training steps of the denoiser")

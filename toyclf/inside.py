@@ -7,7 +7,6 @@ on a Gaussian mixture, calibration, pruning), prints the numbers and writes four
 
 from __future__ import annotations
 
-import argparse
 import sys
 import time
 from collections.abc import Sequence
@@ -18,7 +17,7 @@ import torch
 
 from toyclf import ablation_plots, ablations, plotting
 from toyclf.classifier import DiffusionClassifier
-from toyclf.cli import positive_int
+from toyclf.cli import command_parser, positive_int
 from toyclf.data import make_spirals
 from toyclf.denoisers.oracle import GaussianMixtureOracle
 from toyclf.files import ensure_writable_dir
@@ -37,11 +36,7 @@ def spirals_classifier(
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(
-        prog="python -m toyclf.inside",
-        description=__doc__.split("\n\n")[1].replace("\n", " "),
-        formatter_class=argparse.ArgumentDefaultsHelpFormatter,
-    )
+    parser = command_parser("toyclf.inside", __doc__)
     parser.add_argument("--n-test", type=positive_int, default=4000, help="held-out spirals points per measurement")
     parser.add_argument("--steps", type=positive_int, default=3000, help="training steps of each denoiser")
     parser.add_argument("--grid", type=positive_int, default=120, help="resolution of the pruning maps")

@@ -21,6 +21,7 @@ from toyclf.cli import (
     add_classifier_arguments,
     check_classifier_arguments,
     classifier_params,
+    command_parser,
     non_negative_float,
     positive_int,
 )
@@ -31,11 +32,7 @@ FIGURES = ("decision_map", "posterior_map", "samples", "loss_curve", "comparison
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(
-        prog="python -m toyclf.spirals",
-        description=__doc__.split("\n\n")[1].replace("\n", " "),
-        formatter_class=argparse.ArgumentDefaultsHelpFormatter,
-    )
+    parser = command_parser("toyclf.spirals", __doc__)
     parser.add_argument("--dataset", choices=DATASETS, default="spirals", help="which 2D data set")
     parser.add_argument("--n-samples", type=positive_int, default=2000, help="training points")
     parser.add_argument("--n-test", type=positive_int, default=10000, help="held-out test points")
