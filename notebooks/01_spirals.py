@@ -42,9 +42,10 @@ from sklearn.pipeline import make_pipeline
 from sklearn.preprocessing import StandardScaler
 from sklearn.svm import SVC
 
-from toyclf import DiffusionClassifier, MLPDenoiser, NoiseSchedule, make_spirals, plotting
+from toyclf import DiffusionClassifier, MLPDenoiser, NoiseSchedule, make_spirals
 from toyclf.estimator import class_errors, log_posterior
 from toyclf.plan import TrialPlan
+from toyclf.plots import maps
 from toyclf.sampling import sample
 from toyclf.training import train_denoiser
 
@@ -61,7 +62,7 @@ X, y = make_spirals(N_SAMPLES + N_TEST, noise=0.2, random_state=SEED)
 X_train, X_test, y_train, y_test = train_test_split(X, y, test_size=N_TEST, stratify=y, random_state=SEED)
 
 fig, ax = plt.subplots(figsize=(5, 5), layout="constrained")
-plotting.scatter_classes(ax, X_train, y_train, K, size=10)
+maps.scatter_classes(ax, X_train, y_train, K, size=10)
 ax.set_aspect("equal")
 ax.set_title(f"{len(X_train)} training points, 2 classes")
 plt.show()
@@ -99,7 +100,7 @@ eps = torch.randn(x0_train.shape, generator=torch.Generator().manual_seed(SEED))
 fig, axes = plt.subplots(1, len(shown_t), figsize=(18, 3.6), sharex=True, sharey=True, layout="constrained")
 for ax, t in zip(axes, shown_t, strict=True):
     x_t = abar[t].sqrt() * x0_train + (1 - abar[t]).sqrt() * eps  # [n, 2]
-    plotting.scatter_classes(ax, x_t.numpy(), y_train, K, size=4)
+    maps.scatter_classes(ax, x_t.numpy(), y_train, K, size=4)
     ax.set_title(rf"$t = {t}$,  $\bar\alpha_t = {abar[t]:.3f}$")
     ax.set_aspect("equal")
 axes[0].set_xlim(-3, 3)
@@ -121,7 +122,7 @@ plt.show()
 torch.manual_seed(SEED)
 denoiser = MLPDenoiser(2, K, schedule)
 losses = train_denoiser(denoiser, x0_train, c_train, steps=TRAIN_STEPS, seed=SEED)
-plotting.plot_loss_curve(losses)
+maps.plot_loss_curve(losses)
 plt.show()
 
 # %% [markdown]
@@ -137,7 +138,7 @@ plt.show()
 labels = torch.arange(len(x0_train)) % K  # half of each class
 clip = 1.5 * x0_train.abs().max().item()
 generated = sample(denoiser, labels, method="ddpm", clip=clip, seed=SEED)  # [n, 2]
-plotting.plot_samples(x0_train.numpy(), y_train, generated.numpy(), labels.numpy(), K, title="DDPM")
+maps.plot_samples(x0_train.numpy(), y_train, generated.numpy(), labels.numpy(), K, title="DDPM")
 plt.show()
 
 # %% [markdown]
@@ -161,7 +162,7 @@ c_true = y_test[:N_SHOW]
 B = len(x)
 
 fig, ax = plt.subplots(figsize=(5, 5), layout="constrained")
-plotting.scatter_classes(ax, x0_train.numpy(), y_train, K, size=6, alpha=0.3)
+maps.scatter_classes(ax, x0_train.numpy(), y_train, K, size=6, alpha=0.3)
 ax.scatter(x[:, 0].numpy(), x[:, 1].numpy(), s=160, c="black", marker="*")
 for i, (u, v) in enumerate(x.tolist()):
     ax.annotate(str(i), (u, v), xytext=(6, 6), textcoords="offset points", fontsize=14, weight="bold")
@@ -274,14 +275,14 @@ print(f"test accuracy: diffusion classifier {accuracy:.3f}, RBF SVC {svc_accurac
 # with the decision boundary in black.
 
 # %%
-xx, yy, grid = plotting.make_grid(X_train, GRID)
+xx, yy, grid = maps.make_grid(X_train, GRID)
 proba = clf.predict_proba(grid).reshape(GRID, GRID, K)  # [GRID, GRID, K]
 
 fig, (left, right) = plt.subplots(1, 2, figsize=(12, 6), sharex=True, sharey=True, layout="constrained")
-plotting.draw_decision(left, xx, yy, proba)
-plotting.draw_posterior(right, xx, yy, proba)
+maps.draw_decision(left, xx, yy, proba)
+maps.draw_posterior(right, xx, yy, proba)
 for ax, title in [(left, "decision: argmin of the error"), (right, r"posterior $p(c \mid x)$")]:
-    plotting.scatter_classes(ax, X_test, y_test, K, size=6, alpha=0.5)
+    maps.scatter_classes(ax, X_test, y_test, K, size=6, alpha=0.5)
     ax.set_title(title)
     ax.set_aspect("equal")
 fig.suptitle(f"Diffusion classifier: test accuracy {accuracy:.3f}")

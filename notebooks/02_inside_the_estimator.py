@@ -43,10 +43,11 @@ import matplotlib.pyplot as plt
 import numpy as np
 import torch
 
-from toyclf import DiffusionClassifier, ablations, make_spirals
-from toyclf import ablation_plots as figures
+from toyclf import DiffusionClassifier, make_spirals
 from toyclf.denoisers import GaussianMixtureOracle
-from toyclf.plotting import make_grid
+from toyclf.experiments import ablations
+from toyclf.plots import ablations as figures
+from toyclf.plots.maps import make_grid
 from toyclf.pruning import StagedElimination
 
 plt.rcParams.update({"font.size": 11})

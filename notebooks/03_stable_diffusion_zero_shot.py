@@ -47,9 +47,9 @@ import torch
 from sklearn.datasets import load_sample_images
 
 from toyclf.denoisers import load_denoiser
+from toyclf.denoisers.images import preprocess_images
 from toyclf.denoisers.tiny import save_tiny_stable_diffusion
 from toyclf.estimator import class_errors, log_posterior
-from toyclf.images import preprocess_images
 from toyclf.plan import make_plan
 from toyclf.pruning import StagedElimination
 

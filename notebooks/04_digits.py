@@ -43,8 +43,6 @@ import matplotlib.pyplot as plt
 import numpy as np
 import torch
 
-from toyclf import digit_plots, plotting
-from toyclf.comparison import Result, fit_and_score, format_table, image_baselines
 from toyclf.digits import (
     CORRUPTION_LABELS,
     CORRUPTION_LEVELS,
@@ -54,7 +52,10 @@ from toyclf.digits import (
     load_digit_split,
 )
 from toyclf.estimator import log_posterior
-from toyclf.robustness import corrupted_examples, format_curves, robustness_curves
+from toyclf.experiments.comparison import Result, fit_and_score, format_table, image_baselines
+from toyclf.experiments.robustness import corrupted_examples, format_curves, robustness_curves
+from toyclf.plots import digits as digit_plots
+from toyclf.plots import maps
 
 plt.rcParams.update({"font.size": 12, "axes.titlesize": 13})
 
@@ -110,7 +111,7 @@ print(f"trained {TRAIN_STEPS} steps in {fit_seconds:.0f} s")
 # The training loss: the squared error of the predicted noise, summed over 64 pixels.
 
 # %%
-plotting.plot_loss_curve(clf.loss_curve_)
+maps.plot_loss_curve(clf.loss_curve_)
 plt.show()
 
 # %% [markdown]

@@ -210,7 +210,7 @@ def test_load_refuses_truncated_foreign_and_malicious_files(fitted, tmp_path):
 
 
 def test_load_refuses_a_damaged_checkpoint(tmp_path):
-    from toyclf.checkpoint import save_checkpoint
+    from toyclf.utils.checkpoint import save_checkpoint
 
     save_checkpoint({"params": {}}, tmp_path / "damaged.pt", kind="DiffusionClassifier")
     with pytest.raises(ValueError, match="is a damaged DiffusionClassifier checkpoint"):

@@ -13,8 +13,8 @@ import torch
 pytest.importorskip("diffusers")
 
 from toyclf.denoisers import load_denoiser
+from toyclf.denoisers.images import class_folders, preprocess_images
 from toyclf.estimator import class_errors, log_posterior
-from toyclf.images import class_folders, preprocess_images
 from toyclf.plan import make_plan
 from toyclf.pruning import EarlyStopping, StagedElimination
 

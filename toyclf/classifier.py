@@ -22,15 +22,15 @@ from sklearn.utils.multiclass import check_classification_targets
 from sklearn.utils.validation import check_is_fitted, validate_data
 
 from toyclf.calibration import fit_temperature
-from toyclf.checkpoint import load_checkpoint, save_checkpoint
 from toyclf.denoisers.mlp import MLPDenoiser
-from toyclf.device import resolve_device
 from toyclf.estimator import LOSSES, NOISE_SAMPLINGS, TIMESTEPS, WEIGHTINGS, class_errors, log_posterior, make_plan
 from toyclf.pruning import resolve_pruning
 from toyclf.sampling import sample
 from toyclf.schedule import NoiseSchedule
 from toyclf.training import train_denoiser
-from toyclf.validation import is_int, is_positive
+from toyclf.utils.checkpoint import load_checkpoint, save_checkpoint
+from toyclf.utils.device import resolve_device
+from toyclf.utils.validation import is_int, is_positive
 
 SCHEDULES = ("cosine", "linear")
 SCALINGS = ("per_feature", "global")

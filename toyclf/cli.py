@@ -8,9 +8,9 @@ from pathlib import Path
 
 import numpy as np
 
-from toyclf.device import resolve_device
-from toyclf.files import ensure_writable_dir
 from toyclf.pruning import resolve_pruning
+from toyclf.utils.device import resolve_device
+from toyclf.utils.files import ensure_writable_dir
 
 
 def command_parser(module: str, module_doc: str) -> argparse.ArgumentParser:

@@ -15,7 +15,7 @@ from sklearn.datasets import make_blobs, make_circles, make_moons
 from sklearn.utils import check_random_state
 from sklearn.utils import shuffle as shuffle_arrays
 
-from toyclf.validation import is_int, is_positive
+from toyclf.utils.validation import is_int, is_positive
 
 DATASETS = ("spirals", "moons", "circles", "blobs")
 

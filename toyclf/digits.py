@@ -19,7 +19,6 @@ import numpy as np
 from sklearn.datasets import load_digits
 from sklearn.model_selection import train_test_split
 
-from toyclf import digit_plots, plotting
 from toyclf.classifier import DiffusionClassifier
 from toyclf.cli import (
     add_classifier_arguments,
@@ -28,8 +27,10 @@ from toyclf.cli import (
     command_parser,
     positive_int,
 )
-from toyclf.comparison import Result, Split, fit_and_score, format_table, image_baselines
-from toyclf.robustness import corrupted_examples, format_curves, robustness_curves
+from toyclf.experiments.comparison import Result, Split, fit_and_score, format_table, image_baselines
+from toyclf.experiments.robustness import corrupted_examples, format_curves, robustness_curves
+from toyclf.plots import digits as digit_plots
+from toyclf.plots import maps
 
 # The MLP with room for 64 pixels: no Fourier features (pixels go in as they are), 512 wide,
 # all pixels scaled alike (per-pixel standardisation would blow faint border pixels, and any noise
@@ -157,7 +158,7 @@ def write_figures(results: list[Result], split: Split, out: Path, *, seed: int =
             examples=examples,
         ),
     }
-    return [plotting.save_figure(fig, out / f"digits_{name}.png") for name, fig in figures.items()]
+    return [maps.save_figure(fig, out / f"digits_{name}.png") for name, fig in figures.items()]
 
 
 if __name__ == "__main__":

@@ -26,7 +26,7 @@ from toyclf.denoisers.base import Denoiser
 from toyclf.plan import NOISE_SAMPLINGS, TIMESTEPS, TrialPlan, check_choice, make_plan
 from toyclf.pruning import EarlyStopping, FixedTrials, Stage, StagedElimination, resolve_pruning
 from toyclf.schedule import NoiseSchedule
-from toyclf.validation import is_positive
+from toyclf.utils.validation import is_positive
 
 __all__ = [
     "LOSSES",

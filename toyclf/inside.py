@@ -15,13 +15,15 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from toyclf import ablation_plots, ablations, plotting
 from toyclf.classifier import DiffusionClassifier
 from toyclf.cli import command_parser, positive_int
 from toyclf.data import make_spirals
 from toyclf.denoisers.oracle import GaussianMixtureOracle
-from toyclf.files import ensure_writable_dir
+from toyclf.experiments import ablations
+from toyclf.plots import ablations as ablation_plots
+from toyclf.plots import maps
 from toyclf.pruning import StagedElimination
+from toyclf.utils.files import ensure_writable_dir
 
 FIGURES = ("estimator_ablations", "oracle_posterior", "calibration", "pruning_maps")
 TRIAL_SIZES = (1, 2, 4, 8, 16, 32, 64, 128, 256)
@@ -84,15 +86,15 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(f"calibration, {name} ({entry['temperature']:.3f}): ECE {entry['ece']:.4f}")
 
     clf4, X4 = spirals_classifier(4, 3000, args.steps, args.seed, not args.quiet)
-    xx, yy, grid = plotting.make_grid(X4, args.grid)
+    xx, yy, grid = maps.make_grid(X4, args.grid)
     rules = {
         "every class, all 256 trials": None,
         "staged (32, 256), keep (2, 1)": StagedElimination((32, 256), (2, 1)),
         "early stopping, at most 256": "early_stopping",
     }
-    maps = ablations.pruning_maps(clf4, grid, rules)
-    reference = maps["every class, all 256 trials"]["proba"].argmax(1)
-    for name, entry in maps.items():
+    rule_maps = ablations.pruning_maps(clf4, grid, rules)
+    reference = rule_maps["every class, all 256 trials"]["proba"].argmax(1)
+    for name, entry in rule_maps.items():
         agreement = (entry["proba"].argmax(1) == reference).mean()
         print(f"4-arm map, {name}: {entry['evaluations'].mean():.1f} evaluations / point, agreement {agreement:.4f}")
 
@@ -102,10 +104,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         ),
         "oracle_posterior": ablation_plots.plot_oracle(oracle),
         "calibration": ablation_plots.plot_reliability(calibration, np.searchsorted(clf.classes_, y_eval)),
-        "pruning_maps": ablation_plots.plot_pruning_maps(xx, yy, maps, "every class, all 256 trials"),
+        "pruning_maps": ablation_plots.plot_pruning_maps(xx, yy, rule_maps, "every class, all 256 trials"),
     }
     for name, fig in figures.items():
-        print(f"  {plotting.save_figure(fig, out / f'{name}.png')}")
+        print(f"  {maps.save_figure(fig, out / f'{name}.png')}")
     print(f"done in {time.perf_counter() - start:.0f} s")
     return 0
 

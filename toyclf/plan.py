@@ -22,7 +22,7 @@ import torch
 from torch import Tensor
 from torch.quasirandom import SobolEngine
 
-from toyclf.validation import is_int
+from toyclf.utils.validation import is_int
 
 TIMESTEPS = ("even", "random")
 NOISE_SAMPLINGS = ("sobol", "gaussian", "antithetic")

@@ -24,7 +24,7 @@ import torch
 from scipy import stats
 from torch import Tensor
 
-from toyclf.validation import is_int
+from toyclf.utils.validation import is_int
 
 
 @dataclass

@@ -22,7 +22,7 @@ from torch import Tensor
 from tqdm import tqdm
 
 from toyclf.denoisers.base import Denoiser
-from toyclf.validation import is_int
+from toyclf.utils.validation import is_int
 
 METHODS = ("ddpm", "ddim")
 

@@ -15,7 +15,6 @@ from pathlib import Path
 
 import numpy as np
 
-from toyclf import plotting
 from toyclf.classifier import DiffusionClassifier
 from toyclf.cli import (
     add_classifier_arguments,
@@ -25,8 +24,16 @@ from toyclf.cli import (
     non_negative_float,
     positive_int,
 )
-from toyclf.comparison import Result, baseline_classifiers, class_probabilities, fit_and_score, format_table, make_split
 from toyclf.data import DATASETS
+from toyclf.experiments.comparison import (
+    Result,
+    baseline_classifiers,
+    class_probabilities,
+    fit_and_score,
+    format_table,
+    make_split,
+)
+from toyclf.plots import maps
 
 FIGURES = ("decision_map", "posterior_map", "samples", "loss_curve", "comparison")
 
@@ -78,7 +85,7 @@ def write_figures(results: list[Result], split, out: Path, *, resolution: int = 
     diffusion = results[0].classifier
     classes = diffusion.classes_
     y_train, y_test = np.searchsorted(classes, split.y_train), np.searchsorted(classes, split.y_test)
-    xx, yy, grid = plotting.make_grid(np.vstack([split.X_train, split.X_test]), resolution)
+    xx, yy, grid = maps.make_grid(np.vstack([split.X_train, split.X_test]), resolution)
 
     probas = {r.name: class_probabilities(r.classifier, grid).reshape(resolution, resolution, -1) for r in results}
     proba = probas[results[0].name]  # [r, r, K]
@@ -86,15 +93,15 @@ def write_figures(results: list[Result], split, out: Path, *, resolution: int = 
 
     label = split.name.capitalize()
     figures = {
-        "decision_map": plotting.plot_decision_map(
+        "decision_map": maps.plot_decision_map(
             xx, yy, proba, split.X_train, y_train, title=f"{label}: diffusion classifier"
         ),
-        "posterior_map": plotting.plot_posterior_map(xx, yy, proba, split.X_train, y_train, title=label),
-        "samples": plotting.plot_samples(
+        "posterior_map": maps.plot_posterior_map(xx, yy, proba, split.X_train, y_train, title=label),
+        "samples": maps.plot_samples(
             split.X_train, y_train, X_generated, np.searchsorted(classes, y_generated), len(classes), title=label
         ),
-        "loss_curve": plotting.plot_loss_curve(diffusion.loss_curve_),
-        "comparison": plotting.plot_comparison(
+        "loss_curve": maps.plot_loss_curve(diffusion.loss_curve_),
+        "comparison": maps.plot_comparison(
             [
                 {
                     "name": label,
@@ -110,7 +117,7 @@ def write_figures(results: list[Result], split, out: Path, *, resolution: int = 
             ]
         ),
     }
-    return [plotting.save_figure(fig, out / f"{split.name}_{name}.png") for name, fig in figures.items()]
+    return [maps.save_figure(fig, out / f"{split.name}_{name}.png") for name, fig in figures.items()]
 
 
 if __name__ == "__main__":

@@ -22,13 +22,13 @@ import torch
 from tqdm.auto import tqdm
 
 from toyclf.cli import positive_int
+from toyclf.denoisers.images import class_folders, find_images, preprocess_images
 from toyclf.denoisers.latent import LatentDenoiser
 from toyclf.denoisers.pretrained import DEFAULT_MODEL, DTYPES, load_denoiser
 from toyclf.estimator import LOSSES, WEIGHTINGS, class_errors, log_posterior
-from toyclf.images import class_folders, find_images, preprocess_images
 from toyclf.plan import NOISE_SAMPLINGS, TrialPlan, make_plan
 from toyclf.pruning import EarlyStopping, StagedElimination
-from toyclf.results_file import ResultsFile, merge_parts, part_path, part_rows
+from toyclf.utils.results_file import ResultsFile, merge_parts, part_path, part_rows
 
 
 def classify_images(

@@ -71,7 +71,7 @@ class LatentDenoiser(nn.Module):
         if x.ndim != 4 or x.shape[1] != 3 or tuple(x.shape[2:]) != (self.image_size, self.image_size):
             raise ValueError(
                 f"expected images of shape [B, 3, {self.image_size}, {self.image_size}] in [-1, 1] "
-                f"(toyclf.images.preprocess_images makes them); got {tuple(x.shape)}."
+                f"(toyclf.denoisers.images.preprocess_images makes them); got {tuple(x.shape)}."
             )
         latents = self.vae.encode(x.to(self.device, self.dtype)).latent_dist.mean
         return latents.float() * self.vae.config.scaling_factor

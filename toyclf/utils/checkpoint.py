@@ -13,7 +13,7 @@ from typing import Any
 
 import torch
 
-from toyclf.files import atomic_write
+from toyclf.utils.files import atomic_write
 
 FORMAT = "toyclf-checkpoint"
 VERSION = 1

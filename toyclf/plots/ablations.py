@@ -1,4 +1,4 @@
-"""Figures for the estimator's ablations (:mod:`toyclf.ablations`, notebook 02, ``python -m toyclf.inside``).
+"""Figures for the estimator's ablations (:mod:`toyclf.experiments.ablations`, notebook 02, ``python -m toyclf.inside``).
 
 Each function draws one result and returns the matplotlib figure; titles carry the number behind it.
 """
@@ -10,9 +10,9 @@ from collections.abc import Sequence
 import matplotlib.pyplot as plt
 import numpy as np
 
-from toyclf.ablations import posterior_gap
 from toyclf.calibration import reliability_curve
-from toyclf.plotting import draw_posterior, finish_map
+from toyclf.experiments.ablations import posterior_gap
+from toyclf.plots.maps import draw_posterior, finish_map
 
 
 def draw_single_timestep(ax, timesteps: Sequence[int], accuracy: np.ndarray) -> None:

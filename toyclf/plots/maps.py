@@ -16,7 +16,7 @@ import matplotlib.pyplot as plt
 import numpy as np
 from matplotlib.colors import ListedColormap, to_rgb
 
-from toyclf.files import atomic_write
+from toyclf.utils.files import atomic_write
 
 # red and blue first (the two spirals), then the rest of tab10
 CLASS_COLORS = [
