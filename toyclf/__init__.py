@@ -9,7 +9,7 @@ clf.predict_proba(X[:5])
 from toyclf.classifier import DiffusionClassifier
 from toyclf.data import make_dataset, make_spirals
 from toyclf.denoisers import Denoiser, MLPDenoiser
-from toyclf.estimator import TrialPlan, class_errors, log_posterior, make_plan
+from toyclf.estimator import TrialPlan, class_errors, log_posterior, make_plan, reference_class_errors
 from toyclf.schedule import NoiseSchedule
 
 __version__ = "0.1.0"
@@ -25,4 +25,5 @@ __all__ = [
     "make_dataset",
     "make_plan",
     "make_spirals",
+    "reference_class_errors",
 ]

@@ -1,22 +1,30 @@
 """The Monte Carlo Bayes estimator of Li et al. (2023): a diffusion model used as a classifier.
 
-For every class c the denoising error is an estimate of the negative ELBO, -log p(x | c) + C:
+For every class c the denoising error estimates the negative ELBO, -log p(x | c) + C (the
+paper's eq. 3), by a Monte Carlo average over N pairs (t_n, eps_n) (eq. 5):
 
     err(x, c) = 1/N sum_n  w(t_n) || eps_n - eps_theta( sqrt(abar_{t_n}) x + sqrt(1 - abar_{t_n}) eps_n, t_n, c ) ||^2
 
-and Bayes' rule turns errors into a posterior (paper eq. 4, Algorithm 1):
+and Bayes' rule (eq. 1) with the errors in place of -log p(x | c) gives the posterior (eq. 4):
 
     p(c | x) = softmax_c( -err(x, c) / temperature + log p(c) ),      prediction: argmax_c p(c | x)
 
-The N pairs (t_n, eps_n) form one *plan* (:mod:`toyclf.plan`), shared by every class and every
-point. A pruning rule (:mod:`toyclf.pruning`) may stop spending trials on classes or points
-whose answer is settled. The estimator talks to the model only through the
-:class:`~toyclf.denoisers.Denoiser` protocol: the toy MLP and Stable Diffusion run the same code.
+The same N pairs (the *plan*, :mod:`toyclf.plan`) serve every class and every point.
+
+The computation is written twice. :func:`reference_class_errors` is the paper's Algorithm 1 as
+a lecturer would write it on a slide: a loop over the pairs and the classes. :func:`class_errors`
+is the one the package runs: the same arithmetic over chunks of points and batches of
+(point, class, trial) rows, in stages so that a pruning rule (:mod:`toyclf.pruning`: the paper's
+Algorithm 2, or per-point early stopping) can stop spending trials on settled classes and points.
+With every trial for every class the two agree to float precision (``tests/test_reference.py``,
+on the spirals MLP, the digits MLP and a tiny Stable Diffusion pipeline). Both talk to the model
+only through the :class:`~toyclf.denoisers.Denoiser` protocol.
 """
 
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import dataclass
 
 import torch
 from torch import Tensor
@@ -42,6 +50,7 @@ __all__ = [
     "log_posterior",
     "make_plan",
     "pair_losses",
+    "reference_class_errors",
     "timestep_weights",
     "trial_weights",
 ]
@@ -80,6 +89,32 @@ def denoising_loss(noise: Tensor, predicted: Tensor, loss: str = "l2") -> Tensor
 
 
 @torch.inference_mode()
+def reference_class_errors(
+    denoiser: Denoiser, x: Tensor, plan: TrialPlan, *, loss: str = "l2", weighting: str = "uniform"
+) -> Tensor:
+    """The paper's Algorithm 1, written plainly: the error of every point under every class.
+
+    For each shared pair (t_n, eps_n) of ``plan``, noise the points once (the forward process,
+    Ho et al. eq. 4), ask the denoiser for every class, and add the weighted error: the Monte
+    Carlo estimate of eq. 5 of Li et al. (2023), with weights w(t_n) (1 for ``"uniform"``, the
+    paper's). [B, ...] raw inputs -> [B, K] float32, lower is likelier (-log p(x | c) + C, eq. 3).
+    No chunks, no pruning: :func:`class_errors` computes the same numbers, faster.
+    """
+    x0 = denoiser.encode(x.to(denoiser.device))  # [B, *S]
+    B, K = len(x0), denoiser.n_classes
+    weights = trial_weights(denoiser.schedule, plan, weighting)  # [N]
+    errors = torch.zeros(B, K, dtype=torch.float64)  # [B, K]
+    for t_n, eps_n, w_n in zip(plan.timesteps, plan.noise, weights, strict=True):
+        t = t_n.repeat(B).to(denoiser.device)  # [B], the same t_n for every point
+        eps = eps_n.expand_as(x0).to(denoiser.device)  # [B, *S], the same eps_n for every point
+        x_t = denoiser.schedule.add_noise(x0, eps, t)  # [B, *S], shared by every class
+        for c in range(K):
+            eps_hat = denoiser.predict_noise(x_t, t, torch.full_like(t, c))  # [B, *S]
+            errors[:, c] += w_n * denoising_loss(eps, eps_hat, loss).double().cpu()  # [B]
+    return (errors / len(plan)).float()
+
+
+@torch.inference_mode()
 def pair_losses(
     denoiser: Denoiser,
     x0: Tensor,
@@ -112,29 +147,51 @@ def pair_losses(
     return losses.view(P, N)
 
 
-def _score_chunk(
-    denoiser: Denoiser,
-    x0: Tensor,
-    plan: TrialPlan,
-    classes: Tensor,
-    weights: Tensor,
-    rule,
-    ends: list[int],
-    offsets: Tensor,
-    *,
-    loss: str,
-    batch_size: int,
-) -> tuple[Tensor, Tensor]:
-    """Run the stages of ``rule`` (ending at ``ends``) on b encoded points: errors [b, K] float64,
-    trials [b, K] long.
+# How many points the fast path scores together (a chunk). Two limits, the smaller wins:
+LOSS_TABLE_BYTES = 16 * 2**20
+"""Memory for one chunk's table of per-trial losses, [b, K, N] float64 (8 bytes a number): the
+pruning rules look at every trial's loss of every pair, so the whole table is kept (16 MiB)."""
+BATCHES_PER_FIRST_STAGE = 16
+"""A chunk holds enough points that its first stage, when every class is still in, fills this
+many denoiser batches: the batches stay full, and the denoiser busy, as pruning thins them."""
+
+
+def points_per_chunk(n_classes: int, stage_ends: Sequence[int], batch_size: int) -> int:
+    """The number of points scored together: as many as fill :data:`BATCHES_PER_FIRST_STAGE`
+    batches of ``batch_size`` rows in the first stage, at most as many as fit their loss table
+    in :data:`LOSS_TABLE_BYTES`, at least one."""
+    to_fill_batches = BATCHES_PER_FIRST_STAGE * batch_size // (n_classes * stage_ends[0])
+    to_fit_memory = LOSS_TABLE_BYTES // (8 * n_classes * stage_ends[-1])
+    return max(1, min(to_fill_batches, to_fit_memory))
+
+
+@dataclass(frozen=True)
+class Scoring:
+    """One call's settings, fixed before the first chunk of points is scored."""
+
+    denoiser: Denoiser
+    plan: TrialPlan  # N shared (t, eps) pairs
+    classes: Tensor  # [K] label ids
+    weights: Tensor  # [N] float64, w(t_n) times the plan's importance weights
+    rule: FixedTrials | StagedElimination | EarlyStopping
+    stage_ends: list[int]  # cumulative trials after each stage, from the rule
+    offsets: Tensor  # [K] float64, -temperature * log p(c): what the rule compares besides the errors
+    loss: str
+    batch_size: int  # rows (point, class, trial) per denoiser call
+
+
+def _score_chunk(scoring: Scoring, x0: Tensor) -> tuple[Tensor, Tensor]:
+    """Run the stages of the rule on b encoded points [b, *S]: errors [b, K] float64, trials [b, K] long.
 
     Stage s evaluates the still-active (point, class) pairs on trials stage_ends[s-1] ..
     stage_ends[s] of the plan, then the rule prunes. A class dropped after n_k trials is carried
     to the end by its paired difference to the point's reference class r (the one that ran
     longest, best first), a control variate: err_k = err_r + 1/n_k sum_{n <= n_k} (l_nk - l_nr).
-    Classes that ran to the end keep their plain mean.
+    Classes that ran to the end keep their plain mean: with every trial for every class, the
+    errors of :func:`reference_class_errors`.
     """
-    b, K = len(x0), len(classes)
+    ends, offsets = scoring.stage_ends, scoring.offsets
+    b, K = len(x0), len(scoring.classes)
     losses = torch.zeros(b, K, ends[-1], dtype=torch.float64)  # [b, K, n] w_n l_n, 0 where not evaluated
     counts = torch.zeros(b, K, dtype=torch.long)  # [b, K] trials each pair received
     active = torch.ones(b, K, dtype=torch.bool)  # [b, K]
@@ -144,18 +201,18 @@ def _score_chunk(
         if len(pairs) == 0:
             break
         stage_losses = pair_losses(
-            denoiser,
+            scoring.denoiser,
             x0,
             pairs[:, 0],
-            classes[pairs[:, 1]],
-            plan[start:end],
-            loss=loss,
-            batch_size=batch_size,
+            scoring.classes[pairs[:, 1]],
+            scoring.plan[start:end],
+            loss=scoring.loss,
+            batch_size=scoring.batch_size,
         )  # [P, n_s]
-        losses[pairs[:, 0], pairs[:, 1], start:end] = stage_losses.double().cpu() * weights[start:end]
+        losses[pairs[:, 0], pairs[:, 1], start:end] = stage_losses.double().cpu() * scoring.weights[start:end]
         counts[active] = end
         if s < len(ends) - 1:
-            active = rule.prune(Stage(s, len(ends), active, losses[:, :, :end], offsets))
+            active = scoring.rule.prune(Stage(s, len(ends), active, losses[:, :, :end], offsets))
         start = end
 
     own = losses.sum(-1) / counts  # [b, K] plain means
@@ -183,10 +240,11 @@ def class_errors(
     progress: bool = False,
     return_trials: bool = False,
 ) -> Tensor | tuple[Tensor, Tensor]:
-    """Monte Carlo denoising error of every point under every class (Algorithms 1 and 2 of the paper).
+    """Monte Carlo denoising error of every point under every class: the fast path of
+    Algorithm 1 (equal to :func:`reference_class_errors` with every trial), and Algorithm 2.
 
-    err[i, k] = 1/N sum_n w(t_n) loss( eps_n, eps_theta(x_t, t_n, classes[k]) ), the same plan
-    (t_n, eps_n) for every point and class. ``x`` is [B, ...] raw inputs, encoded a chunk of
+    err[i, k] = 1/N sum_n w(t_n) loss( eps_n, eps_theta(x_t, t_n, classes[k]) ) (eq. 5), the same
+    plan (t_n, eps_n) for every point and class. ``x`` is [B, ...] raw inputs, encoded a chunk of
     points at a time; ``classes`` are label ids (default: all). Returns [B, K] float32 on the CPU.
     Lower is better: it estimates -log p(x | c) up to a constant (exactly so with ``"elbo"``).
 
@@ -215,16 +273,15 @@ def class_errors(
     offsets = -temperature * log_prior.double().nan_to_num(neginf=-1e300)  # [K]; prior 0: never chosen
     weights = trial_weights(denoiser.schedule, plan, weighting)  # [N] float64
 
-    ends = rule.stage_ends(len(plan))
-    points_per_chunk = max(1, min(16 * batch_size // (K * ends[0]), 2**21 // (K * ends[-1])))
+    stage_ends = rule.stage_ends(len(plan))
+    scoring = Scoring(denoiser, plan, classes, weights, rule, stage_ends, offsets, loss, batch_size)
+    chunk_size = points_per_chunk(K, stage_ends, batch_size)
     errors, trials = torch.empty(len(x), K), torch.empty(len(x), K, dtype=torch.long)  # [B, K] each
     with tqdm(total=len(x), desc="classifying", disable=not progress, leave=False) as bar:
-        for start in range(0, len(x), points_per_chunk):
-            x0 = denoiser.encode(x[start : start + points_per_chunk].to(denoiser.device))  # [b, *S]
+        for start in range(0, len(x), chunk_size):
+            x0 = denoiser.encode(x[start : start + chunk_size].to(denoiser.device))  # [b, *S]
             chunk = slice(start, start + len(x0))
-            errors[chunk], trials[chunk] = _score_chunk(
-                denoiser, x0, plan, classes, weights, rule, ends, offsets, loss=loss, batch_size=batch_size
-            )
+            errors[chunk], trials[chunk] = _score_chunk(scoring, x0)
             bar.update(len(x0))
     return (errors, trials) if return_trials else errors
 

@@ -1,14 +1,15 @@
 """Sampling from a trained denoiser: what did the model learn? (DDPM and DDIM).
 
-Both start from x_T ~ N(0, I) and go through the model's estimate of the clean point,
+Both start from x_T ~ N(0, I), and at every step go through the model's estimate of the clean
+point (Ho et al. 2020, eq. 15), then take one step of their own, side by side below:
 
-    x0_hat = ( x_t - sqrt(1 - abar_t) eps_theta(x_t, t, c) ) / sqrt(abar_t),   clipped to [-clip, clip]
+    x0_hat  = ( x_t - sqrt(1 - abar_t) eps_theta(x_t, t, c) ) / sqrt(abar_t),   clipped to [-clip, clip]
 
-DDPM, Ho et al. (2020) Algorithm 2 in its posterior-mean form (eqs. 6-7), over all T steps:
-    x_{t-1} = ( sqrt(abar_{t-1}) beta_t x0_hat + sqrt(alpha_t) (1 - abar_{t-1}) x_t ) / (1 - abar_t) + sigma_t z,
-    sigma_t^2 = beta_t (1 - abar_{t-1}) / (1 - abar_t)
-DDIM, Song et al. (2021) eq. 12 with eta = 0, over ``n_steps`` evenly spaced steps:
-    x_s = sqrt(abar_s) x0_hat + sqrt(1 - abar_s) eps_theta(x_t, t, c)
+    ddpm_step: x_{t-1} = ( sqrt(abar_{t-1}) beta_t x0_hat + sqrt(alpha_t) (1 - abar_{t-1}) x_t ) / (1 - abar_t)
+                         + sigma_t z,   sigma_t^2 = beta_t (1 - abar_{t-1}) / (1 - abar_t),   z ~ N(0, I)
+               (Ho et al. 2020, Algorithm 2 in its posterior-mean form, eqs. 6-7; every one of the T steps)
+    ddim_step: x_s     = sqrt(abar_s) x0_hat + sqrt(1 - abar_s) eps_theta(x_t, t, c)
+               (Song et al. 2021, eq. 12 with eta = 0: deterministic; ``n_steps`` evenly spaced steps)
 
 Clipping matters at the first steps, where sqrt(abar_t) is tiny (2e-4 for a cosine schedule)
 and divides the model's small error in eps into a huge one in x0_hat (as diffusers'
@@ -25,6 +26,27 @@ from toyclf.denoisers.base import Denoiser
 from toyclf.utils.validation import is_int
 
 METHODS = ("ddpm", "ddim")
+
+
+def predict_x0(x_t: Tensor, eps: Tensor, abar_t: Tensor, clip: float | None = None) -> Tensor:
+    """x0_hat = (x_t - sqrt(1 - abar_t) eps) / sqrt(abar_t) (Ho et al. eq. 15), clipped to [-clip, clip]. [n, *S]"""
+    x0_hat = (x_t - (1 - abar_t).sqrt() * eps) / abar_t.sqrt()
+    return x0_hat if clip is None else x0_hat.clamp(-clip, clip)
+
+
+def ddpm_step(x_t: Tensor, x0_hat: Tensor, t: int, abar: Tensor, betas: Tensor, z: Tensor) -> Tensor:
+    """One ancestral step x_t -> x_{t-1}, t >= 1: a draw from q(x_{t-1} | x_t, x0_hat) (Ho et al. eqs. 6-7).
+
+    ``abar`` and ``betas`` are the schedule's [T]; ``z`` [n, *S] is the step's fresh N(0, I) noise."""
+    mean = (abar[t - 1].sqrt() * betas[t] * x0_hat + (1 - betas[t]).sqrt() * (1 - abar[t - 1]) * x_t) / (1 - abar[t])
+    std = (betas[t] * (1 - abar[t - 1]) / (1 - abar[t])).sqrt()
+    return mean + std * z
+
+
+def ddim_step(x0_hat: Tensor, eps: Tensor, abar_s: Tensor) -> Tensor:
+    """One deterministic step to an earlier time s: x_s = sqrt(abar_s) x0_hat + sqrt(1 - abar_s) eps
+    (Song et al. eq. 12, eta = 0): the clean estimate noised again with the model's own eps. [n, *S]"""
+    return abar_s.sqrt() * x0_hat + (1 - abar_s).sqrt() * eps
 
 
 @torch.no_grad()
@@ -49,31 +71,25 @@ def sample(
         raise ValueError(f"n_steps must be a positive int; got {n_steps!r}.")
     device, schedule = denoiser.device, denoiser.schedule
     labels = torch.as_tensor(labels, dtype=torch.long).to(device)
-    abar = schedule.alphas_cumprod.to(device)  # [T], float64
+    abar, betas = schedule.alphas_cumprod.to(device), schedule.betas.to(device)  # [T] each, float64
     generator = torch.Generator().manual_seed(int(seed))
 
     def gaussian() -> Tensor:  # [n, *S], drawn on the CPU, then moved
         return torch.randn((len(labels), *denoiser.latent_shape), generator=generator).to(device)
 
-    def denoise(x: Tensor, t: int) -> tuple[Tensor, Tensor]:  # eps_theta and x0_hat, [n, *S] each
-        eps = denoiser.predict_noise(x.float(), torch.full_like(labels, t), labels).double()
-        x0_hat = (x - (1 - abar[t]).sqrt() * eps) / abar[t].sqrt()
-        return eps, x0_hat if clip is None else x0_hat.clamp(-clip, clip)
+    def denoise(x_t: Tensor, t: int) -> tuple[Tensor, Tensor]:  # eps_theta and x0_hat, [n, *S] each
+        eps = denoiser.predict_noise(x_t.float(), torch.full_like(labels, t), labels).double()
+        return eps, predict_x0(x_t, eps, abar[t], clip)
 
     x = gaussian().double()  # x_T ~ N(0, I)
     if method == "ddpm":
-        betas = schedule.betas.to(device)
-        for t in tqdm(range(schedule.num_timesteps - 1, -1, -1), desc="sampling", disable=not progress, leave=False):
+        for t in tqdm(range(schedule.num_timesteps - 1, 0, -1), desc="sampling", disable=not progress, leave=False):
             _, x0_hat = denoise(x, t)
-            if t == 0:
-                return x0_hat.float()
-            mean = (abar[t - 1].sqrt() * betas[t] * x0_hat + (1 - betas[t]).sqrt() * (1 - abar[t - 1]) * x) / (
-                1 - abar[t]
-            )
-            x = mean + (betas[t] * (1 - abar[t - 1]) / (1 - abar[t])).sqrt() * gaussian()
+            x = ddpm_step(x, x0_hat, t, abar, betas, gaussian())
+        return denoise(x, 0)[1].float()  # the last step returns the clean estimate itself
 
     steps = torch.linspace(schedule.num_timesteps - 1, 0, min(n_steps, schedule.num_timesteps)).round().long().tolist()
     for t, s in zip(tqdm(steps, desc="sampling", disable=not progress, leave=False), [*steps[1:], None], strict=True):
         eps, x0_hat = denoise(x, t)
-        x = x0_hat if s is None else abar[s].sqrt() * x0_hat + (1 - abar[s]).sqrt() * eps
+        x = x0_hat if s is None else ddim_step(x0_hat, eps, abar[s])
     return x.float()
