@@ -15,7 +15,7 @@ Prints, side by side on this machine:
 - the agreement of 64 fixed trials with the paper's independent Gaussian noise and with
   antithetic pairs, at equal cost (why the default draws the noise from a scrambled Sobol sequence);
 - the cost-agreement frontier of early stopping: looser error rates and earlier first looks,
-  down to tests that are no longer valid (error_rate 0.99), against the issue's 2 s target.
+  down to tests that are no longer valid (error_rate 0.99), against a 2 s map.
 """
 
 from __future__ import annotations

@@ -1,9 +1,9 @@
 """The plan: the N (t, eps) pairs on which every class and every point is scored.
 
-One plan is drawn from a seeded CPU generator and shared by every class and every point
-(DESIGN.md section 3): classes then differ only through eps_theta, so most of the Monte Carlo
-noise cancels when they are compared, and a point gets the same answer alone or in any batch, on
-any device.
+One plan is drawn from a seeded CPU generator and shared by every class and every point (Li et
+al. 2023, Algorithm 1 and section 3.2: every class is scored on the same (t_i, eps_i)): classes
+then differ only through eps_theta, so most of the Monte Carlo noise cancels when they are
+compared, and a point gets the same answer alone or in any batch, on any device.
 
 The plan is *nested*: its trials are ordered so that every prefix is itself a good plan. Evenly
 spaced timesteps come in van der Corput (bit-reversal) order and Sobol noise in its natural order,
