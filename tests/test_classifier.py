@@ -278,6 +278,57 @@ def test_bad_parameters(params, match):
         DiffusionClassifier(**{"max_iter": 2, **params}).fit(X, y)
 
 
+@pytest.mark.parametrize(
+    "params, match",
+    [
+        (dict(n_trials=0), "The 'n_trials' parameter of DiffusionClassifier must be an int in the range \\[1, inf\\)"),
+        (dict(temperature=float("inf")), "'temperature' parameter .* Got inf instead"),
+        (dict(temperature=-1.0), "'temperature' parameter .* Got -1.0 instead"),
+        (dict(pruning="fast"), "'pruning' parameter .* Got 'fast' instead"),
+        (dict(pruning=object()), "'pruning' parameter .* an object implementing 'stage_ends' and 'prune'"),
+        (dict(noise_sampling="halton"), "'noise_sampling' parameter"),
+    ],
+)
+def test_settings_changed_after_fit_are_checked_before_predicting(fitted, params, match):
+    clf = pickle.loads(pickle.dumps(fitted)).set_params(**params)
+    with pytest.raises(ValueError, match=match):
+        clf.predict(np.zeros((2, 2)))
+
+
+def test_global_scaler_is_one_mean_and_one_std_over_all_features():
+    from sklearn.preprocessing import StandardScaler
+
+    from toyclf.scaling import GlobalStandardScaler
+
+    X = np.random.default_rng(0).normal(3.0, 2.0, size=(50, 4)) * [1.0, 2.0, 3.0, 4.0]
+    scaler = GlobalStandardScaler().fit(X)
+    np.testing.assert_array_equal(scaler.mean_, np.full(4, X.mean()))
+    np.testing.assert_array_equal(scaler.scale_, np.full(4, X.std()))
+    # the very numbers of what "global" scaling was before: a StandardScaler with its mean and scale overwritten
+    before = StandardScaler().fit(X)
+    before.mean_[:], before.scale_[:] = X.mean(), X.std()
+    np.testing.assert_array_equal(scaler.transform(X), before.transform(X))
+    np.testing.assert_array_equal(scaler.inverse_transform(X), before.inverse_transform(X))
+    # constant data (even where float rounding gives a tiny std): scale 1, as StandardScaler's
+    for value in (3.0, 0.1):
+        constant = np.full((40, 3), value)
+        np.testing.assert_array_equal(GlobalStandardScaler().fit(constant).scale_, [1.0, 1.0, 1.0])
+        np.testing.assert_array_equal(StandardScaler().fit(constant).scale_, [1.0, 1.0, 1.0])
+    check_estimator(GlobalStandardScaler())
+
+
+def test_global_scaling_is_saved_and_loaded_as_global(tmp_path):
+    from toyclf.scaling import GlobalStandardScaler
+
+    X, y = make_moons(200, noise=0.1, random_state=0)
+    clf = DiffusionClassifier(feature_scaling="global", random_state=0, max_iter=20, hidden_size=16).fit(X * [1, 5], y)
+    assert isinstance(clf.scaler_, GlobalStandardScaler)
+    loaded = DiffusionClassifier.load(clf.save(tmp_path / "global.pt"))
+    assert isinstance(loaded.scaler_, GlobalStandardScaler)
+    np.testing.assert_array_equal(loaded.scaler_.scale_, clf.scaler_.scale_)
+    np.testing.assert_array_equal(loaded.predict_proba(X[:50] * [1, 5]), clf.predict_proba(X[:50] * [1, 5]))
+
+
 @pytest.mark.skipif(torch.cuda.is_available(), reason="this machine has CUDA")
 def test_cuda_where_there_is_none():
     X, y = make_moons(20, random_state=0)

@@ -13,7 +13,8 @@ import pytest
 
 pytest.importorskip("diffusers")
 
-from toyclf.zeroshot import main
+from toyclf.pruning import PRUNINGS, StagedElimination
+from toyclf.zeroshot import build_parser, choose_pruning, main
 
 FAST = ["--trials", "4", "--quiet"]
 
@@ -119,3 +120,21 @@ def test_two_processes_with_torchrun_gather_into_one_csv(tiny_models, tiny_image
     for a, b in zip(one, two, strict=True):
         assert float(a["error[cat]"]) == pytest.approx(float(b["error[cat]"]), rel=1e-5)
     assert not list(tmp_path.glob("two.rank*.csv"))  # the part files were merged and removed
+
+
+@pytest.mark.parametrize("value", ["0", "-1", "nan", "inf"])
+def test_temperature_must_be_a_positive_finite_number(value, capsys):
+    with pytest.raises(SystemExit) as exit_:
+        main(["--temperature", value, "--classes", "cat", "dog", "image.png"])
+    assert exit_.value.code == 2
+    assert f"--temperature: expected a positive finite number, got '{value}'" in capsys.readouterr().err
+
+
+def test_pruning_flags():
+    parser = build_parser()
+    pruning = next(action for action in parser._actions if action.dest == "pruning")
+    assert set(pruning.choices) == {*PRUNINGS, "none"} and pruning.default == "none"
+    assert choose_pruning(parser.parse_args(["x.png"])) is None
+    assert choose_pruning(parser.parse_args(["x.png", "--pruning", "early_stopping"])) == "early_stopping"
+    staged = parser.parse_args(["x.png", "--pruning", "staged", "--n-samples", "2", "4", "--to-keep", "2", "1"])
+    assert choose_pruning(staged) == StagedElimination((2, 4), (2, 1))

@@ -1,42 +1,45 @@
 """``DiffusionClassifier``: a scikit-learn classifier that is a class-conditional diffusion model.
 
-``fit`` standardises X and trains the toy MLP denoiser (:mod:`toyclf.training`); ``predict``,
-``predict_proba`` and ``class_errors`` run the Monte Carlo Bayes estimator
-(:mod:`toyclf.estimator`) on it. Estimator settings (``n_trials``, ``loss``, ``weighting``,
-``temperature``, ...) are read at prediction time, so ``set_params`` changes them without refitting.
+``fit`` scales X (:mod:`toyclf.scaling`) and trains the MLP denoiser (:mod:`toyclf.training`); the
+predictions run the Monte Carlo Bayes estimator (:mod:`toyclf.estimator`); files: :mod:`toyclf.saving`.
 """
 
 from __future__ import annotations
 
 import os
+from dataclasses import dataclass
 from numbers import Integral
 from pathlib import Path
-from typing import Any
+from typing import Any, ClassVar
 
 import numpy as np
 import torch
-from sklearn.base import BaseEstimator, ClassifierMixin
-from sklearn.preprocessing import StandardScaler
+from sklearn.base import BaseEstimator, ClassifierMixin, _fit_context
 from sklearn.utils import check_random_state
+from sklearn.utils._param_validation import Interval, StrOptions, validate_parameter_constraints
 from sklearn.utils.multiclass import check_classification_targets
 from sklearn.utils.validation import check_is_fitted, validate_data
 
 from toyclf.calibration import fit_temperature
 from toyclf.denoisers.mlp import MLPDenoiser
-from toyclf.estimator import LOSSES, NOISE_SAMPLINGS, TIMESTEPS, WEIGHTINGS, class_errors, log_posterior, make_plan
-from toyclf.pruning import resolve_pruning
+from toyclf.estimator import LOSSES, WEIGHTINGS, class_errors, log_posterior
+from toyclf.plan import NOISE_SAMPLINGS, TIMESTEPS, make_plan
+from toyclf.pruning import PRUNING_CONSTRAINT
 from toyclf.sampling import sample
+from toyclf.saving import load_classifier, save_classifier
+from toyclf.scaling import SCALINGS, make_scaler
 from toyclf.schedule import NoiseSchedule
 from toyclf.training import train_denoiser
-from toyclf.utils.checkpoint import load_checkpoint, save_checkpoint
 from toyclf.utils.device import resolve_device
-from toyclf.utils.validation import is_int, is_positive
+from toyclf.utils.validation import POSITIVE_FINITE, check_known_labels, check_priors, is_int
 
-SCHEDULES = ("cosine", "linear")
-SCALINGS = ("per_feature", "global")
-CHECKPOINT_KIND = "DiffusionClassifier"
+SCHEDULES = ("cosine", "linear")  # the noise_schedule names the classifier trains with
+# The settings read at prediction time (set_params changes them without refitting): the plan's and the estimator's.
+PLAN_PARAMS = ("n_trials", "timesteps", "noise_sampling")  # -> toyclf.plan.make_plan
+ESTIMATOR_PARAMS = ("loss", "weighting", "pruning", "temperature")  # -> toyclf.estimator.class_errors
 
 
+@dataclass(kw_only=True, repr=False, eq=False)  # the generated __init__ only stores the arguments, as sklearn requires
 class DiffusionClassifier(ClassifierMixin, BaseEstimator):
     """Classify with a class-conditional diffusion model: Li et al. (2023), "Your Diffusion Model
     is Secretly a Zero-Shot Classifier", on a small MLP noise predictor trained from scratch.
@@ -58,8 +61,9 @@ class DiffusionClassifier(ClassifierMixin, BaseEstimator):
     feature_scaling : {"per_feature", "global"}, default="per_feature"
         How X is standardised before the denoiser sees it: each feature to mean 0 and variance 1
         (:class:`~sklearn.preprocessing.StandardScaler`), or all features by one mean and one
-        standard deviation, which keeps features that share a unit (the pixels of an image) in
-        proportion: a faint border pixel is not blown up to the scale of the strokes.
+        standard deviation (:class:`~toyclf.scaling.GlobalStandardScaler`), which keeps features that
+        share a unit (the pixels of an image) in proportion: a faint border pixel is not blown up
+        to the scale of the strokes.
     noise_schedule : {"cosine", "linear"}, default="cosine"
         The forward process the denoiser is trained for.
     schedule_shift : float, default=4.0
@@ -117,7 +121,7 @@ class DiffusionClassifier(ClassifierMixin, BaseEstimator):
     class_prior_ : ndarray of shape (n_classes,)
     n_features_in_ : int
     feature_names_in_ : ndarray of shape (n_features_in_,), only when X has feature names
-    scaler_ : StandardScaler, the standardisation fitted on X (see ``feature_scaling``)
+    scaler_ : StandardScaler or GlobalStandardScaler, the standardisation fitted on X (see ``feature_scaling``)
     denoiser_ : MLPDenoiser, the trained noise predictor
     loss_curve_ : list of float, the training loss at every step
     n_iter_ : int, the number of training steps taken
@@ -133,142 +137,83 @@ class DiffusionClassifier(ClassifierMixin, BaseEstimator):
     >>> clf.predict_proba(X[:2])  # doctest: +SKIP
     """
 
-    def __init__(
-        self,
-        *,
-        hidden_size: int = 128,
-        n_layers: int = 3,
-        n_frequencies: int = 16,
-        feature_scaling: str = "per_feature",
-        noise_schedule: str = "cosine",
-        schedule_shift: float = 4.0,
-        n_timesteps: int = 1000,
-        max_iter: int = 3000,
-        batch_size: int = 256,
-        learning_rate: float = 2e-3,
-        n_trials: int = 256,
-        timesteps: str = "even",
-        noise_sampling: str = "sobol",
-        pruning: Any = "early_stopping",
-        loss: str = "l2",
-        weighting: str = "uniform",
-        temperature: float = 1.0,
-        priors: Any = None,
-        random_state: int | np.random.RandomState | None = None,
-        device: str | torch.device = "cpu",
-        verbose: bool = False,
-    ) -> None:
-        self.hidden_size = hidden_size
-        self.n_layers = n_layers
-        self.n_frequencies = n_frequencies
-        self.feature_scaling = feature_scaling
-        self.noise_schedule = noise_schedule
-        self.schedule_shift = schedule_shift
-        self.n_timesteps = n_timesteps
-        self.max_iter = max_iter
-        self.batch_size = batch_size
-        self.learning_rate = learning_rate
-        self.n_trials = n_trials
-        self.timesteps = timesteps
-        self.noise_sampling = noise_sampling
-        self.pruning = pruning
-        self.loss = loss
-        self.weighting = weighting
-        self.temperature = temperature
-        self.priors = priors
-        self.random_state = random_state
-        self.device = device
-        self.verbose = verbose
+    _parameter_constraints: ClassVar[dict[str, list]] = {
+        "hidden_size": [Interval(Integral, 1, None, closed="left")],
+        "n_layers": [Interval(Integral, 0, None, closed="left")],
+        "n_frequencies": [Interval(Integral, 0, None, closed="left")],
+        "feature_scaling": [StrOptions(set(SCALINGS))],
+        "noise_schedule": [StrOptions(set(SCHEDULES))],
+        "schedule_shift": [POSITIVE_FINITE],
+        "n_timesteps": [Interval(Integral, 2, None, closed="left")],
+        "max_iter": [Interval(Integral, 1, None, closed="left")],
+        "batch_size": [Interval(Integral, 1, None, closed="left")],
+        "learning_rate": [POSITIVE_FINITE],
+        "n_trials": [Interval(Integral, 1, None, closed="left")],
+        "timesteps": [StrOptions(set(TIMESTEPS))],
+        "noise_sampling": [StrOptions(set(NOISE_SAMPLINGS))],
+        "pruning": PRUNING_CONSTRAINT,
+        "loss": [StrOptions(set(LOSSES))],
+        "weighting": [StrOptions(set(WEIGHTINGS))],
+        "temperature": [POSITIVE_FINITE],
+        "priors": [None, "array-like"],
+        "random_state": ["random_state"],
+        "device": [str, torch.device],
+        "verbose": ["boolean"],
+    }
 
-    # --- validation ---------------------------------------------------------------------
-    def _check_param(self, name: str, ok: bool, expected: str) -> None:
-        if not ok:
-            raise ValueError(
-                f"The {name!r} parameter of {type(self).__name__} must be {expected}. "
-                f"Got {getattr(self, name)!r} instead."
-            )
+    hidden_size: int = 128
+    n_layers: int = 3
+    n_frequencies: int = 16
+    feature_scaling: str = "per_feature"
+    noise_schedule: str = "cosine"
+    schedule_shift: float = 4.0
+    n_timesteps: int = 1000
+    max_iter: int = 3000
+    batch_size: int = 256
+    learning_rate: float = 2e-3
+    n_trials: int = 256
+    timesteps: str = "even"
+    noise_sampling: str = "sobol"
+    pruning: Any = "early_stopping"
+    loss: str = "l2"
+    weighting: str = "uniform"
+    temperature: float = 1.0
+    priors: Any = None
+    random_state: int | np.random.RandomState | None = None
+    device: str | torch.device = "cpu"
+    verbose: bool = False
 
-    def _validate_params(self, *, fitting: bool) -> None:
-        """Check the parameters (sklearn's wording). Training ones only matter for ``fit``."""
-        check = self._check_param
-        if fitting:
-            check("hidden_size", is_int(self.hidden_size, 1), "an int in the range [1, inf)")
-            check("n_layers", is_int(self.n_layers, 0), "an int in the range [0, inf)")
-            check("n_frequencies", is_int(self.n_frequencies, 0), "an int in the range [0, inf)")
-            check("feature_scaling", self.feature_scaling in SCALINGS, f"a str among {set(SCALINGS)}")
-            check("noise_schedule", self.noise_schedule in SCHEDULES, f"a str among {set(SCHEDULES)}")
-            check("schedule_shift", is_positive(self.schedule_shift), "a float in the range (0, inf)")
-            check("n_timesteps", is_int(self.n_timesteps, 2), "an int in the range [2, inf)")
-            check("max_iter", is_int(self.max_iter, 1), "an int in the range [1, inf)")
-            check("batch_size", is_int(self.batch_size, 1), "an int in the range [1, inf)")
-            check("learning_rate", is_positive(self.learning_rate), "a float in the range (0, inf)")
-            check("verbose", isinstance(self.verbose, (bool, np.bool_)), "a bool")
-        check("n_trials", is_int(self.n_trials, 1), "an int in the range [1, inf)")
-        check("timesteps", self.timesteps in TIMESTEPS, f"a str among {set(TIMESTEPS)}")
-        check("noise_sampling", self.noise_sampling in NOISE_SAMPLINGS, f"a str among {set(NOISE_SAMPLINGS)}")
-        try:
-            resolve_pruning(self.pruning)
-        except ValueError:
-            check("pruning", False, "None, 'early_stopping', 'staged', or a pruning rule object")
-        check("loss", self.loss in LOSSES, f"a str among {set(LOSSES)}")
-        check("weighting", self.weighting in WEIGHTINGS, f"a str among {set(WEIGHTINGS)}")
-        check("temperature", is_positive(self.temperature), "a float in the range (0, inf)")
+    def _prediction_params(self, names: tuple[str, ...]) -> dict[str, Any]:
+        """The settings ``names``, read at prediction time, checked (``set_params`` may have changed them)."""
+        params = {name: getattr(self, name) for name in names}
+        validate_parameter_constraints(self._parameter_constraints, params, caller_name=type(self).__name__)
+        return params
 
-    def _class_prior(self, counts: np.ndarray) -> np.ndarray:
-        if self.priors is None:
-            return counts / counts.sum()
-        priors = np.asarray(self.priors, dtype=np.float64)
-        if priors.shape != counts.shape:
-            raise ValueError(f"Number of priors ({priors.size}) must match the number of classes ({counts.size}).")
-        if not np.all(np.isfinite(priors)) or np.any(priors < 0):
-            raise ValueError(f"Priors must be non-negative and finite; got {priors.tolist()}.")
-        if not np.isclose(priors.sum(), 1.0):
-            raise ValueError(f"The sum of the priors should be 1; got {priors.sum():.6g}.")
-        return priors
-
-    # --- fitting ------------------------------------------------------------------------
+    @_fit_context(prefer_skip_nested_validation=True)
     def fit(self, X: Any, y: Any) -> DiffusionClassifier:
         """Train the class-conditional denoiser on (X, y). X: (n_samples, n_features); y: any labels."""
-        self._validate_params(fitting=True)
         X, y = validate_data(self, X, y, dtype=np.float64)
         check_classification_targets(y)
         self.classes_, y_index, counts = np.unique(y, return_inverse=True, return_counts=True)
         if len(self.classes_) < 2:
-            raise ValueError(
-                f"{type(self).__name__} needs samples of at least 2 classes in y; "
-                f"got 1 class: {self.classes_.tolist()}."
-            )
-        self.class_prior_ = self._class_prior(counts)
+            name, classes = type(self).__name__, self.classes_.tolist()
+            raise ValueError(f"{name} needs samples of at least 2 classes in y; got 1 class: {classes}.")
+        self.class_prior_ = check_priors(self.priors, counts)
         device = resolve_device(self.device)
-
         rng = check_random_state(self.random_state)
         init_seed, train_seed, self.plan_seed_ = (int(s) for s in rng.randint(np.iinfo(np.int32).max, size=3))
-        self.scaler_ = StandardScaler().fit(X)
-        if self.feature_scaling == "global":  # one mean and one scale for every feature
-            self.scaler_.mean_[:], self.scaler_.scale_[:] = X.mean(), X.std() or 1.0  # constant X: as sklearn
-            self.scaler_.var_ = self.scaler_.scale_**2
+        self.scaler_ = make_scaler(self.feature_scaling).fit(X)
         self.data_bound_ = float(np.abs(self.scaler_.transform(X)).max())
         schedule = NoiseSchedule.from_name(self.noise_schedule, self.n_timesteps, shift=float(self.schedule_shift))
         with torch.random.fork_rng(devices=[]):  # seeded weights, global RNG left as it was
             torch.manual_seed(init_seed)
-            denoiser = MLPDenoiser(
-                X.shape[1],
-                len(self.classes_),
-                schedule,
-                hidden_size=self.hidden_size,
-                n_layers=self.n_layers,
-                n_frequencies=self.n_frequencies,
-            )
+            sizes = {"hidden_size": self.hidden_size, "n_layers": self.n_layers, "n_frequencies": self.n_frequencies}
+            denoiser = MLPDenoiser(X.shape[1], len(self.classes_), schedule, **sizes)
         self.denoiser_ = denoiser.to(device)
+        labels = torch.as_tensor(y_index, dtype=torch.long)  # [n]
+        training = {"steps": self.max_iter, "batch_size": self.batch_size, "learning_rate": self.learning_rate}
         self.loss_curve_ = train_denoiser(
-            self.denoiser_,
-            self._to_tensor(X),
-            torch.as_tensor(y_index, dtype=torch.long),
-            steps=self.max_iter,
-            batch_size=self.batch_size,
-            learning_rate=self.learning_rate,
-            seed=train_seed,
-            progress=self.verbose,
+            self.denoiser_, self._to_tensor(X), labels, seed=train_seed, progress=self.verbose, **training
         )
         self.n_iter_ = self.max_iter
         return self
@@ -276,7 +221,6 @@ class DiffusionClassifier(ClassifierMixin, BaseEstimator):
     def _to_tensor(self, X: np.ndarray) -> torch.Tensor:
         return torch.as_tensor(self.scaler_.transform(X), dtype=torch.float32)
 
-    # --- prediction ---------------------------------------------------------------------
     def class_errors(self, X: Any, *, return_trials: bool = False) -> np.ndarray | tuple[np.ndarray, np.ndarray]:
         """The Monte Carlo denoising error of every sample under every class, in ``classes_`` order.
 
@@ -286,26 +230,12 @@ class DiffusionClassifier(ClassifierMixin, BaseEstimator):
         sample and class received, (n_samples, n_classes) ints.
         """
         check_is_fitted(self)
-        self._validate_params(fitting=False)
+        plan_params, params = self._prediction_params(PLAN_PARAMS), self._prediction_params(ESTIMATOR_PARAMS)
         X = validate_data(self, X, dtype=np.float64, reset=False)
-        plan = make_plan(
-            self.denoiser_,
-            self.n_trials,
-            timesteps=self.timesteps,
-            noise_sampling=self.noise_sampling,
-            seed=self.plan_seed_,
-        )
+        plan = make_plan(self.denoiser_, seed=self.plan_seed_, **plan_params)  # the same (t, eps) for every call
+        x = self._to_tensor(X)  # [n, n_features], scaled
         errors, trials = class_errors(
-            self.denoiser_,
-            self._to_tensor(X),
-            plan,
-            loss=self.loss,
-            weighting=self.weighting,
-            pruning=self.pruning,
-            log_prior=self._log_prior(),
-            temperature=self.temperature,
-            progress=self.verbose,
-            return_trials=True,
+            self.denoiser_, x, plan, log_prior=self._log_prior(), progress=self.verbose, return_trials=True, **params
         )
         errors = errors.numpy().astype(np.float64)
         return (errors, trials.numpy()) if return_trials else errors
@@ -325,7 +255,7 @@ class DiffusionClassifier(ClassifierMixin, BaseEstimator):
 
     def predict(self, X: Any) -> np.ndarray:
         """The class of highest posterior (argmin of the error when priors are equal)."""
-        log_proba = self.predict_log_proba(X)
+        log_proba = self.predict_log_proba(X)  # checks that the classifier is fitted
         return self.classes_[np.argmax(log_proba, axis=1)]
 
     def calibrate(self, X: Any, y: Any) -> DiffusionClassifier:
@@ -337,12 +267,7 @@ class DiffusionClassifier(ClassifierMixin, BaseEstimator):
         denoiser was not trained on.
         """
         check_is_fitted(self)
-        y = np.asarray(y)
-        unseen = np.setdiff1d(y, self.classes_)
-        if len(unseen):
-            raise ValueError(
-                f"y contains labels not seen in fit: {unseen.tolist()[:5]}; expected labels among {self.classes_.tolist()}."
-            )
+        y = check_known_labels(y, self.classes_)
         errors = self.class_errors(X)
         self.temperature = fit_temperature(errors, np.searchsorted(self.classes_, y), log_prior=self._log_prior())
         return self
@@ -359,77 +284,16 @@ class DiffusionClassifier(ClassifierMixin, BaseEstimator):
             raise ValueError(f"n_samples must be a positive int; got {n_samples!r}.")
         labels = torch.arange(n_samples) % len(self.classes_)  # [n]
         seed = int(check_random_state(random_state).randint(np.iinfo(np.int32).max))
-        x0 = sample(
-            self.denoiser_,
-            labels,
-            method=method,
-            n_steps=n_steps,
-            clip=1.5 * self.data_bound_,
-            seed=seed,
-            progress=self.verbose,
-        )
+        clip = 1.5 * self.data_bound_  # x0 estimates stay within 1.5 times the training data's range
+        x0 = sample(self.denoiser_, labels, method=method, n_steps=n_steps, clip=clip, seed=seed, progress=self.verbose)
         return self.scaler_.inverse_transform(x0.cpu().numpy().astype(np.float64)), self.classes_[labels.numpy()]
 
-    # --- saving -------------------------------------------------------------------------
     def save(self, path: str | os.PathLike) -> Path:
-        """Save the fitted classifier to ``path`` (a torch file of tensors and plain values only;
-        written to a temporary file and then renamed, so an interrupted save leaves no broken file)."""
-        check_is_fitted(self)
-        classes = self.classes_.tolist()
-        if not all(isinstance(c, (str, int, float, bool)) for c in classes):
-            raise TypeError("Only classes that are str, int, float or bool can be saved.")
-        params = self.get_params()
-        if params["priors"] is not None:
-            params["priors"] = np.asarray(params["priors"], dtype=np.float64).tolist()
-        if not (params["random_state"] is None or isinstance(params["random_state"], Integral)):
-            params["random_state"] = None  # a RandomState instance is not saved; plan_seed_ is
-        else:
-            params["random_state"] = None if params["random_state"] is None else int(params["random_state"])
-        params["device"] = str(params["device"])
-        payload = {
-            "params": params,
-            "classes": classes,
-            "classes_dtype": self.classes_.dtype.str,
-            "class_prior": self.class_prior_.tolist(),
-            "feature_names_in": getattr(self, "feature_names_in_", np.array([])).tolist(),
-            "scaler_mean": self.scaler_.mean_.tolist(),
-            "scaler_scale": self.scaler_.scale_.tolist(),
-            "plan_seed": self.plan_seed_,
-            "data_bound": self.data_bound_,
-            "loss_curve": list(self.loss_curve_),
-            "denoiser_config": self.denoiser_.config,
-            "alphas_cumprod": self.denoiser_.schedule.alphas_cumprod,
-            "state_dict": {k: v.detach().cpu() for k, v in self.denoiser_.state_dict().items()},
-        }
-        return save_checkpoint(payload, path, kind=CHECKPOINT_KIND)
+        """Save the fitted classifier to ``path``, atomically (:func:`toyclf.saving.save_classifier`)."""
+        return save_classifier(self, path)
 
     @classmethod
     def load(cls, path: str | os.PathLike, *, device: str | torch.device | None = None) -> DiffusionClassifier:
-        """Load a classifier written by :meth:`save` (no code is unpickled). ``device`` overrides
-        the saved one. The loaded model predicts exactly what the saved one did."""
-        doc = load_checkpoint(path, kind=CHECKPOINT_KIND)
-        try:
-            params = dict(doc["params"])
-            if device is not None:
-                params["device"] = str(device)
-            clf = cls(**params)
-            clf.classes_ = np.asarray(doc["classes"], dtype=np.dtype(doc["classes_dtype"]))
-            clf.class_prior_ = np.asarray(doc["class_prior"], dtype=np.float64)
-            clf.n_features_in_ = len(doc["scaler_mean"])
-            if doc["feature_names_in"]:
-                clf.feature_names_in_ = np.asarray(doc["feature_names_in"], dtype=object)
-            clf.scaler_ = StandardScaler()
-            clf.scaler_.mean_ = np.asarray(doc["scaler_mean"], dtype=np.float64)
-            clf.scaler_.scale_ = np.asarray(doc["scaler_scale"], dtype=np.float64)
-            clf.scaler_.var_ = clf.scaler_.scale_**2
-            clf.scaler_.n_features_in_ = clf.n_features_in_
-            clf.plan_seed_ = int(doc["plan_seed"])
-            clf.data_bound_ = float(doc["data_bound"])
-            clf.loss_curve_ = list(doc["loss_curve"])
-            clf.n_iter_ = len(clf.loss_curve_)
-            denoiser = MLPDenoiser.from_config(doc["denoiser_config"], NoiseSchedule(doc["alphas_cumprod"]))
-            denoiser.load_state_dict(doc["state_dict"])
-        except (KeyError, TypeError, ValueError, RuntimeError) as error:
-            raise ValueError(f"{str(path)!r} is a damaged {CHECKPOINT_KIND} checkpoint: {error}") from None
-        clf.denoiser_ = denoiser.to(resolve_device(clf.device)).eval()
-        return clf
+        """Load a classifier written by :meth:`save` (:func:`toyclf.saving.load_classifier`); ``device``
+        overrides the saved one. It predicts exactly what the saved one did."""
+        return load_classifier(cls, path, device=device)

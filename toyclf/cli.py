@@ -1,16 +1,21 @@
-"""What the command lines share: argument types, the estimator's flags, and checks that fail
-before any work is done (not after minutes of training)."""
+"""What the command lines share: argument types, the estimator's flags, checks that fail
+before any work is done (not after minutes of training), and the report of the figures written."""
 
 from __future__ import annotations
 
 import argparse
+import time
+from collections.abc import Callable
 from pathlib import Path
 
 import numpy as np
 
-from toyclf.pruning import resolve_pruning
+from toyclf.pruning import PRUNINGS, resolve_pruning
 from toyclf.utils.device import resolve_device
 from toyclf.utils.files import ensure_writable_dir
+from toyclf.utils.validation import POSITIVE_FINITE
+
+PRUNING_CHOICES = (*PRUNINGS, "none")  # the --pruning flag: a rule of toyclf.pruning, or none (every trial)
 
 
 def command_parser(module: str, module_doc: str) -> argparse.ArgumentParser:
@@ -24,6 +29,7 @@ def command_parser(module: str, module_doc: str) -> argparse.ArgumentParser:
 
 
 def positive_int(text: str) -> int:
+    """An argparse type: an int of at least 1."""
     try:
         value = int(text)
     except ValueError:
@@ -33,14 +39,25 @@ def positive_int(text: str) -> int:
     return value
 
 
-def non_negative_float(text: str) -> float:
+def float_argument(text: str, accept: Callable[[float], bool], expected: str) -> float:
+    """``text`` as a float if ``accept`` takes it; otherwise argparse's error "expected {expected}"."""
     try:
         value = float(text)
     except ValueError:
-        raise argparse.ArgumentTypeError(f"expected a number >= 0, got {text!r}") from None
-    if not np.isfinite(value) or value < 0:
-        raise argparse.ArgumentTypeError(f"expected a number >= 0, got {text!r}")
+        raise argparse.ArgumentTypeError(f"expected {expected}, got {text!r}") from None
+    if not accept(value):
+        raise argparse.ArgumentTypeError(f"expected {expected}, got {text!r}")
     return value
+
+
+def positive_float(text: str) -> float:
+    """An argparse type: a finite number above 0 (:data:`toyclf.utils.validation.POSITIVE_FINITE`)."""
+    return float_argument(text, POSITIVE_FINITE.is_satisfied_by, "a positive finite number")
+
+
+def non_negative_float(text: str) -> float:
+    """An argparse type: a finite number of at least 0."""
+    return float_argument(text, lambda value: bool(np.isfinite(value)) and value >= 0, "a number >= 0")
 
 
 def add_classifier_arguments(parser: argparse.ArgumentParser, *, item: str = "point") -> None:
@@ -53,7 +70,7 @@ def add_classifier_arguments(parser: argparse.ArgumentParser, *, item: str = "po
     )
     parser.add_argument(
         "--pruning",
-        choices=["early_stopping", "staged", "none"],
+        choices=PRUNING_CHOICES,
         default="early_stopping",
         help=f"early_stopping: stop each {item} once its class is significantly ahead (default); "
         f"staged: the paper's Algorithm 2 (needs --trials >= 500); none: every {item} gets all --trials",
@@ -89,3 +106,14 @@ def check_classifier_arguments(parser: argparse.ArgumentParser, args: argparse.N
         return ensure_writable_dir(args.out)
     except (OSError, ValueError) as error:
         parser.error(str(error))
+
+
+def write_and_report(what: str, write: Callable[[], list[Path]]) -> list[Path]:
+    """Run ``write`` (it draws the figures and returns their paths), then print how long it took
+    (``"{what} in 1.2 s:"``) and one path a line."""
+    start = time.perf_counter()
+    paths = write()
+    print(f"{what} in {time.perf_counter() - start:.1f} s:")
+    for path in paths:
+        print(f"  {path}")
+    return paths

@@ -11,7 +11,6 @@ from __future__ import annotations
 import argparse
 import copy
 import sys
-import time
 from collections.abc import Sequence
 from pathlib import Path
 
@@ -26,6 +25,7 @@ from toyclf.cli import (
     classifier_params,
     command_parser,
     positive_int,
+    write_and_report,
 )
 from toyclf.experiments.comparison import Result, Split, fit_and_score, format_table, image_baselines
 from toyclf.experiments.robustness import corrupted_examples, format_curves, robustness_curves
@@ -110,11 +110,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         f"({args.pruning}; {len(diffusion.classes_) * args.trials} with every trial for every class)"
     )
 
-    start = time.perf_counter()
-    paths = write_figures(results, split, out, seed=args.seed)
-    print(f"robustness curves and figures in {time.perf_counter() - start:.1f} s:")
-    for path in paths:
-        print(f"  {path}")
+    write_and_report("robustness curves and figures", lambda: write_figures(results, split, out, seed=args.seed))
     return 0
 
 

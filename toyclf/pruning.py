@@ -22,6 +22,7 @@ from numbers import Real
 
 import torch
 from scipy import stats
+from sklearn.utils._param_validation import HasMethods, StrOptions
 from torch import Tensor
 
 from toyclf.utils.validation import is_int
@@ -185,6 +186,10 @@ class EarlyStopping:
 
 
 PRUNINGS = {"early_stopping": EarlyStopping, "staged": StagedElimination}
+
+# What a ``pruning`` parameter may be, as a scikit-learn parameter constraint: None (every trial),
+# the name of a rule, or a rule object (what :func:`resolve_pruning` accepts).
+PRUNING_CONSTRAINT = [None, StrOptions(set(PRUNINGS)), HasMethods(["stage_ends", "prune"])]
 
 
 def resolve_pruning(pruning: str | FixedTrials | StagedElimination | EarlyStopping | None):

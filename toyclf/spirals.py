@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import argparse
 import sys
-import time
 from collections.abc import Sequence
 from pathlib import Path
 
@@ -23,6 +22,7 @@ from toyclf.cli import (
     command_parser,
     non_negative_float,
     positive_int,
+    write_and_report,
 )
 from toyclf.data import DATASETS
 from toyclf.experiments.comparison import (
@@ -72,11 +72,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         results.append(fit_and_score(name, baseline, split))
     print(format_table(results))
 
-    start = time.perf_counter()
-    paths = write_figures(results, split, out, resolution=args.grid)
-    print(f"decision maps of {args.grid}x{args.grid} points and figures in {time.perf_counter() - start:.1f} s:")
-    for path in paths:
-        print(f"  {path}")
+    write_and_report(
+        f"decision maps of {args.grid}x{args.grid} points and figures",
+        lambda: write_figures(results, split, out, resolution=args.grid),
+    )
     return 0
 
 

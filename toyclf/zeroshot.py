@@ -21,13 +21,13 @@ import numpy as np
 import torch
 from tqdm.auto import tqdm
 
-from toyclf.cli import positive_int
+from toyclf.cli import PRUNING_CHOICES, command_parser, positive_float, positive_int, pruning_of
 from toyclf.denoisers.images import class_folders, find_images, preprocess_images
 from toyclf.denoisers.latent import LatentDenoiser
 from toyclf.denoisers.pretrained import DEFAULT_MODEL, DTYPES, load_denoiser
 from toyclf.estimator import LOSSES, WEIGHTINGS, class_errors, log_posterior
 from toyclf.plan import NOISE_SAMPLINGS, TrialPlan, make_plan
-from toyclf.pruning import EarlyStopping, StagedElimination
+from toyclf.pruning import StagedElimination
 from toyclf.utils.results_file import ResultsFile, merge_parts, part_path, part_rows
 
 
@@ -70,11 +70,8 @@ def classify_images(
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(
-        prog="python -m toyclf.zeroshot",
-        description=__doc__.split("\n\n")[1].replace("\n", " "),
-        formatter_class=argparse.ArgumentDefaultsHelpFormatter,
-    )
+    """The parser of ``python -m toyclf.zeroshot``."""
+    parser = command_parser("toyclf.zeroshot", __doc__)
     parser.add_argument(
         "images", nargs="*", help="image files, folders of images, or one folder with a subfolder per class"
     )
@@ -97,9 +94,7 @@ def build_parser() -> argparse.ArgumentParser:
         default=None,
         help="(t, eps) trials per class (default 100, or the last --n-samples)",
     )
-    parser.add_argument(
-        "--pruning", choices=("none", "staged", "early_stopping"), default="none", help="how trials are spent"
-    )
+    parser.add_argument("--pruning", choices=PRUNING_CHOICES, default="none", help="how trials are spent")
     parser.add_argument(
         "--n-samples", type=positive_int, nargs="+", default=[50, 500], help="staged: cumulative trials per stage"
     )
@@ -111,7 +106,7 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument(
         "--noise-sampling", choices=NOISE_SAMPLINGS, default="gaussian", help="how the plan's noise is drawn"
     )
-    parser.add_argument("--temperature", type=float, default=1.0, help="divides the errors before the softmax")
+    parser.add_argument("--temperature", type=positive_float, default=1.0, help="divides the errors before the softmax")
     parser.add_argument("--seed", type=int, default=0, help="seed of the plan of (t, eps), shared by every image")
     parser.add_argument(
         "--csv", type=Path, default=None, help="write one row per image here, as they finish; resume from it"
@@ -148,10 +143,12 @@ def collect_inputs(
     return [f for f, _ in files], [label for _, label in files], list(classes)
 
 
-def choose_pruning(args: argparse.Namespace):
+def choose_pruning(args: argparse.Namespace) -> str | StagedElimination | None:
+    """The ``pruning`` of --pruning (:func:`toyclf.cli.pruning_of`); ``staged`` with the stages of
+    --n-samples and --to-keep (the paper's Algorithm 2)."""
     if args.pruning == "staged":
         return StagedElimination(tuple(args.n_samples), tuple(args.to_keep))
-    return EarlyStopping() if args.pruning == "early_stopping" else None
+    return pruning_of(args)
 
 
 def main(argv: Sequence[str] | None = None) -> int:

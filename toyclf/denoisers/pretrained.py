@@ -1,5 +1,8 @@
 """Loading a pretrained backend: one call for a hub id and a local folder, Stable Diffusion or DiT.
 
+:func:`load_denoiser` is the one loader of pretrained models: it loads the diffusers pipeline and
+hands it to the denoiser class that drives it (``from_pipeline``), which never loads anything itself.
+
 diffusers and transformers are imported here, when a pretrained model is asked for, so the toy
 path starts fast and works without them.
 """

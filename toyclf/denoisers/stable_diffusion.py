@@ -43,7 +43,8 @@ def class_prompts(classes: Sequence[str] | None, prompts: Sequence[str] | None, 
 class StableDiffusionDenoiser(LatentDenoiser):
     """A diffusers Stable Diffusion UNet behind the Denoiser protocol, one text prompt per class.
 
-    Build it with :meth:`from_pretrained` (a hub id or a local folder) or :meth:`from_pipeline`.
+    Build it with :meth:`from_pipeline` from a loaded pipeline; to load one from a hub id or a
+    local folder, use :func:`toyclf.denoisers.load_denoiser` (the one loader of pretrained models).
 
     Attributes
     ----------
@@ -79,18 +80,6 @@ class StableDiffusionDenoiser(LatentDenoiser):
         names, prompts = class_prompts(classes, prompts, template)
         p = pipeline
         return cls(p.unet, p.vae, p.text_encoder, p.tokenizer, p.scheduler, names, prompts)
-
-    @classmethod
-    def from_pretrained(
-        cls, model: str, classes: Sequence[str] | None = None, **kwargs: Any
-    ) -> StableDiffusionDenoiser:
-        """Load with diffusers' ``from_pretrained`` (hub id or folder); see :func:`toyclf.denoisers.load_denoiser`."""
-        from toyclf.denoisers.pretrained import load_denoiser
-
-        denoiser = load_denoiser(model, classes, **kwargs)
-        if not isinstance(denoiser, cls):
-            raise ValueError(f"{model!r} is not a Stable Diffusion model; it loads as {type(denoiser).__name__}.")
-        return denoiser
 
     def network(self, x_t: Tensor, t: Tensor, labels: Tensor) -> Tensor:
         """UNet(x_t, t, prompt embedding of each label): [M, C, h, w], [M], [M] -> [M, C, h, w]."""

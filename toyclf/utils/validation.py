@@ -1,12 +1,21 @@
-"""The type checks behind the package's error messages: is a value an int of at least ``low``, or a
-positive finite number? (bool is neither, as in scikit-learn's parameter validation; numpy
-scalars are both.)"""
+"""The checks behind the package's error messages: is a value an int of at least ``low``, or a
+positive finite number? (bool is neither; numpy scalars are both.) Are class priors a
+probability vector, and are labels among those seen in fit?
+
+:data:`POSITIVE_FINITE` is the one definition of "a positive finite number": a scikit-learn
+``Interval`` (so ``DiffusionClassifier``'s parameter constraints use it as it is), behind
+:func:`is_positive` and the command lines' ``--temperature``.
+"""
 
 from __future__ import annotations
 
-import math
 from numbers import Integral, Real
 from typing import Any
+
+import numpy as np
+from sklearn.utils._param_validation import Interval
+
+POSITIVE_FINITE = Interval(Real, 0, None, closed="neither")  # (0, inf): refuses 0, negatives, nan and inf
 
 
 def is_int(value: Any, low: int = 1) -> bool:
@@ -15,5 +24,31 @@ def is_int(value: Any, low: int = 1) -> bool:
 
 
 def is_positive(value: Any) -> bool:
-    """True for a finite real number (not bool) above zero."""
-    return isinstance(value, Real) and not isinstance(value, bool) and math.isfinite(value) and value > 0
+    """True for a finite real number (not bool) above zero: :data:`POSITIVE_FINITE`."""
+    return not isinstance(value, bool) and POSITIVE_FINITE.is_satisfied_by(value)
+
+
+def check_priors(priors: Any, counts: np.ndarray) -> np.ndarray:
+    """Class prior probabilities: ``priors`` checked (one per class, non-negative, finite, summing to
+    1; as :class:`sklearn.naive_bayes.GaussianNB`), or by default the class frequencies ``counts / n``."""
+    if priors is None:
+        return counts / counts.sum()
+    priors = np.asarray(priors, dtype=np.float64)
+    if priors.shape != counts.shape:
+        raise ValueError(f"Number of priors ({priors.size}) must match the number of classes ({counts.size}).")
+    if not np.all(np.isfinite(priors)) or np.any(priors < 0):
+        raise ValueError(f"Priors must be non-negative and finite; got {priors.tolist()}.")
+    if not np.isclose(priors.sum(), 1.0):
+        raise ValueError(f"The sum of the priors should be 1; got {priors.sum():.6g}.")
+    return priors
+
+
+def check_known_labels(y: Any, classes: np.ndarray) -> np.ndarray:
+    """``y`` as an array, refused if it holds labels that are not among ``classes`` (those seen in fit)."""
+    y = np.asarray(y)
+    unseen = np.setdiff1d(y, classes)
+    if len(unseen):
+        raise ValueError(
+            f"y contains labels not seen in fit: {unseen.tolist()[:5]}; expected labels among {classes.tolist()}."
+        )
+    return y

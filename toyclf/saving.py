@@ -1,0 +1,94 @@
+"""Saving and loading a fitted :class:`~toyclf.classifier.DiffusionClassifier`.
+
+A checkpoint holds the parameters, the fitted attributes and the denoiser's weights as tensors and
+plain values only (:mod:`toyclf.utils.checkpoint`): loading one never runs code from the file, and
+the loaded classifier predicts exactly what the saved one did.
+"""
+
+from __future__ import annotations
+
+import os
+from numbers import Integral
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+from sklearn.utils.validation import check_is_fitted
+
+from toyclf.denoisers.mlp import MLPDenoiser
+from toyclf.scaling import make_scaler
+from toyclf.schedule import NoiseSchedule
+from toyclf.utils.checkpoint import load_checkpoint, save_checkpoint
+from toyclf.utils.device import resolve_device
+
+CHECKPOINT_KIND = "DiffusionClassifier"
+
+
+def saved_params(clf: Any) -> dict[str, Any]:
+    """``clf.get_params()`` as plain values: priors as a list, the seed as an int or None, the device as a str."""
+    params = clf.get_params()
+    if params["priors"] is not None:
+        params["priors"] = np.asarray(params["priors"], dtype=np.float64).tolist()
+    if not (params["random_state"] is None or isinstance(params["random_state"], Integral)):
+        params["random_state"] = None  # a RandomState instance is not saved; plan_seed_ is
+    else:
+        params["random_state"] = None if params["random_state"] is None else int(params["random_state"])
+    params["device"] = str(params["device"])
+    return params
+
+
+def save_classifier(clf: Any, path: str | os.PathLike) -> Path:
+    """Save the fitted classifier ``clf`` to ``path`` (a torch file of tensors and plain values only;
+    written to a temporary file and then renamed, so an interrupted save leaves no broken file)."""
+    check_is_fitted(clf)
+    classes = clf.classes_.tolist()
+    if not all(isinstance(c, (str, int, float, bool)) for c in classes):
+        raise TypeError("Only classes that are str, int, float or bool can be saved.")
+    payload = {
+        "params": saved_params(clf),
+        "classes": classes,
+        "classes_dtype": clf.classes_.dtype.str,
+        "class_prior": clf.class_prior_.tolist(),
+        "feature_names_in": getattr(clf, "feature_names_in_", np.array([])).tolist(),
+        "scaler_mean": clf.scaler_.mean_.tolist(),
+        "scaler_scale": clf.scaler_.scale_.tolist(),
+        "plan_seed": clf.plan_seed_,
+        "data_bound": clf.data_bound_,
+        "loss_curve": list(clf.loss_curve_),
+        "denoiser_config": clf.denoiser_.config,
+        "alphas_cumprod": clf.denoiser_.schedule.alphas_cumprod,
+        "state_dict": {k: v.detach().cpu() for k, v in clf.denoiser_.state_dict().items()},
+    }
+    return save_checkpoint(payload, path, kind=CHECKPOINT_KIND)
+
+
+def load_classifier(cls: type, path: str | os.PathLike, device: str | torch.device | None = None) -> Any:
+    """Load a classifier of class ``cls`` written by :func:`save_classifier` (no code is unpickled).
+    ``device`` overrides the saved one. The scaler is rebuilt for the saved ``feature_scaling``."""
+    doc = load_checkpoint(path, kind=CHECKPOINT_KIND)
+    try:
+        params = dict(doc["params"])
+        if device is not None:
+            params["device"] = str(device)
+        clf = cls(**params)
+        clf.classes_ = np.asarray(doc["classes"], dtype=np.dtype(doc["classes_dtype"]))
+        clf.class_prior_ = np.asarray(doc["class_prior"], dtype=np.float64)
+        clf.n_features_in_ = len(doc["scaler_mean"])
+        if doc["feature_names_in"]:
+            clf.feature_names_in_ = np.asarray(doc["feature_names_in"], dtype=object)
+        clf.scaler_ = make_scaler(clf.feature_scaling)
+        clf.scaler_.mean_ = np.asarray(doc["scaler_mean"], dtype=np.float64)
+        clf.scaler_.scale_ = np.asarray(doc["scaler_scale"], dtype=np.float64)
+        clf.scaler_.var_ = clf.scaler_.scale_**2
+        clf.scaler_.n_features_in_ = clf.n_features_in_
+        clf.plan_seed_ = int(doc["plan_seed"])
+        clf.data_bound_ = float(doc["data_bound"])
+        clf.loss_curve_ = list(doc["loss_curve"])
+        clf.n_iter_ = len(clf.loss_curve_)
+        denoiser = MLPDenoiser.from_config(doc["denoiser_config"], NoiseSchedule(doc["alphas_cumprod"]))
+        denoiser.load_state_dict(doc["state_dict"])
+    except (KeyError, TypeError, ValueError, RuntimeError) as error:
+        raise ValueError(f"{str(path)!r} is a damaged {CHECKPOINT_KIND} checkpoint: {error}") from None
+    clf.denoiser_ = denoiser.to(resolve_device(clf.device)).eval()
+    return clf
