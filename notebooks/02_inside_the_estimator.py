@@ -46,6 +46,7 @@ import torch
 from toyclf import DiffusionClassifier, make_spirals
 from toyclf.denoisers import GaussianMixtureOracle
 from toyclf.experiments import ablations
+from toyclf.experiments.ablations import TrialScheme
 from toyclf.plots import ablations as figures
 from toyclf.plots.maps import make_grid
 from toyclf.pruning import StagedElimination
@@ -87,15 +88,18 @@ print(f"One timestep: best at t = {timesteps[best]} ({single[best]:.3f}); at t =
 #
 # The plan is nested, so one pass over `MAX_TRIALS` trials gives the accuracy of every smaller
 # budget (its prefixes). The paper's schemes use independent Gaussian noise; toyclf's default
-# (black) spaces t evenly and draws the noise from a scrambled Sobol sequence.
+# (black) spaces t evenly and draws the noise from a scrambled Sobol sequence. The results are
+# keyed by the settings that made them (`TrialScheme(timesteps="random", noise_sampling="gaussian")`,
+# ...); the figures module turns a key into its label (`figures.scheme_label`).
 
 # %%
 curves = ablations.accuracy_against_trials(denoiser, x, labels, sizes, fixed_timesteps=(100, 500, 900), seed=SEED)
 fig, ax = plt.subplots(figsize=(7, 4.5), layout="constrained")
 figures.draw_error_against_trials(ax, sizes, curves, "Which timesteps")
-for name, curve in curves.items():
+for scheme, curve in curves.items():  # scheme: a TrialScheme, the settings that drew the plan
     print(
-        f"{name:40s} error with 8 trials {1 - curve[min(3, len(curve) - 1)]:.3f}, with {sizes[-1]}: {1 - curve[-1]:.3f}"
+        f"{figures.scheme_label(scheme):40s} error with 8 trials {1 - curve[min(3, len(curve) - 1)]:.3f}, "
+        f"with {sizes[-1]}: {1 - curve[-1]:.3f}"
     )
 
 # %% [markdown]
@@ -107,7 +111,7 @@ for name, curve in curves.items():
 # %%
 noise = ablations.shared_against_independent_noise(denoiser, x, labels, sizes, seed=SEED)
 fig, ax = plt.subplots(figsize=(7, 4.5), layout="constrained")
-figures.draw_error_against_trials(ax, sizes, noise, "Shared against independent noise")
+figures.draw_error_against_trials(ax, sizes, noise["curves"], "Shared against independent noise", figures.noise_label)
 print(
     f"Shared noise makes the variance of err(c) - err(c') {noise['variance_ratio']:.1f}x smaller "
     f"(median over points): independent noise needs {noise['variance_ratio']:.1f}x the trials for the same precision."
@@ -124,7 +128,7 @@ print(
 loss_weighting = ablations.loss_and_weighting_accuracy(denoiser, x, labels, min(64, MAX_TRIALS), seed=SEED)
 fig, ax = plt.subplots(figsize=(6, 4), layout="constrained")
 figures.draw_loss_weighting(ax, loss_weighting)
-print("Accuracy: " + ", ".join(f"{k} {v:.3f}" for k, v in loss_weighting.items()))
+print("Accuracy: " + ", ".join(f"{figures.scoring_label(k)} {v:.3f}" for k, v in loss_weighting.items()))
 
 # %% [markdown]
 # ## 5. The exact check: a Gaussian mixture
@@ -139,8 +143,10 @@ print("Accuracy: " + ", ".join(f"{k} {v:.3f}" for k, v in loss_weighting.items()
 oracle = GaussianMixtureOracle.ring()
 exact = ablations.oracle_against_exact(oracle, N_ORACLE, seed=SEED)
 fig = figures.plot_oracle(exact)
-for name, ratio in exact["estimates"].items():
-    print(f"{name:45s} mean |p - p_exact| = {ablations.posterior_gap(ratio, exact['exact']):.3f}")
+for key, ratio in exact["estimates"].items():
+    print(
+        f"{figures.estimate_label(key):45s} mean |p - p_exact| = {ablations.posterior_gap(ratio, exact['exact']):.3f}"
+    )
 
 # %% [markdown]
 # ## 6. Calibrated probabilities
@@ -153,8 +159,10 @@ for name, ratio in exact["estimates"].items():
 X_cal, y_cal, X_eval, y_eval = X_test[:N_TEST], y_test[:N_TEST], X_test[N_TEST:], y_test[N_TEST:]
 calibration = ablations.calibration_settings(clf, X_cal, y_cal, X_eval, y_eval)
 fig = figures.plot_reliability(calibration, y_eval, min_count=max(5, N_TEST // 100))
-for name, entry in calibration.items():
-    print(f"{name:30s} temperature {entry['temperature']:.3f}, expected calibration error {entry['ece']:.4f}")
+for setting, entry in calibration.items():
+    print(
+        f"{figures.calibration_label(setting):30s} temperature {entry['temperature']:.3f}, expected calibration error {entry['ece']:.4f}"
+    )
 
 # %% [markdown]
 # ## 7. Spending less: staged elimination and early stopping
@@ -168,23 +176,15 @@ for name, entry in calibration.items():
 X4, y4 = make_spirals(N_SAMPLES, noise=0.2, random_state=SEED, n_arms=4)
 clf4 = DiffusionClassifier(max_iter=TRAIN_STEPS, random_state=SEED).fit(X4, y4)
 xx, yy, grid = make_grid(X4, GRID)
-maps = ablations.pruning_maps(
-    clf4,
-    grid,
-    {
-        "every class, all 256 trials": None,
-        "staged (32, 256), keep (2, 1)": StagedElimination((32, 256), (2, 1)),
-        "early stopping, at most 256": "early_stopping",
-    },
-)
-fig = figures.plot_pruning_maps(xx, yy, maps, "every class, all 256 trials")
-reference = maps["every class, all 256 trials"]["proba"].argmax(1)
-for name, entry in maps.items():
+rules = (None, StagedElimination((32, 256), (2, 1)), "early_stopping")  # each rule keys its result
+maps = ablations.pruning_maps(clf4, grid, rules)
+fig = figures.plot_pruning_maps(xx, yy, maps, n_trials=clf4.n_trials)
+reference = maps[None]["proba"].argmax(1)  # every class on all the trials
+for rule, entry in maps.items():
     agreement = (entry["proba"].argmax(1) == reference).mean()
-    print(f"{name:30s} {entry['evaluations'].mean():7.1f} evaluations per point, agrees on {agreement:.2%}")
-saving = (
-    maps["every class, all 256 trials"]["evaluations"].mean()
-    / maps["early stopping, at most 256"]["evaluations"].mean()
-)
-accuracy = float(curves["evenly spaced t, Sobol noise (toyclf)"][-1])
+    print(
+        f"{figures.pruning_label(rule, clf4.n_trials):30s} {entry['evaluations'].mean():7.1f} evaluations per point, agrees on {agreement:.2%}"
+    )
+saving = maps[None]["evaluations"].mean() / maps["early_stopping"]["evaluations"].mean()
+accuracy = float(curves[TrialScheme()][-1])  # toyclf's default plan, all the trials
 print(f"Early stopping spends {saving:.1f}x fewer evaluations than scoring everything.")

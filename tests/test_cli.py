@@ -59,6 +59,14 @@ def test_unwritable_output_folder_fails_before_training(tmp_path, capsys):
     assert "cannot write into the folder" in err and "a-file/figures" in err
 
 
+def test_pruning_flag_offers_every_rule_and_none():
+    from toyclf.pruning import PRUNINGS
+    from toyclf.spirals import build_parser
+
+    pruning = next(action for action in build_parser()._actions if action.dest == "pruning")
+    assert list(pruning.choices) == [*PRUNINGS, "none"] and pruning.default == "early_stopping"
+
+
 def test_module_help():
     result = subprocess.run(
         [sys.executable, "-m", "toyclf.spirals", "--help"], capture_output=True, text=True, check=True

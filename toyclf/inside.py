@@ -60,20 +60,24 @@ def main(argv: Sequence[str] | None = None) -> int:
 
     timesteps = list(range(0, clf.n_timesteps, clf.n_timesteps // 20))
     single = ablations.single_timestep_accuracy(denoiser, x, y, timesteps, seed=args.seed)
-    curves = ablations.accuracy_against_trials(denoiser, x, y, TRIAL_SIZES, fixed_timesteps=(100, 500, 900))
+    curves = ablations.accuracy_against_trials(
+        denoiser, x, y, TRIAL_SIZES, fixed_timesteps=(100, 500, 900), seed=args.seed
+    )
     noise = ablations.shared_against_independent_noise(denoiser, x, y, TRIAL_SIZES, seed=args.seed)
     losses = ablations.loss_and_weighting_accuracy(denoiser, x, y, 64, seed=args.seed)
     print(f"accuracy from one timestep: best t = {timesteps[int(np.argmax(single))]} ({single.max():.4f})")
-    for name, curve in {**curves, **{k: v for k, v in noise.items() if k != "variance_ratio"}}.items():
-        print(f"accuracy against trials {list(TRIAL_SIZES)}, {name}: {np.round(curve, 4).tolist()}")
+    for label, keyed_curves in ((ablation_plots.scheme_label, curves), (ablation_plots.noise_label, noise["curves"])):
+        for scheme, curve in keyed_curves.items():
+            print(f"accuracy against trials {list(TRIAL_SIZES)}, {label(scheme)}: {np.round(curve, 4).tolist()}")
     print(f"shared noise: {noise['variance_ratio']:.2f}x less variance of err(c) - err(c') than independent noise")
-    print("loss and weighting, 64 trials: " + ", ".join(f"{k} {v:.4f}" for k, v in losses.items()))
+    scores = ", ".join(f"{ablation_plots.scoring_label(scoring)} {v:.4f}" for scoring, v in losses.items())
+    print(f"loss and weighting, 64 trials: {scores}")
 
     oracle = ablations.oracle_against_exact(GaussianMixtureOracle.ring(), seed=args.seed)
-    for name, ratio in oracle["estimates"].items():
+    for key, ratio in oracle["estimates"].items():
         slope = np.polyfit(oracle["exact"], ratio, 1)[0]
         gap = ablations.posterior_gap(ratio, oracle["exact"])
-        print(f"oracle, {name}: mean |p - p_exact| = {gap:.4f}, slope {slope:.3f}")
+        print(f"oracle, {ablation_plots.estimate_label(key)}: mean |p - p_exact| = {gap:.4f}, slope {slope:.3f}")
 
     X_cal, y_cal, X_eval, y_eval = (
         X_test[: args.n_test],
@@ -82,20 +86,18 @@ def main(argv: Sequence[str] | None = None) -> int:
         y_test[args.n_test :],
     )
     calibration = ablations.calibration_settings(clf, X_cal, y_cal, X_eval, y_eval)
-    for name, entry in calibration.items():
-        print(f"calibration, {name} ({entry['temperature']:.3f}): ECE {entry['ece']:.4f}")
+    for setting, entry in calibration.items():
+        label = ablation_plots.calibration_label(setting)
+        print(f"calibration, {label} ({entry['temperature']:.3f}): ECE {entry['ece']:.4f}")
 
     clf4, X4 = spirals_classifier(4, 3000, args.steps, args.seed, not args.quiet)
     xx, yy, grid = maps.make_grid(X4, args.grid)
-    rules = {
-        "every class, all 256 trials": None,
-        "staged (32, 256), keep (2, 1)": StagedElimination((32, 256), (2, 1)),
-        "early stopping, at most 256": "early_stopping",
-    }
+    rules = (None, StagedElimination((32, 256), (2, 1)), "early_stopping")  # Algorithm 1, Algorithm 2, per point
     rule_maps = ablations.pruning_maps(clf4, grid, rules)
-    reference = rule_maps["every class, all 256 trials"]["proba"].argmax(1)
-    for name, entry in rule_maps.items():
+    reference = rule_maps[None]["proba"].argmax(1)  # every class on every trial
+    for rule, entry in rule_maps.items():
         agreement = (entry["proba"].argmax(1) == reference).mean()
+        name = ablation_plots.pruning_label(rule, clf4.n_trials)
         print(f"4-arm map, {name}: {entry['evaluations'].mean():.1f} evaluations / point, agreement {agreement:.4f}")
 
     figures = {
@@ -104,7 +106,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         ),
         "oracle_posterior": ablation_plots.plot_oracle(oracle),
         "calibration": ablation_plots.plot_reliability(calibration, np.searchsorted(clf.classes_, y_eval)),
-        "pruning_maps": ablation_plots.plot_pruning_maps(xx, yy, rule_maps, "every class, all 256 trials"),
+        "pruning_maps": ablation_plots.plot_pruning_maps(xx, yy, rule_maps, n_trials=clf4.n_trials),
     }
     for name, fig in figures.items():
         print(f"  {maps.save_figure(fig, out / f'{name}.png')}")

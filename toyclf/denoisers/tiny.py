@@ -18,18 +18,31 @@ import torch
 
 from toyclf.denoisers.pretrained import quiet_libraries
 
+# The tiny configs: the real layouts at a width of a few channels, one compact table each
+# (fmt: off keeps the formatter from spreading them to one keyword a line).
+# fmt: off
 TINY_UNET = dict(  # a cross-attention UNet of the SD layout, about 1 M parameters
-    block_out_channels=(32, 64),
-    layers_per_block=1,
-    sample_size=16,
-    in_channels=4,
-    out_channels=4,
-    down_block_types=("DownBlock2D", "CrossAttnDownBlock2D"),
-    up_block_types=("CrossAttnUpBlock2D", "UpBlock2D"),
-    cross_attention_dim=32,
-    attention_head_dim=(2, 4),
-    norm_num_groups=32,
+    block_out_channels=(32, 64), layers_per_block=1, sample_size=16, in_channels=4, out_channels=4,
+    down_block_types=("DownBlock2D", "CrossAttnDownBlock2D"), up_block_types=("CrossAttnUpBlock2D", "UpBlock2D"),
+    cross_attention_dim=32, attention_head_dim=(2, 4), norm_num_groups=32,
 )
+TINY_VAE = dict(  # a KL autoencoder: 32x32 RGB images <-> 16x16x4 latents (one downsampling)
+    in_channels=3, out_channels=3, latent_channels=4, block_out_channels=(8, 16), layers_per_block=1,
+    down_block_types=("DownEncoderBlock2D",) * 2, up_block_types=("UpDecoderBlock2D",) * 2,
+    norm_num_groups=8, sample_size=32,
+)
+TINY_CLIP_TEXT = dict(  # a 2-layer CLIP text encoder; ids 0 and 1 are tiny_clip_tokenizer's start and end
+    hidden_size=32, intermediate_size=37, num_attention_heads=4, num_hidden_layers=2,
+    vocab_size=600, max_position_embeddings=77, bos_token_id=0, eos_token_id=1, pad_token_id=1,
+)
+TINY_DIT = dict(  # a 2-layer DiT on 16x16x4 latents in 2x2 patches; 8 outputs: eps and the learned variance
+    num_attention_heads=2, attention_head_dim=8, num_layers=2, patch_size=2,
+    in_channels=4, out_channels=8, sample_size=16,
+)
+SD_SCHEDULE = dict(  # Stable Diffusion's scaled_linear DDPM schedule
+    beta_start=0.00085, beta_end=0.012, beta_schedule="scaled_linear", clip_sample=False, steps_offset=1,
+)
+# fmt: on
 
 # the 256 byte-level BPE symbols CLIP's tokenizer starts from (GPT-2's bytes_to_unicode)
 _PRINTABLE = [*range(ord("!"), ord("~") + 1), *range(ord("¡"), ord("¬") + 1), *range(ord("®"), ord("ÿ") + 1)]
@@ -48,17 +61,7 @@ def _tiny_vae(seed: int):
     from diffusers import AutoencoderKL
 
     torch.manual_seed(seed)
-    return AutoencoderKL(
-        in_channels=3,
-        out_channels=3,
-        down_block_types=("DownEncoderBlock2D", "DownEncoderBlock2D"),
-        up_block_types=("UpDecoderBlock2D", "UpDecoderBlock2D"),
-        block_out_channels=(8, 16),
-        layers_per_block=1,
-        latent_channels=4,
-        norm_num_groups=8,
-        sample_size=32,
-    ).eval()
+    return AutoencoderKL(**TINY_VAE).eval()
 
 
 def save_tiny_stable_diffusion(
@@ -73,27 +76,8 @@ def save_tiny_stable_diffusion(
 
     torch.manual_seed(seed)
     unet = UNet2DConditionModel(**{**TINY_UNET, "sample_size": image_size // 2})
-    text_encoder = CLIPTextModel(
-        CLIPTextConfig(
-            hidden_size=32,
-            intermediate_size=37,
-            num_attention_heads=4,
-            num_hidden_layers=2,
-            vocab_size=600,
-            max_position_embeddings=77,
-            bos_token_id=0,
-            eos_token_id=1,
-            pad_token_id=1,
-        )
-    )
-    scheduler = DDPMScheduler(
-        beta_start=0.00085,
-        beta_end=0.012,
-        beta_schedule="scaled_linear",
-        prediction_type=prediction_type,
-        clip_sample=False,
-        steps_offset=1,
-    )
+    text_encoder = CLIPTextModel(CLIPTextConfig(**TINY_CLIP_TEXT))
+    scheduler = DDPMScheduler(**SD_SCHEDULE, prediction_type=prediction_type)
     pipeline = StableDiffusionPipeline(
         vae=_tiny_vae(seed),
         text_encoder=text_encoder.eval(),
@@ -122,16 +106,7 @@ def save_tiny_dit(
     quiet_libraries()
 
     torch.manual_seed(seed)
-    transformer = DiTTransformer2DModel(
-        num_attention_heads=2,
-        attention_head_dim=8,
-        in_channels=4,
-        out_channels=8,
-        num_layers=2,
-        sample_size=16,
-        patch_size=2,
-        num_embeds_ada_norm=len(class_names),
-    )
+    transformer = DiTTransformer2DModel(**TINY_DIT, num_embeds_ada_norm=len(class_names))
     scheduler = DDIMScheduler(beta_start=0.0001, beta_end=0.02, beta_schedule="linear", clip_sample=False)
     DiTPipeline(transformer.eval(), _tiny_vae(seed), scheduler).save_pretrained(folder)
     index_file = Path(folder) / "model_index.json"

@@ -1,14 +1,24 @@
 """Inside the estimator: what each of the paper's choices buys, measured (notebook 02).
 
+Li et al. 2023, "Your Diffusion Model is Secretly a Zero-Shot Classifier" (arXiv 2303.16203):
+Algorithm 1 scores every class c by the Monte Carlo mean (eq. 5) of w_t ||eps - eps_theta(x_t, t, c)||^2
+over N trials (t, eps), the same trials for every class; Algorithm 2 drops classes in stages;
+section 3.2 and the ablations study the timesteps, shared noise, the loss and the weighting.
+
 Each function takes a denoiser (any :class:`~toyclf.denoisers.Denoiser`), points ``x`` [B, *S]
 as the denoiser sees them and their true class ids ``y`` [B], and returns plain numbers. Most
 run the whole plan once, keep every trial's loss, and read the accuracy of every smaller budget
 off the prefixes of the same nested plan: one pass gives a whole accuracy-against-trials curve.
+
+Results are keyed by data: the small frozen dataclasses below hold the settings that define each
+entry (a pruning rule is its own key). Their display labels are made where they are drawn, in
+:mod:`toyclf.plots.ablations`.
 """
 
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import dataclass
 
 import numpy as np
 import torch
@@ -20,8 +30,55 @@ from toyclf.estimator import class_errors, log_posterior, pair_losses, timestep_
 from toyclf.plan import TrialPlan, make_plan, sobol_normal
 
 
+@dataclass(frozen=True)
+class TrialScheme:
+    """How the N trials (t, eps) are drawn; the defaults are toyclf's plan."""
+
+    timesteps: str = "even"  # make_plan's timesteps: "even" (nested, evenly spaced) or "random"
+    noise_sampling: str = "sobol"  # make_plan's noise_sampling: "sobol" or "gaussian" (the paper)
+    fixed_timestep: int | None = None  # every trial at this one t (the noise as drawn)
+    shared_noise: bool = True  # every class sees the same eps (Algorithm 1); False: each its own
+
+
+@dataclass(frozen=True)
+class Scoring:
+    """The per-trial loss (l2, l1, huber) and the weighting w_t (uniform, elbo) of the class error."""
+
+    loss: str
+    weighting: str
+
+
+@dataclass(frozen=True)
+class OracleEstimate:
+    """One estimate of log p(x | 1) - log p(x | 0) on the Gaussian-mixture oracle."""
+
+    weighting: str  # "elbo" or "uniform"
+    n_pairs: int  # trials (t, eps), shared by both classes
+    noise_sampling: str = "sobol"  # or "gaussian" (the paper)
+    sqrt_density: bool = False  # t importance-sampled with density proportional to sqrt(w_t)
+    fitted_temperature: bool = False  # divided by the temperature fitted on held-out samples
+
+
+@dataclass(frozen=True)
+class CalibrationSetting:
+    """The weighting of the class errors, and whether the temperature was fitted (else 1)."""
+
+    weighting: str
+    fitted_temperature: bool
+
+
+def scheme_plan(denoiser, scheme: TrialScheme, n_trials: int, *, seed: int = 0) -> TrialPlan:
+    """The nested plan of ``n_trials`` (t, eps) pairs that ``scheme`` describes (its noise sharing
+    is the caller's business: one plan is shared by every class)."""
+    plan = make_plan(denoiser, n_trials, timesteps=scheme.timesteps, noise_sampling=scheme.noise_sampling, seed=seed)
+    if scheme.fixed_timestep is not None:
+        plan = TrialPlan(torch.full((n_trials,), int(scheme.fixed_timestep)), plan.noise)  # [N], [N, *S]
+    return plan
+
+
 def trial_losses(denoiser, x: Tensor, plan: TrialPlan, *, loss: str = "l2", weighting: str = "uniform") -> Tensor:
-    """w(t_n) loss(eps_n, eps_theta(x_t, t_n, c)) of every point, class and trial: [B, *S] -> [B, K, N] float64."""
+    """w(t_n) loss(eps_n, eps_theta(x_t, t_n, c)), the terms of eq. 5, of every point, class and
+    trial: [B, *S] -> [B, K, N] float64."""
     B, K = len(x), denoiser.n_classes
     points = torch.arange(B).repeat_interleave(K)  # [B*K], point-major
     labels = torch.arange(K).repeat(B)  # [B*K]
@@ -31,15 +88,17 @@ def trial_losses(denoiser, x: Tensor, plan: TrialPlan, *, loss: str = "l2", weig
 
 
 def prefix_accuracy(losses: Tensor, y, sizes: Sequence[int]) -> np.ndarray:
-    """Accuracy of argmin_c of the mean over the first n trials, for every n in ``sizes``. [B, K, N] -> [len(sizes)]"""
+    """Accuracy of argmin_c of the mean over the first n trials (Algorithm 1 with n trials), for
+    every n in ``sizes``. [B, K, N] -> [len(sizes)]"""
     means = losses.cumsum(-1) / torch.arange(1, losses.shape[-1] + 1)  # [B, K, N]
     y = torch.as_tensor(np.asarray(y))
     return np.array([float((means[:, :, n - 1].argmin(1) == y).double().mean()) for n in sizes])
 
 
 def single_timestep_accuracy(denoiser, x: Tensor, y, timesteps: Sequence[int], *, n_noise: int = 16, seed: int = 0):
-    """Accuracy when every trial uses one timestep t (and ``n_noise`` Sobol noise draws), for each t:
-    where along the diffusion is the class information? [len(timesteps)]"""
+    """Accuracy of Algorithm 1 when every trial uses one timestep t (and ``n_noise`` Sobol noise
+    draws), for each t: where along the diffusion is the class information? (the paper's timestep
+    study, section 3.2, finds the middle best). [len(timesteps)]"""
     noise = sobol_normal(n_noise, tuple(denoiser.latent_shape), seed=seed)  # [n, *S]
     accuracy = []
     for t in timesteps:
@@ -50,30 +109,33 @@ def single_timestep_accuracy(denoiser, x: Tensor, y, timesteps: Sequence[int], *
 
 def accuracy_against_trials(
     denoiser, x: Tensor, y, sizes: Sequence[int], *, fixed_timesteps: Sequence[int] = (), seed: int = 0
-) -> dict[str, np.ndarray]:
-    """Accuracy against the number of trials for the paper's timestep schemes (independent
-    Gaussian noise): random t, evenly spaced t (nested, so every power-of-two prefix is evenly
-    spaced), and every t fixed to one value; then toyclf's default (even t, Sobol noise)."""
+) -> dict[TrialScheme, np.ndarray]:
+    """The paper's timestep ablation (section 3.2): accuracy against the number of trials of
+    Algorithm 1 for its timestep schemes with independent Gaussian noise, random t, evenly spaced
+    t (nested, so every power-of-two prefix is evenly spaced) and every t fixed to one value; then
+    toyclf's default ``TrialScheme()`` (even t, Sobol noise). scheme -> accuracy [len(sizes)]."""
+    schemes = [
+        TrialScheme(timesteps="random", noise_sampling="gaussian"),
+        TrialScheme(noise_sampling="gaussian"),
+        *(TrialScheme(noise_sampling="gaussian", fixed_timestep=int(t)) for t in fixed_timesteps),
+        TrialScheme(),
+    ]
     N = max(sizes)
-    plans = {
-        "random t": make_plan(denoiser, N, timesteps="random", noise_sampling="gaussian", seed=seed),
-        "evenly spaced t": make_plan(denoiser, N, noise_sampling="gaussian", seed=seed),
+    return {
+        scheme: prefix_accuracy(trial_losses(denoiser, x, scheme_plan(denoiser, scheme, N, seed=seed)), y, sizes)
+        for scheme in schemes
     }
-    for t in fixed_timesteps:
-        plan = make_plan(denoiser, N, noise_sampling="gaussian", seed=seed)
-        plans[f"t = {t} only"] = TrialPlan(torch.full((N,), int(t)), plan.noise)
-    plans["evenly spaced t, Sobol noise (toyclf)"] = make_plan(denoiser, N, seed=seed)
-    return {name: prefix_accuracy(trial_losses(denoiser, x, plan), y, sizes) for name, plan in plans.items()}
 
 
 def shared_against_independent_noise(denoiser, x: Tensor, y, sizes: Sequence[int], *, seed: int = 0) -> dict:
-    """Accuracy against trials when every class sees the same (t, eps) (the paper) and when each
-    class draws its own eps (same evenly spaced t, Gaussian noise in both), and ``variance_ratio``:
-    the median over points of Var(l_c - l_c') with independent noise over the same with shared
-    noise, averaged over class pairs: how many times more trials independent noise needs for
-    the same precision of the comparison that decides the class."""
+    """Algorithm 1 shares each (t, eps) among all classes; the ablation draws each class its own
+    eps instead (same evenly spaced t, Gaussian noise in both). Returns ``curves``: scheme ->
+    accuracy [len(sizes)], shared then independent noise, and ``variance_ratio``: the median over
+    points of Var(l_c - l_c') with independent noise over the same with shared noise, averaged over
+    class pairs: how many times more trials independent noise needs for the same precision of the
+    comparison that decides the class."""
     N, K = max(sizes), denoiser.n_classes
-    shared = trial_losses(denoiser, x, make_plan(denoiser, N, noise_sampling="gaussian", seed=seed))
+    shared = trial_losses(denoiser, x, make_plan(denoiser, N, noise_sampling="gaussian", seed=seed))  # [B, K, N]
     own = torch.stack(
         [
             trial_losses(denoiser, x, make_plan(denoiser, N, noise_sampling="gaussian", seed=seed + 1 + k))[:, k]
@@ -86,52 +148,53 @@ def shared_against_independent_noise(denoiser, x: Tensor, y, sizes: Sequence[int
         [(own[:, a] - own[:, b]).var(-1) / (shared[:, a] - shared[:, b]).var(-1) for a, b in pairs]
     ).mean(0)  # [B]
     return {
-        "shared noise": prefix_accuracy(shared, y, sizes),
-        "independent noise": prefix_accuracy(own, y, sizes),
+        "curves": {
+            TrialScheme(noise_sampling="gaussian"): prefix_accuracy(shared, y, sizes),
+            TrialScheme(noise_sampling="gaussian", shared_noise=False): prefix_accuracy(own, y, sizes),
+        },
         "variance_ratio": float(ratios.median()),
     }
 
 
-def loss_and_weighting_accuracy(denoiser, x: Tensor, y, n_trials: int, *, seed: int = 0) -> dict[str, float]:
-    """Accuracy with n_trials of the default plan for l2 / l1 losses and uniform / ELBO weighting."""
+def loss_and_weighting_accuracy(denoiser, x: Tensor, y, n_trials: int, *, seed: int = 0) -> dict[Scoring, float]:
+    """The paper's loss and weighting ablation: accuracy with ``n_trials`` of the default plan for
+    the l2 / l1 losses by uniform / ELBO weighting w_t (uniform: the paper's choice). scoring -> accuracy."""
     plan = make_plan(denoiser, n_trials, seed=seed)
     result = {}
     for loss in ("l2", "l1"):
         for weighting in ("uniform", "elbo"):
-            losses = trial_losses(denoiser, x, plan, loss=loss, weighting=weighting)
-            result[f"{loss}, {weighting}"] = float(prefix_accuracy(losses, y, [n_trials])[0])
+            losses = trial_losses(denoiser, x, plan, loss=loss, weighting=weighting)  # [B, K, n_trials]
+            result[Scoring(loss, weighting)] = float(prefix_accuracy(losses, y, [n_trials])[0])
     return result
 
 
 def oracle_against_exact(oracle: GaussianMixtureOracle, n_points: int = 400, *, seed: int = 0) -> dict:
-    """On Gaussian-mixture data, the estimated log-likelihood ratio log p(x|1) - log p(x|0) of
-    several estimators against the exact one (two classes). Returns ``exact`` [n] and
-    ``estimates``: name -> [n]; the uniform-weighting estimate is also given divided by the
-    temperature fitted on 2000 other labelled samples (``temperature``)."""
+    """On Gaussian-mixture data, the log-likelihood ratio log p(x|1) - log p(x|0) that the class
+    errors of Algorithm 1 estimate (with the ELBO weighting, eq. 5 estimates the negative ELBO of
+    eq. 3) against the exact one (two classes). Returns ``X`` [n, 2], ``exact``
+    [n] and ``estimates``: OracleEstimate -> [n]; the uniform-weighting estimate is also given
+    divided by the temperature fitted on 2000 other labelled samples (``temperature``)."""
     X, _ = oracle.sample(n_points, seed=seed + 1)
-    exact = oracle.log_likelihood(X)
+    exact = oracle.log_likelihood(X)  # [n, 2]
     x = torch.tensor(X, dtype=torch.float32)
-    sqrt_elbo = timestep_weights(oracle.schedule, "elbo").sqrt()
+    sqrt_elbo = timestep_weights(oracle.schedule, "elbo").sqrt()  # [T]
+    uniform = OracleEstimate("uniform", 256)
     plans = {
-        "ELBO, 256 pairs, Gaussian noise (paper)": (
-            make_plan(oracle, 256, noise_sampling="gaussian", seed=seed),
-            "elbo",
+        OracleEstimate("elbo", 256, noise_sampling="gaussian"): make_plan(
+            oracle, 256, noise_sampling="gaussian", seed=seed
         ),
-        "ELBO, 1000 pairs, Sobol noise": (make_plan(oracle, 1000, seed=seed), "elbo"),
-        "ELBO, 256 pairs, Sobol noise, t ~ sqrt(w)": (
-            make_plan(oracle, 256, timestep_density=sqrt_elbo, seed=seed),
-            "elbo",
-        ),
-        "uniform, 256 pairs": (make_plan(oracle, 256, seed=seed), "uniform"),
+        OracleEstimate("elbo", 1000): make_plan(oracle, 1000, seed=seed),
+        OracleEstimate("elbo", 256, sqrt_density=True): make_plan(oracle, 256, timestep_density=sqrt_elbo, seed=seed),
+        uniform: make_plan(oracle, 256, seed=seed),
     }
     estimates = {}
-    for name, (plan, weighting) in plans.items():
-        errors = class_errors(oracle, x, plan, weighting=weighting).double()
-        estimates[name] = (errors[:, 0] - errors[:, 1]).numpy()
+    for key, plan in plans.items():
+        errors = class_errors(oracle, x, plan, weighting=key.weighting).double()  # [n, 2]
+        estimates[key] = (errors[:, 0] - errors[:, 1]).numpy()
     X_val, y_val = oracle.sample(2000, seed=seed + 2)
-    plan = plans["uniform, 256 pairs"][0]
-    temperature = fit_temperature(class_errors(oracle, torch.tensor(X_val, dtype=torch.float32), plan), y_val)
-    estimates["uniform, 256 pairs, fitted temperature"] = estimates["uniform, 256 pairs"] / temperature
+    val_errors = class_errors(oracle, torch.tensor(X_val, dtype=torch.float32), plans[uniform])  # [2000, 2]
+    temperature = fit_temperature(val_errors, y_val)
+    estimates[OracleEstimate("uniform", 256, fitted_temperature=True)] = estimates[uniform] / temperature
     return {"X": X, "exact": (exact[:, 1] - exact[:, 0]).numpy(), "estimates": estimates, "temperature": temperature}
 
 
@@ -140,10 +203,11 @@ def posterior_gap(ratio: np.ndarray, exact: np.ndarray) -> float:
     return float(np.abs(1 / (1 + np.exp(-ratio)) - 1 / (1 + np.exp(-exact))).mean())
 
 
-def calibration_settings(clf, X_cal, y_cal, X_eval, y_eval) -> dict[str, dict]:
+def calibration_settings(clf, X_cal, y_cal, X_eval, y_eval) -> dict[CalibrationSetting, dict]:
     """Probabilities on (X_eval, y_eval) for uniform weighting at temperature 1, uniform with the
     temperature fitted on (X_cal, y_cal) by :meth:`DiffusionClassifier.calibrate`, and ELBO weighting
-    at temperature 1 (and fitted, for the record). name -> {"proba", "ece", "temperature"}."""
+    at temperature 1 (and fitted, for the record): the posterior p(c | x) of the paper's eq. (4)
+    is a softmax of -err(x, c) / temperature. setting -> {"proba" (n, K), "ece", "temperature"}."""
     y_eval_index = np.searchsorted(clf.classes_, y_eval)
     result = {}
     original = clf.get_params()
@@ -151,10 +215,13 @@ def calibration_settings(clf, X_cal, y_cal, X_eval, y_eval) -> dict[str, dict]:
         for weighting in ("uniform", "elbo"):
             clf.set_params(weighting=weighting, temperature=1.0)
             proba = clf.predict_proba(X_eval)
-            result[f"{weighting}, temperature 1"] = {"proba": proba, "temperature": 1.0}
+            result[CalibrationSetting(weighting, fitted_temperature=False)] = {"proba": proba, "temperature": 1.0}
             clf.calibrate(X_cal, y_cal)
             proba = clf.predict_proba(X_eval)
-            result[f"{weighting}, fitted temperature"] = {"proba": proba, "temperature": clf.temperature}
+            result[CalibrationSetting(weighting, fitted_temperature=True)] = {
+                "proba": proba,
+                "temperature": clf.temperature,
+            }
     finally:
         clf.set_params(**original)
     for entry in result.values():
@@ -162,25 +229,30 @@ def calibration_settings(clf, X_cal, y_cal, X_eval, y_eval) -> dict[str, dict]:
     return result
 
 
-def pruning_maps(clf, points, rules: dict) -> dict[str, dict]:
+def pruning_maps(clf, points, rules: Sequence) -> dict:
     """Classify ``points`` (e.g. a grid) with a fitted :class:`DiffusionClassifier` under each
-    pruning rule (name -> rule, as its ``pruning`` parameter takes them). name -> {"proba"
-    (n, K), "evaluations" (n,) denoiser evaluations spent on each point}."""
+    pruning rule (as its ``pruning`` parameter takes them: None for Algorithm 1 on every class,
+    a :class:`~toyclf.pruning.StagedElimination` for the paper's Algorithm 2, "early_stopping").
+    rule -> {"proba" (n, K), "evaluations" (n,) denoiser evaluations spent on each point}."""
     original = clf.pruning
     result = {}
     try:
-        for name, rule in rules.items():
+        for rule in rules:
             clf.set_params(pruning=rule)
-            errors, trials = clf.class_errors(points, return_trials=True)
+            errors, trials = clf.class_errors(points, return_trials=True)  # [n, K], [n, K]
             errors = torch.as_tensor(errors)
             proba = log_posterior(errors, temperature=clf.temperature, log_prior=clf._log_prior()).exp()
-            result[name] = {"proba": proba.numpy(), "evaluations": trials.sum(1)}
+            result[rule] = {"proba": proba.numpy(), "evaluations": trials.sum(1)}
     finally:
         clf.set_params(pruning=original)
     return result
 
 
 __all__ = [
+    "CalibrationSetting",
+    "OracleEstimate",
+    "Scoring",
+    "TrialScheme",
     "accuracy_against_trials",
     "calibration_settings",
     "loss_and_weighting_accuracy",
@@ -188,6 +260,7 @@ __all__ = [
     "posterior_gap",
     "prefix_accuracy",
     "pruning_maps",
+    "scheme_plan",
     "shared_against_independent_noise",
     "single_timestep_accuracy",
     "trial_losses",

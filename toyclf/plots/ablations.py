@@ -1,18 +1,91 @@
 """Figures for the estimator's ablations (:mod:`toyclf.experiments.ablations`, notebook 02, ``python -m toyclf.inside``).
 
-Each function draws one result and returns the matplotlib figure; titles carry the number behind it.
+The ablations key their results by data (:class:`~toyclf.experiments.ablations.TrialScheme`,
+``Scoring``, ``OracleEstimate``, ``CalibrationSetting``, pruning rules); the ``*_label`` functions
+here turn a key into the text of a legend, a bar or a printed line. Each ``plot_*`` function
+draws one result and returns the matplotlib figure; titles carry the number behind it.
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 
 import matplotlib.pyplot as plt
 import numpy as np
 
 from toyclf.calibration import reliability_curve
-from toyclf.experiments.ablations import posterior_gap
+from toyclf.experiments.ablations import (
+    CalibrationSetting,
+    OracleEstimate,
+    Scoring,
+    TrialScheme,
+    posterior_gap,
+)
 from toyclf.plots.maps import draw_posterior, finish_map
+from toyclf.pruning import EarlyStopping, FixedTrials, StagedElimination
+
+
+def _noise_name(noise_sampling: str) -> str:
+    return "Gaussian" if noise_sampling == "gaussian" else noise_sampling.capitalize()  # "sobol" -> "Sobol"
+
+
+def scheme_label(scheme: TrialScheme) -> str:
+    """ "random t", "evenly spaced t", "t = 500 only"; the noise when it is not the paper's
+    Gaussian, and toyclf's default plan marked: "evenly spaced t, Sobol noise (toyclf)"."""
+    if scheme.fixed_timestep is not None:
+        label = f"t = {scheme.fixed_timestep} only"
+    else:
+        label = "random t" if scheme.timesteps == "random" else "evenly spaced t"
+    if scheme.noise_sampling != "gaussian":
+        label += f", {_noise_name(scheme.noise_sampling)} noise"
+    if not scheme.shared_noise:
+        label += ", independent noise per class"
+    return label + " (toyclf)" if scheme == TrialScheme() else label
+
+
+def noise_label(scheme: TrialScheme) -> str:
+    """What the shared-noise ablation varies: "shared noise" or "independent noise"."""
+    return "shared noise" if scheme.shared_noise else "independent noise"
+
+
+def scoring_label(scoring: Scoring) -> str:
+    """ "l2, uniform", "l1, elbo", ..."""
+    return f"{scoring.loss}, {scoring.weighting}"
+
+
+def estimate_label(estimate: OracleEstimate) -> str:
+    """ "ELBO, 256 pairs, Gaussian noise (paper)", "ELBO, 256 pairs, Sobol noise, t ~ sqrt(w)",
+    "uniform, 256 pairs, fitted temperature", ...: the ELBO estimates differ in their noise and
+    say it; the uniform ones share one plan and say only whether the temperature was fitted."""
+    parts = ["ELBO" if estimate.weighting == "elbo" else estimate.weighting, f"{estimate.n_pairs} pairs"]
+    if estimate.weighting == "elbo":
+        paper = " (paper)" if estimate.noise_sampling == "gaussian" else ""
+        parts.append(f"{_noise_name(estimate.noise_sampling)} noise{paper}")
+    if estimate.sqrt_density:
+        parts.append("t ~ sqrt(w)")
+    if estimate.fitted_temperature:
+        parts.append("fitted temperature")
+    return ", ".join(parts)
+
+
+def calibration_label(setting: CalibrationSetting) -> str:
+    """ "uniform, temperature 1", "elbo, fitted temperature", ..."""
+    return f"{setting.weighting}, " + ("fitted temperature" if setting.fitted_temperature else "temperature 1")
+
+
+def pruning_label(rule, n_trials: int) -> str:
+    """A pruning rule (as :class:`DiffusionClassifier`'s ``pruning`` takes it) with a plan of
+    ``n_trials``: "every class, all 256 trials", "staged (32, 256), keep (2, 1)", "early
+    stopping, at most 256"; any other rule by its repr."""
+    if rule is None or isinstance(rule, FixedTrials):
+        return f"every class, all {n_trials} trials"
+    if rule == "staged":
+        rule = StagedElimination()
+    if isinstance(rule, StagedElimination):
+        return f"staged {rule.n_samples}, keep {rule.to_keep}"
+    if rule in ("early_stopping", EarlyStopping()):
+        return f"early stopping, at most {n_trials}"
+    return repr(rule)
 
 
 def draw_single_timestep(ax, timesteps: Sequence[int], accuracy: np.ndarray) -> None:
@@ -24,11 +97,18 @@ def draw_single_timestep(ax, timesteps: Sequence[int], accuracy: np.ndarray) -> 
     ax.set_ylabel("test accuracy")
 
 
-def draw_error_against_trials(ax, sizes: Sequence[int], curves: dict, title: str) -> None:
-    """Test error (1 - accuracy) against trials per class, log-log; toyclf's default in black."""
-    for i, (name, curve) in enumerate((k, v) for k, v in curves.items() if k != "variance_ratio"):
-        style = "k-" if "toyclf" in name else f"C{i}-"
-        ax.plot(sizes, 1 - np.asarray(curve), style, marker="o", markersize=3, label=name)
+def draw_error_against_trials(
+    ax,
+    sizes: Sequence[int],
+    curves: dict[TrialScheme, np.ndarray],
+    title: str,
+    label: Callable[[TrialScheme], str] = scheme_label,
+) -> None:
+    """Test error (1 - accuracy) against trials per class, log-log, one curve (accuracy
+    [len(sizes)]) per scheme, named by ``label``; toyclf's default ``TrialScheme()`` in black."""
+    for i, (scheme, curve) in enumerate(curves.items()):
+        style = "k-" if scheme == TrialScheme() else f"C{i}-"
+        ax.plot(sizes, 1 - np.asarray(curve), style, marker="o", markersize=3, label=label(scheme))
     ax.set_xscale("log", base=2)
     ax.set_yscale("log")
     ax.set_xlabel("trials (t, eps) per class")
@@ -37,10 +117,10 @@ def draw_error_against_trials(ax, sizes: Sequence[int], curves: dict, title: str
     ax.legend(fontsize=9, loc="upper right")
 
 
-def draw_loss_weighting(ax, accuracy: dict[str, float]) -> None:
+def draw_loss_weighting(ax, accuracy: dict[Scoring, float]) -> None:
     """Accuracy for each loss and weighting, as bars."""
-    names = list(accuracy)
-    values = [accuracy[name] for name in names]
+    names = [scoring_label(scoring) for scoring in accuracy]
+    values = list(accuracy.values())
     bars = ax.bar(names, values, color=[f"C{i}" for i in range(len(names))])
     ax.bar_label(bars, labels=[f"{v:.3f}" for v in values])
     low = min(values)
@@ -53,19 +133,19 @@ def plot_estimator_ablations(
     timesteps: Sequence[int],
     single_accuracy: np.ndarray,
     sizes: Sequence[int],
-    trial_curves: dict[str, np.ndarray],
-    noise_curves: dict,
-    loss_weighting: dict[str, float],
+    trial_curves: dict[TrialScheme, np.ndarray],
+    noise: dict,
+    loss_weighting: dict[Scoring, float],
 ):
     """Four panels: accuracy from one timestep against t; error against trials for the timestep
-    schemes; shared against independent noise; l2 / l1 by uniform / ELBO weighting."""
+    schemes; shared against independent noise (``noise``, as
+    :func:`~toyclf.experiments.ablations.shared_against_independent_noise` returns it); l2 / l1
+    by uniform / ELBO weighting."""
     fig, axes = plt.subplots(1, 4, figsize=(21, 4.8), layout="constrained")
     draw_single_timestep(axes[0], timesteps, single_accuracy)
     draw_error_against_trials(axes[1], sizes, trial_curves, "Which timesteps")
-    ratio = noise_curves["variance_ratio"]
-    draw_error_against_trials(
-        axes[2], sizes, noise_curves, f"Shared noise: {ratio:.1f}x less variance in err(c) - err(c')"
-    )
+    title = f"Shared noise: {noise['variance_ratio']:.1f}x less variance in err(c) - err(c')"
+    draw_error_against_trials(axes[2], sizes, noise["curves"], title, label=noise_label)
     draw_loss_weighting(axes[3], loss_weighting)
     return fig
 
@@ -76,16 +156,13 @@ def plot_oracle(result: dict):
     exact, estimates = result["exact"], result["estimates"]
     fig, axes = plt.subplots(1, 2, figsize=(12, 5.5), layout="constrained")
     low, high = float(exact.min()), float(exact.max())
-    for ax, names in (
-        (axes[0], [n for n in estimates if n.startswith("ELBO")]),
-        (axes[1], [n for n in estimates if n.startswith("uniform")]),
-    ):
+    for ax, weighting in zip(axes, ("elbo", "uniform"), strict=True):
         ax.plot([low, high], [low, high], color="0.3", linewidth=1, label="exact")
-        for i, name in enumerate(names):
-            gap = posterior_gap(estimates[name], exact)
-            slope = np.polyfit(exact, estimates[name], 1)[0]
-            label = f"{name}\n  mean |p - p*| = {gap:.3f}, slope {slope:.3f}"
-            ax.scatter(exact, estimates[name], s=7, alpha=0.6, color=f"C{i}", label=label)
+        for i, key in enumerate(key for key in estimates if key.weighting == weighting):
+            gap = posterior_gap(estimates[key], exact)
+            slope = np.polyfit(exact, estimates[key], 1)[0]
+            label = f"{estimate_label(key)}\n  mean |p - p*| = {gap:.3f}, slope {slope:.3f}"
+            ax.scatter(exact, estimates[key], s=7, alpha=0.6, color=f"C{i}", label=label)
         ax.set_xlabel("exact log p(x | 1) - log p(x | 0)")
         ax.set_ylabel("estimated: err(x, 0) - err(x, 1)")
         ax.legend(fontsize=9, loc="upper left")
@@ -96,18 +173,20 @@ def plot_oracle(result: dict):
     return fig
 
 
-def plot_reliability(settings: dict[str, dict], y_index: np.ndarray, *, n_bins: int = 15, min_count: int = 30):
+def plot_reliability(
+    settings: dict[CalibrationSetting, dict], y_index: np.ndarray, *, n_bins: int = 15, min_count: int = 30
+):
     """Reliability diagram (top-label accuracy against confidence) for each setting, ECE in the
     legend; bins with fewer than ``min_count`` samples are too noisy to draw (ECE counts them)."""
     fig, ax = plt.subplots(figsize=(6.2, 6), layout="constrained")
     ax.plot([0, 1], [0, 1], color="0.3", linewidth=1, label="calibrated")
     low = 1.0
-    for i, (name, entry) in enumerate(settings.items()):
+    for i, (setting, entry) in enumerate(settings.items()):
         confidence, accuracy, counts = reliability_curve(entry["proba"], y_index, n_bins=n_bins)
         confidence, accuracy = confidence[counts >= min_count], accuracy[counts >= min_count]
         low = min(low, confidence.min(), accuracy.min())
         label = (
-            f"{name}"
+            calibration_label(setting)
             + ("" if entry["temperature"] == 1 else f" {entry['temperature']:.2f}")
             + f": ECE {entry['ece']:.3f}"
         )
@@ -121,17 +200,20 @@ def plot_reliability(settings: dict[str, dict], y_index: np.ndarray, *, n_bins: 
     return fig
 
 
-def plot_pruning_maps(xx: np.ndarray, yy: np.ndarray, maps: dict[str, dict], reference: str):
-    """The decision map each pruning rule produces, its evaluations per point and its agreement
-    with ``reference``, and where early stopping spent them."""
+def plot_pruning_maps(xx: np.ndarray, yy: np.ndarray, maps: dict, *, n_trials: int, reference=None):
+    """The decision map each pruning rule produces (``maps``: rule -> {"proba" (n, K),
+    "evaluations" (n,)} on the r x r grid ``xx``, ``yy``), its evaluations per point and its
+    agreement with the rule ``reference`` (default None: every class on all ``n_trials``), and
+    where the last rule spent them."""
     r = xx.shape[0]
     K = next(iter(maps.values()))["proba"].shape[-1]
     fig, axes = plt.subplots(1, len(maps) + 1, figsize=(5 * (len(maps) + 1), 5.2), layout="constrained")
-    decisions = maps[reference]["proba"].argmax(1)
-    for ax, (name, entry) in zip(axes, maps.items(), strict=False):
+    decisions = maps[reference]["proba"].argmax(1)  # [r * r]
+    for ax, (rule, entry) in zip(axes, maps.items(), strict=False):
         draw_posterior(ax, xx, yy, entry["proba"].reshape(r, r, K))
         agreement = (entry["proba"].argmax(1) == decisions).mean()
-        finish_map(ax, xx, yy, f"{name}\n{entry['evaluations'].mean():.0f} evaluations / point, agrees {agreement:.2%}")
+        title = f"{pruning_label(rule, n_trials)}\n{entry['evaluations'].mean():.0f} evaluations / point"
+        finish_map(ax, xx, yy, f"{title}, agrees {agreement:.2%}")
     last = list(maps)[-1]
     image = axes[-1].imshow(
         maps[last]["evaluations"].reshape(r, r),
@@ -141,6 +223,6 @@ def plot_pruning_maps(xx: np.ndarray, yy: np.ndarray, maps: dict[str, dict], ref
         cmap="viridis",
         norm="log",
     )
-    finish_map(axes[-1], xx, yy, f"{last}: evaluations spent on each point")
+    finish_map(axes[-1], xx, yy, f"{pruning_label(last, n_trials)}: evaluations spent on each point")
     fig.colorbar(image, ax=axes[-1], shrink=0.85)
     return fig
