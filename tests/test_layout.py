@@ -44,6 +44,7 @@ LAYERS: dict[str, int] = {
     "toyclf.denoisers.images": 2,
     "toyclf.denoisers.tiny": 2,
     # 3 method: the estimator (Algorithm 1), pruning (Algorithm 2), calibration, training, sampling
+    "toyclf.weighting": 3,
     "toyclf.estimator": 3,
     "toyclf.pruning": 3,
     "toyclf.calibration": 3,

@@ -33,8 +33,8 @@ from tqdm import tqdm
 from toyclf.denoisers.base import Denoiser
 from toyclf.plan import NOISE_SAMPLINGS, TIMESTEPS, TrialPlan, check_choice, make_plan
 from toyclf.pruning import EarlyStopping, FixedTrials, Stage, StagedElimination, resolve_pruning
-from toyclf.schedule import NoiseSchedule
 from toyclf.utils.validation import is_positive
+from toyclf.weighting import LOSSES, WEIGHTINGS, denoising_loss, timestep_weights, trial_weights
 
 __all__ = [
     "LOSSES",
@@ -54,38 +54,6 @@ __all__ = [
     "timestep_weights",
     "trial_weights",
 ]
-
-LOSSES = ("l2", "l1", "huber")
-WEIGHTINGS = ("uniform", "elbo")
-
-
-def timestep_weights(schedule: NoiseSchedule, weighting: str = "uniform") -> Tensor:
-    """w_t for every timestep: 1 (``"uniform"``, the paper's best accuracy) or the ELBO weights
-    (``"elbo"``, which make the errors a real negative log-likelihood bound). [T], float64."""
-    check_choice("weighting", weighting, WEIGHTINGS)
-    if weighting == "uniform":
-        return torch.ones(schedule.num_timesteps, dtype=torch.float64)
-    return schedule.elbo_weights()
-
-
-def trial_weights(schedule: NoiseSchedule, plan: TrialPlan, weighting: str = "uniform") -> Tensor:
-    """The weight of every trial of ``plan``: w(t_n), times the plan's importance weight
-    1 / (T q(t_n)) when its timesteps were importance-sampled. [N] float64."""
-    weights = timestep_weights(schedule, weighting)[plan.timesteps]  # [N]
-    return weights if plan.importance is None else weights * plan.importance
-
-
-def denoising_loss(noise: Tensor, predicted: Tensor, loss: str = "l2") -> Tensor:
-    """|| eps - eps_hat || per row, in fp32: ``l2`` squared norm, ``l1``, or ``huber`` (delta 1),
-    summed over every dimension but the first. [M, *S] x [M, *S] -> [M]"""
-    diff = (predicted.float() - noise.float()).flatten(1)  # [M, prod(S)]
-    if loss == "l2":
-        return diff.square().sum(1)
-    if loss == "l1":
-        return diff.abs().sum(1)
-    if loss == "huber":
-        return torch.nn.functional.huber_loss(diff, torch.zeros_like(diff), reduction="none").sum(1)
-    raise ValueError(f"loss must be one of {', '.join(map(repr, LOSSES))}; got {loss!r}.")
 
 
 @torch.inference_mode()
@@ -166,7 +134,7 @@ def points_per_chunk(n_classes: int, stage_ends: Sequence[int], batch_size: int)
 
 
 @dataclass(frozen=True)
-class Scoring:
+class ChunkScoring:
     """One call's settings, fixed before the first chunk of points is scored."""
 
     denoiser: Denoiser
@@ -180,7 +148,7 @@ class Scoring:
     batch_size: int  # rows (point, class, trial) per denoiser call
 
 
-def _score_chunk(scoring: Scoring, x0: Tensor) -> tuple[Tensor, Tensor]:
+def _score_chunk(scoring: ChunkScoring, x0: Tensor) -> tuple[Tensor, Tensor]:
     """Run the stages of the rule on b encoded points [b, *S]: errors [b, K] float64, trials [b, K] long.
 
     Stage s evaluates the still-active (point, class) pairs on trials stage_ends[s-1] ..
@@ -274,7 +242,17 @@ def class_errors(
     weights = trial_weights(denoiser.schedule, plan, weighting)  # [N] float64
 
     stage_ends = rule.stage_ends(len(plan))
-    scoring = Scoring(denoiser, plan, classes, weights, rule, stage_ends, offsets, loss, batch_size)
+    scoring = ChunkScoring(
+        denoiser=denoiser,
+        plan=plan,
+        classes=classes,
+        weights=weights,
+        rule=rule,
+        stage_ends=stage_ends,
+        offsets=offsets,
+        loss=loss,
+        batch_size=batch_size,
+    )
     chunk_size = points_per_chunk(K, stage_ends, batch_size)
     errors, trials = torch.empty(len(x), K), torch.empty(len(x), K, dtype=torch.long)  # [B, K] each
     with tqdm(total=len(x), desc="classifying", disable=not progress, leave=False) as bar:

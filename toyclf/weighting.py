@@ -1,0 +1,48 @@
+"""What one trial adds to a class's error: the weight w(t_n) times the denoising loss.
+
+The error of class c is the mean over the plan's trials of w(t_n) loss(eps_n, eps_theta(x_t, t_n, c))
+(Li et al. 2023, eq. 5). With w = 1 (``"uniform"``) it is the paper's estimate, the best for
+accuracy; with the ELBO weights (``"elbo"``, :meth:`toyclf.schedule.NoiseSchedule.elbo_weights`)
+the mean is the negative ELBO itself, so the softmax of the errors is the model's own posterior.
+The loss is l2 (the ELBO's), l1 or Huber.
+"""
+
+from __future__ import annotations
+
+import torch
+from torch import Tensor
+
+from toyclf.plan import TrialPlan, check_choice
+from toyclf.schedule import NoiseSchedule
+
+LOSSES = ("l2", "l1", "huber")
+WEIGHTINGS = ("uniform", "elbo")
+
+
+def timestep_weights(schedule: NoiseSchedule, weighting: str = "uniform") -> Tensor:
+    """w_t for every timestep: 1 (``"uniform"``, the paper's best accuracy) or the ELBO weights
+    (``"elbo"``, which make the errors a real negative log-likelihood bound). [T], float64."""
+    check_choice("weighting", weighting, WEIGHTINGS)
+    if weighting == "uniform":
+        return torch.ones(schedule.num_timesteps, dtype=torch.float64)
+    return schedule.elbo_weights()
+
+
+def trial_weights(schedule: NoiseSchedule, plan: TrialPlan, weighting: str = "uniform") -> Tensor:
+    """The weight of every trial of ``plan``: w(t_n), times the plan's importance weight
+    1 / (T q(t_n)) when its timesteps were importance-sampled. [N] float64."""
+    weights = timestep_weights(schedule, weighting)[plan.timesteps]  # [N]
+    return weights if plan.importance is None else weights * plan.importance
+
+
+def denoising_loss(noise: Tensor, predicted: Tensor, loss: str = "l2") -> Tensor:
+    """|| eps - eps_hat || per row, in fp32: ``l2`` squared norm, ``l1``, or ``huber`` (delta 1),
+    summed over every dimension but the first. [M, *S] x [M, *S] -> [M]"""
+    diff = (predicted.float() - noise.float()).flatten(1)  # [M, prod(S)]
+    if loss == "l2":
+        return diff.square().sum(1)
+    if loss == "l1":
+        return diff.abs().sum(1)
+    if loss == "huber":
+        return torch.nn.functional.huber_loss(diff, torch.zeros_like(diff), reduction="none").sum(1)
+    raise ValueError(f"loss must be one of {', '.join(map(repr, LOSSES))}; got {loss!r}.")
