@@ -1,6 +1,7 @@
 """Temperature scaling and calibration error, against answers known by construction."""
 
 import copy
+import warnings
 
 import numpy as np
 import pytest
@@ -70,3 +71,21 @@ def test_calibrate_names_labels_it_has_not_seen(fitted, spirals_split):
     _, _, X_test, _ = spirals_split
     with pytest.raises(ValueError, match=r"y contains labels not seen in fit: \[7\]; expected labels among \[0, 1\]"):
         copy.deepcopy(fitted).calibrate(X_test[:3], [0, 1, 7])
+
+
+def test_a_calibrated_temperature_warns_when_the_settings_it_was_fitted_for_change(fitted, spirals_split):
+    _, _, X_test, y_test = spirals_split
+    clf = copy.deepcopy(fitted).set_params(weighting="uniform", pruning=None)
+    clf.calibrate(X_test[:300], y_test[:300])
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        clf.predict(X_test[:5])  # the settings it was fitted for: no warning
+    clf.set_params(n_trials=clf.n_trials // 2)
+    with pytest.warns(
+        UserWarning, match=r"was fitted by calibrate\(\) with n_trials=16; the settings are now n_trials=8"
+    ):
+        clf.predict_proba(X_test[:5])
+    clf.set_params(temperature=0.5)  # set by hand: the user's choice, no warning
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        clf.predict(X_test[:5])

@@ -58,6 +58,7 @@ LAYERS: dict[str, int] = {
     "toyclf.experiments.ablations": 5,
     "toyclf.experiments.comparison": 5,
     "toyclf.experiments.robustness": 5,
+    "toyclf.experiments.suite": 5,
     "toyclf.plots": 5,
     "toyclf.plots.maps": 5,
     "toyclf.plots.ablations": 5,

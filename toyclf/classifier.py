@@ -20,23 +20,21 @@ from sklearn.utils._param_validation import Interval, StrOptions, validate_param
 from sklearn.utils.multiclass import check_classification_targets
 from sklearn.utils.validation import check_is_fitted, validate_data
 
-from toyclf.calibration import fit_temperature
-from toyclf.denoisers.mlp import MLPDenoiser
-from toyclf.estimator import LOSSES, WEIGHTINGS, class_errors, log_posterior
+from toyclf.calibration import fit_temperature, warn_if_stale
+from toyclf.estimator import LOSSES, WEIGHTINGS, class_errors, log_posterior, timestep_weights
 from toyclf.plan import NOISE_SAMPLINGS, TIMESTEPS, make_plan
 from toyclf.pruning import PRUNING_CONSTRAINT
 from toyclf.sampling import sample
 from toyclf.saving import load_classifier, save_classifier
 from toyclf.scaling import SCALINGS, make_scaler
 from toyclf.schedule import NoiseSchedule
-from toyclf.training import train_denoiser
+from toyclf.training import seeded_mlp, train_denoiser
 from toyclf.utils.device import resolve_device
 from toyclf.utils.validation import POSITIVE_FINITE, check_known_labels, check_priors, is_int
 
 SCHEDULES = ("cosine", "linear")  # the noise_schedule names the classifier trains with
-# The settings read at prediction time (set_params changes them without refitting): the plan's and the estimator's.
-PLAN_PARAMS = ("n_trials", "timesteps", "noise_sampling")  # -> toyclf.plan.make_plan
-ESTIMATOR_PARAMS = ("loss", "weighting", "pruning", "temperature")  # -> toyclf.estimator.class_errors
+PLAN_PARAMS = ("n_trials", "timesteps", "noise_sampling")  # read at prediction time -> toyclf.plan.make_plan
+ESTIMATOR_PARAMS = ("loss", "weighting", "noise_range", "pruning", "temperature")  # -> toyclf.estimator.class_errors
 
 
 @dataclass(kw_only=True, repr=False, eq=False)  # the generated __init__ only stores the arguments, as sklearn requires
@@ -99,12 +97,14 @@ class DiffusionClassifier(ClassifierMixin, BaseEstimator):
     weighting : {"uniform", "elbo"}, default="uniform"
         w(t): uniform (the paper's best accuracy) or the ELBO weights (errors are then the
         negative ELBO and the posterior at temperature 1 is the model's own).
+    noise_range : (float, float) or None, default=None
+        Only timesteps whose noise-to-signal ratio sigma_t / alpha_t (in units of the standardised
+        data) lies in this range count (:func:`toyclf.weighting.timestep_weights`).
     temperature : float, default=1.0
-        Divides the errors before the softmax; only probabilities change, not argmax over
-        classes with equal priors. The ELBO weighting is calibrated by construction
-        (temperature 1 is Bayes' rule on the model's likelihoods; a fitted temperature stays
-        near 1). Uniform weighting puts the errors on another scale: its probabilities are too
-        flat (about five times, on the spirals) until :meth:`calibrate` fits the temperature.
+        Divides the errors before the softmax (and so sets the scale of the errors against the
+        log prior). With ELBO weights, 1 is Bayes' rule on the model's likelihoods; uniform
+        weights give too flat probabilities (about five times, on the spirals) until
+        :meth:`calibrate` fits it.
     priors : array-like of shape (n_classes,), default=None
         Class prior probabilities p(c); by default the class frequencies in ``y`` (as
         :class:`sklearn.naive_bayes.GaussianNB`).
@@ -126,8 +126,7 @@ class DiffusionClassifier(ClassifierMixin, BaseEstimator):
     loss_curve_ : list of float, the training loss at every step
     n_iter_ : int, the number of training steps taken
     plan_seed_ : int, the seed of the prediction plan (fixed at fit, so predictions are repeatable)
-    data_bound_ : float, the largest |value| of the standardised training data; :meth:`sample`
-        clips its estimates of x0 to 1.5 times it
+    data_bound_ : float, the largest |value| of the standardised data; :meth:`sample` clips x0 to 1.5 times it
 
     Examples
     --------
@@ -154,6 +153,7 @@ class DiffusionClassifier(ClassifierMixin, BaseEstimator):
         "pruning": PRUNING_CONSTRAINT,
         "loss": [StrOptions(set(LOSSES))],
         "weighting": [StrOptions(set(WEIGHTINGS))],
+        "noise_range": [None, tuple],
         "temperature": [POSITIVE_FINITE],
         "priors": [None, "array-like"],
         "random_state": ["random_state"],
@@ -177,6 +177,7 @@ class DiffusionClassifier(ClassifierMixin, BaseEstimator):
     pruning: Any = "early_stopping"
     loss: str = "l2"
     weighting: str = "uniform"
+    noise_range: tuple[float, float] | None = None
     temperature: float = 1.0
     priors: Any = None
     random_state: int | np.random.RandomState | None = None
@@ -205,11 +206,8 @@ class DiffusionClassifier(ClassifierMixin, BaseEstimator):
         self.scaler_ = make_scaler(self.feature_scaling).fit(X)
         self.data_bound_ = float(np.abs(self.scaler_.transform(X)).max())
         schedule = NoiseSchedule.from_name(self.noise_schedule, self.n_timesteps, shift=float(self.schedule_shift))
-        with torch.random.fork_rng(devices=[]):  # seeded weights, global RNG left as it was
-            torch.manual_seed(init_seed)
-            sizes = {"hidden_size": self.hidden_size, "n_layers": self.n_layers, "n_frequencies": self.n_frequencies}
-            denoiser = MLPDenoiser(X.shape[1], len(self.classes_), schedule, **sizes)
-        self.denoiser_ = denoiser.to(device)
+        sizes = {"hidden_size": self.hidden_size, "n_layers": self.n_layers, "n_frequencies": self.n_frequencies}
+        self.denoiser_ = seeded_mlp(X.shape[1], len(self.classes_), schedule, seed=init_seed, **sizes).to(device)
         labels = torch.as_tensor(y_index, dtype=torch.long)  # [n]
         training = {"steps": self.max_iter, "batch_size": self.batch_size, "learning_rate": self.learning_rate}
         self.loss_curve_ = train_denoiser(
@@ -231,8 +229,11 @@ class DiffusionClassifier(ClassifierMixin, BaseEstimator):
         """
         check_is_fitted(self)
         plan_params, params = self._prediction_params(PLAN_PARAMS), self._prediction_params(ESTIMATOR_PARAMS)
+        warn_if_stale(getattr(self, "calibrated_for_", None), {**plan_params, **params})
         X = validate_data(self, X, dtype=np.float64, reset=False)
-        plan = make_plan(self.denoiser_, seed=self.plan_seed_, **plan_params)  # the same (t, eps) for every call
+        weights = timestep_weights(self.denoiser_.schedule, params["weighting"], noise_range=params["noise_range"])
+        density = None if params["noise_range"] is None else weights > 0  # trials only where they count
+        plan = make_plan(self.denoiser_, seed=self.plan_seed_, timestep_density=density, **plan_params)  # fixed at fit
         x = self._to_tensor(X)  # [n, n_features], scaled
         errors, trials = class_errors(
             self.denoiser_, x, plan, log_prior=self._log_prior(), progress=self.verbose, return_trials=True, **params
@@ -264,21 +265,20 @@ class DiffusionClassifier(ClassifierMixin, BaseEstimator):
         al. 2017; :func:`toyclf.calibration.fit_temperature`). Sets the ``temperature`` parameter,
         as ``set_params`` would (so ``get_params``, ``clone`` and :meth:`save` keep it), and
         returns self. Decisions do not change; probabilities become calibrated. Use data the
-        denoiser was not trained on.
+        denoiser was not trained on. Predicting with other trials, pruning, weighting or loss warns.
         """
         check_is_fitted(self)
         y = check_known_labels(y, self.classes_)
         errors = self.class_errors(X)
         self.temperature = fit_temperature(errors, np.searchsorted(self.classes_, y), log_prior=self._log_prior())
+        self.calibrated_for_ = {name: getattr(self, name) for name in PLAN_PARAMS + ESTIMATOR_PARAMS}
         return self
 
     def sample(
         self, n_samples: int = 100, *, method: str = "ddpm", n_steps: int = 50, random_state: Any = None
     ) -> tuple[np.ndarray, np.ndarray]:
-        """Generate ``n_samples`` points, split evenly over the classes (DDPM or DDIM sampling).
-
-        Returns ``X`` (n_samples, n_features) in the units of the training data, and ``y``.
-        """
+        """``n_samples`` points split evenly over the classes (DDPM or DDIM sampling): ``X``
+        (n_samples, n_features) in the units of the training data, and ``y``."""
         check_is_fitted(self)
         if not is_int(n_samples, 1):
             raise ValueError(f"n_samples must be a positive int; got {n_samples!r}.")

@@ -58,7 +58,13 @@ __all__ = [
 
 @torch.inference_mode()
 def reference_class_errors(
-    denoiser: Denoiser, x: Tensor, plan: TrialPlan, *, loss: str = "l2", weighting: str = "uniform"
+    denoiser: Denoiser,
+    x: Tensor,
+    plan: TrialPlan,
+    *,
+    loss: str = "l2",
+    weighting: str = "uniform",
+    noise_range: tuple[float, float] | None = None,
 ) -> Tensor:
     """The paper's Algorithm 1, written plainly: the error of every point under every class.
 
@@ -70,7 +76,7 @@ def reference_class_errors(
     """
     x0 = denoiser.encode(x.to(denoiser.device))  # [B, *S]
     B, K = len(x0), denoiser.n_classes
-    weights = trial_weights(denoiser.schedule, plan, weighting)  # [N]
+    weights = trial_weights(denoiser.schedule, plan, weighting, noise_range=noise_range)  # [N]
     errors = torch.zeros(B, K, dtype=torch.float64)  # [B, K]
     for t_n, eps_n, w_n in zip(plan.timesteps, plan.noise, weights, strict=True):
         t = t_n.repeat(B).to(denoiser.device)  # [B], the same t_n for every point
@@ -201,6 +207,7 @@ def class_errors(
     classes: Sequence[int] | Tensor | None = None,
     loss: str = "l2",
     weighting: str = "uniform",
+    noise_range: tuple[float, float] | None = None,
     pruning: str | FixedTrials | StagedElimination | EarlyStopping | None = None,
     log_prior: Tensor | None = None,
     temperature: float = 1.0,
@@ -239,7 +246,7 @@ def class_errors(
     if log_prior.shape != (K,):
         raise ValueError(f"log_prior must have one value per class, shape ({K},); got {tuple(log_prior.shape)}.")
     offsets = -temperature * log_prior.double().nan_to_num(neginf=-1e300)  # [K]; prior 0: never chosen
-    weights = trial_weights(denoiser.schedule, plan, weighting)  # [N] float64
+    weights = trial_weights(denoiser.schedule, plan, weighting, noise_range=noise_range)  # [N] float64
 
     stage_ends = rule.stage_ends(len(plan))
     scoring = ChunkScoring(

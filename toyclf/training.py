@@ -13,6 +13,9 @@ import torch
 from torch import Tensor, nn
 from tqdm import tqdm
 
+from toyclf.denoisers.mlp import MLPDenoiser
+from toyclf.schedule import NoiseSchedule
+
 
 @contextmanager
 def torch_threads(n: int | None) -> Iterator[None]:
@@ -24,6 +27,14 @@ def torch_threads(n: int | None) -> Iterator[None]:
         yield
     finally:
         torch.set_num_threads(previous)
+
+
+def seeded_mlp(n_features: int, n_classes: int, schedule: NoiseSchedule, *, seed: int, **sizes: int) -> MLPDenoiser:
+    """A fresh :class:`~toyclf.denoisers.MLPDenoiser` whose initial weights come from ``seed``
+    (torch's global generator is left as it was)."""
+    with torch.random.fork_rng(devices=[]):
+        torch.manual_seed(seed)
+        return MLPDenoiser(n_features, n_classes, schedule, **sizes)
 
 
 def train_denoiser(

@@ -9,6 +9,8 @@ The loss is l2 (the ELBO's), l1 or Huber.
 
 from __future__ import annotations
 
+from numbers import Real
+
 import torch
 from torch import Tensor
 
@@ -19,19 +21,50 @@ LOSSES = ("l2", "l1", "huber")
 WEIGHTINGS = ("uniform", "elbo")
 
 
-def timestep_weights(schedule: NoiseSchedule, weighting: str = "uniform") -> Tensor:
+def timestep_weights(
+    schedule: NoiseSchedule, weighting: str = "uniform", *, noise_range: tuple[float, float] | None = None
+) -> Tensor:
     """w_t for every timestep: 1 (``"uniform"``, the paper's best accuracy) or the ELBO weights
-    (``"elbo"``, which make the errors a real negative log-likelihood bound). [T], float64."""
+    (``"elbo"``, which make the errors a real negative log-likelihood bound). [T], float64.
+
+    ``noise_range=(low, high)`` keeps the timesteps whose noise-to-signal ratio sigma_t / alpha_t
+    = sqrt((1 - abar_t) / abar_t) lies in [low, high] and gives the others weight 0. With the
+    ELBO weights the integral over log SNR then runs from -2 log(high) to -2 log(low) (Kingma et
+    al. 2021 write the bound over such a finite range): the errors bound -log p(x | c) of the
+    data seen through noise of size ``low``, leaving out the prior-matching end, where the
+    classes differ by about 1 / (2 high^2) nats. Both ends of a schedule carry weights that
+    grow without bound (w_t at sigma / alpha = 0.002 and 5000 are about 100 times the middle
+    ones), where a trained model's small errors, not the classes, decide the sum.
+    """
     check_choice("weighting", weighting, WEIGHTINGS)
     if weighting == "uniform":
-        return torch.ones(schedule.num_timesteps, dtype=torch.float64)
-    return schedule.elbo_weights()
+        weights = torch.ones(schedule.num_timesteps, dtype=torch.float64)
+    else:
+        weights = schedule.elbo_weights()
+    if noise_range is None:
+        return weights
+    if not (
+        isinstance(noise_range, tuple)
+        and len(noise_range) == 2
+        and all(isinstance(v, Real) and not isinstance(v, bool) for v in noise_range)
+        and 0 <= noise_range[0] < noise_range[1]
+    ):
+        raise ValueError(f"noise_range must be None or a pair (low, high) with 0 <= low < high; got {noise_range!r}.")
+    low, high = noise_range
+    noise_to_signal = (-schedule.log_snr / 2).exp()  # [T], sigma_t / alpha_t
+    return weights * ((noise_to_signal >= low) & (noise_to_signal <= high))
 
 
-def trial_weights(schedule: NoiseSchedule, plan: TrialPlan, weighting: str = "uniform") -> Tensor:
-    """The weight of every trial of ``plan``: w(t_n), times the plan's importance weight
-    1 / (T q(t_n)) when its timesteps were importance-sampled. [N] float64."""
-    weights = timestep_weights(schedule, weighting)[plan.timesteps]  # [N]
+def trial_weights(
+    schedule: NoiseSchedule,
+    plan: TrialPlan,
+    weighting: str = "uniform",
+    *,
+    noise_range: tuple[float, float] | None = None,
+) -> Tensor:
+    """The weight of every trial of ``plan``: w(t_n) (:func:`timestep_weights`), times the plan's
+    importance weight 1 / (T q(t_n)) when its timesteps were importance-sampled. [N] float64."""
+    weights = timestep_weights(schedule, weighting, noise_range=noise_range)[plan.timesteps]  # [N]
     return weights if plan.importance is None else weights * plan.importance
 
 
