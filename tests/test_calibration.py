@@ -56,7 +56,7 @@ def test_fit_temperature_checks_its_input():
 def test_calibrate_fits_the_classifiers_temperature_on_held_out_data(fitted, spirals_split):
     _, _, X_test, y_test = spirals_split
     X_cal, y_cal, X_eval, y_eval = X_test[:1000], y_test[:1000], X_test[1000:], y_test[1000:]
-    clf = copy.deepcopy(fitted)  # uniform weighting, temperature 1
+    clf = copy.deepcopy(fitted).set_params(weighting="uniform", noise_range=None)  # the paper's, temperature 1
     before = clf.predict_proba(X_eval)
     assert clf.calibrate(X_cal, y_cal) is clf
     after = clf.predict_proba(X_eval)

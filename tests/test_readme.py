@@ -11,6 +11,7 @@ an edited README fails here rather than running at full size; a new block needs 
 from __future__ import annotations
 
 import re
+import warnings
 from pathlib import Path
 
 import numpy as np
@@ -102,7 +103,9 @@ def test_python_block_runs(index, request, tmp_path, monkeypatch):
     monkeypatch.chdir(tmp_path)
     write_images(tmp_path)
     namespace: dict = {"__name__": f"readme_block_{index + 1}"}
-    exec(compile(code, f"README.md python block {index + 1}", "exec"), namespace)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", UserWarning)  # an example that warns (a stale temperature, ...) is wrong
+        exec(compile(code, f"README.md python block {index + 1}", "exec"), namespace)
 
 
 def test_no_log_words():

@@ -53,7 +53,7 @@ class DiffusionClassifier(ClassifierMixin, BaseEstimator):
         Width of the MLP's residual blocks.
     n_layers : int, default=3
         Number of residual blocks.
-    n_frequencies : int, default=16
+    n_frequencies : int, default=8
         Fourier features per input feature (what lets the MLP draw sharp 2D shapes); 0 feeds
         the standardised features in as they are, which suits many features such as pixels.
     feature_scaling : {"per_feature", "global"}, default="per_feature"
@@ -94,10 +94,11 @@ class DiffusionClassifier(ClassifierMixin, BaseEstimator):
         e.g. ``EarlyStopping(error_rate=0.01)``.
     loss : {"l2", "l1", "huber"}, default="l2"
         The denoising error.
-    weighting : {"uniform", "elbo"}, default="uniform"
-        w(t): uniform (the paper's best accuracy) or the ELBO weights (errors are then the
-        negative ELBO and the posterior at temperature 1 is the model's own).
-    noise_range : (float, float) or None, default=None
+    weighting : {"elbo", "uniform"}, default="elbo"
+        w(t): the ELBO weights (the errors are the negative ELBO, so the posterior at temperature 1
+        is Bayes' rule on the model's likelihoods, calibrated, and the class prior counts as it
+        should) or uniform (the paper's choice for images; far too flat probabilities).
+    noise_range : (float, float) or None, default=(0.03, 10.0)
         Only timesteps whose noise-to-signal ratio sigma_t / alpha_t (in units of the standardised
         data) lies in this range count (:func:`toyclf.weighting.timestep_weights`).
     temperature : float, default=1.0
@@ -163,7 +164,7 @@ class DiffusionClassifier(ClassifierMixin, BaseEstimator):
 
     hidden_size: int = 128
     n_layers: int = 3
-    n_frequencies: int = 16
+    n_frequencies: int = 8
     feature_scaling: str = "per_feature"
     noise_schedule: str = "cosine"
     schedule_shift: float = 4.0
@@ -176,8 +177,8 @@ class DiffusionClassifier(ClassifierMixin, BaseEstimator):
     noise_sampling: str = "sobol"
     pruning: Any = "early_stopping"
     loss: str = "l2"
-    weighting: str = "uniform"
-    noise_range: tuple[float, float] | None = None
+    weighting: str = "elbo"
+    noise_range: tuple[float, float] | None = (0.03, 10.0)
     temperature: float = 1.0
     priors: Any = None
     random_state: int | np.random.RandomState | None = None

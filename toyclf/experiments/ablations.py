@@ -204,16 +204,18 @@ def posterior_gap(ratio: np.ndarray, exact: np.ndarray) -> float:
 
 
 def calibration_settings(clf, X_cal, y_cal, X_eval, y_eval) -> dict[CalibrationSetting, dict]:
-    """Probabilities on (X_eval, y_eval) for uniform weighting at temperature 1, uniform with the
-    temperature fitted on (X_cal, y_cal) by :meth:`DiffusionClassifier.calibrate`, and ELBO weighting
-    at temperature 1 (and fitted, for the record): the posterior p(c | x) of the paper's eq. (4)
-    is a softmax of -err(x, c) / temperature. setting -> {"proba" (n, K), "ece", "temperature"}."""
+    """Probabilities on (X_eval, y_eval) for the paper's uniform weighting (over every timestep) at
+    temperature 1, the same with the temperature fitted on (X_cal, y_cal) by
+    :meth:`DiffusionClassifier.calibrate`, and the classifier's ELBO weighting (over its
+    ``noise_range``) at temperature 1 (and fitted, for the record): the posterior p(c | x) of the
+    paper's eq. (4) is a softmax of -err(x, c) / temperature. setting -> {"proba" (n, K), "ece",
+    "temperature"}."""
     y_eval_index = np.searchsorted(clf.classes_, y_eval)
     result = {}
     original = clf.get_params()
     try:
-        for weighting in ("uniform", "elbo"):
-            clf.set_params(weighting=weighting, temperature=1.0)
+        for weighting, noise_range in (("uniform", None), ("elbo", original["noise_range"])):
+            clf.set_params(weighting=weighting, noise_range=noise_range, temperature=1.0)
             proba = clf.predict_proba(X_eval)
             result[CalibrationSetting(weighting, fitted_temperature=False)] = {"proba": proba, "temperature": 1.0}
             clf.calibrate(X_cal, y_cal)

@@ -184,7 +184,7 @@ def plot_reliability(
     for i, (setting, entry) in enumerate(settings.items()):
         confidence, accuracy, counts = reliability_curve(entry["proba"], y_index, n_bins=n_bins)
         confidence, accuracy = confidence[counts >= min_count], accuracy[counts >= min_count]
-        low = min(low, confidence.min(), accuracy.min())
+        low = min([low, *confidence, *accuracy])  # in a tiny run no bin may be full enough
         label = (
             calibration_label(setting)
             + ("" if entry["temperature"] == 1 else f" {entry['temperature']:.2f}")
