@@ -47,19 +47,10 @@ def classify_images(
     One image at a time through :func:`toyclf.estimator.class_errors` with the same ``plan``,
     so every image's answer is the same whether it is classified alone or in a folder.
     """
+    settings = dict(loss=loss, weighting=weighting, pruning=pruning, temperature=temperature, batch_size=batch_size)
     for image in images:
         x = preprocess_images([image], denoiser.image_size)  # [1, 3, H, W]
-        errors, trials = class_errors(
-            denoiser,
-            x,
-            plan,
-            loss=loss,
-            weighting=weighting,
-            pruning=pruning,
-            temperature=temperature,
-            batch_size=batch_size,
-            return_trials=True,
-        )  # [1, K] each
+        errors, trials = class_errors(denoiser, x, plan, return_trials=True, **settings)  # [1, K] each
         probabilities = log_posterior(errors, temperature=temperature).exp()[0]  # [K]
         yield {
             "prediction": denoiser.class_names[int(probabilities.argmax())],
