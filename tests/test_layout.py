@@ -27,6 +27,7 @@ LAYERS: dict[str, int] = {
     "toyclf.utils.files": 0,
     "toyclf.utils.checkpoint": 0,
     "toyclf.utils.results_file": 0,
+    "toyclf.utils.threads": 0,
     # 1 data: the data sets, the noising path, feature scaling
     "toyclf.data": 1,
     "toyclf.schedule": 1,
@@ -54,6 +55,7 @@ LAYERS: dict[str, int] = {
     "toyclf.saving": 4,
     "toyclf.classifier": 4,
     # 5 lecture: what the notebooks and figures measure, and the figures
+    "toyclf.mapping": 5,
     "toyclf.experiments": 5,
     "toyclf.experiments.ablations": 5,
     "toyclf.experiments.comparison": 5,

@@ -34,6 +34,7 @@ SUBSTITUTIONS: list[list[tuple[str, str]]] = [
         ),
         ("clf.sample(500)", "clf.sample(20)"),  # DDPM: every one of the n_timesteps steps
         ("n_trials=64", "n_trials=8"),
+        ("resolution=200", "resolution=24"),
     ],
     [  # any denoiser: the Gaussian-mixture oracle, Algorithm 1 plainly and fast
         ("oracle.sample(200, seed=0)", "oracle.sample(20, seed=0)"),

@@ -10,6 +10,7 @@ from toyclf.classifier import DiffusionClassifier
 from toyclf.data import make_dataset, make_spirals
 from toyclf.denoisers import Denoiser, MLPDenoiser
 from toyclf.estimator import TrialPlan, class_errors, log_posterior, make_plan, reference_class_errors
+from toyclf.mapping import probability_map
 from toyclf.schedule import NoiseSchedule
 
 __version__ = "0.1.0"
@@ -25,5 +26,6 @@ __all__ = [
     "make_dataset",
     "make_plan",
     "make_spirals",
+    "probability_map",
     "reference_class_errors",
 ]

@@ -30,6 +30,7 @@ from toyclf.scaling import SCALINGS, make_scaler
 from toyclf.schedule import NoiseSchedule
 from toyclf.training import seeded_mlp, train_denoiser
 from toyclf.utils.device import resolve_device
+from toyclf.utils.threads import threads_for_load
 from toyclf.utils.validation import POSITIVE_FINITE, check_known_labels, check_priors, is_int
 
 SCHEDULES = ("cosine", "linear")  # the noise_schedule names the classifier trains with
@@ -95,24 +96,23 @@ class DiffusionClassifier(ClassifierMixin, BaseEstimator):
     loss : {"l2", "l1", "huber"}, default="l2"
         The denoising error.
     weighting : {"elbo", "uniform"}, default="elbo"
-        w(t): the ELBO weights (the errors are the negative ELBO, so the posterior at temperature 1
-        is Bayes' rule on the model's likelihoods, calibrated, and the class prior counts as it
-        should) or uniform (the paper's choice for images; far too flat probabilities).
+        w(t): the ELBO weights (the errors are the negative ELBO: calibrated probabilities at
+        temperature 1, the prior on the right scale) or uniform (the paper's choice for images).
     noise_range : (float, float) or None, default=(0.03, 10.0)
         Only timesteps whose noise-to-signal ratio sigma_t / alpha_t (in units of the standardised
         data) lies in this range count (:func:`toyclf.weighting.timestep_weights`).
     temperature : float, default=1.0
-        Divides the errors before the softmax (and so sets the scale of the errors against the
-        log prior). With ELBO weights, 1 is Bayes' rule on the model's likelihoods; uniform
-        weights give too flat probabilities (about five times, on the spirals) until
-        :meth:`calibrate` fits it.
+        Divides the errors before the softmax, which sets their scale against the log prior. With
+        ELBO weights 1 is Bayes' rule on the model's likelihoods; uniform weights give probabilities
+        about five times too flat (on the spirals) until :meth:`calibrate` fits it.
     priors : array-like of shape (n_classes,), default=None
         Class prior probabilities p(c); by default the class frequencies in ``y`` (as
         :class:`sklearn.naive_bayes.GaussianNB`).
     random_state : int, RandomState instance or None, default=None
         Seeds the initial weights, the training minibatches and noise, and the prediction plan.
     device : str or torch.device, default="cpu"
-        Where the denoiser trains and predicts ("cpu", "cuda", "mps").
+        Where the denoiser trains and predicts ("cpu", "cuda", "mps"); on a CPU, predictions use
+        only the cores other programs leave free (:func:`toyclf.utils.threads.threads_for_load`).
     verbose : bool, default=False
         Show progress bars.
 
@@ -133,8 +133,7 @@ class DiffusionClassifier(ClassifierMixin, BaseEstimator):
     --------
     >>> from toyclf import DiffusionClassifier, make_spirals
     >>> X, y = make_spirals(n_samples=2000, noise=0.2, random_state=0)
-    >>> clf = DiffusionClassifier(random_state=0).fit(X, y)  # doctest: +SKIP
-    >>> clf.predict_proba(X[:2])  # doctest: +SKIP
+    >>> DiffusionClassifier(random_state=0).fit(X, y).predict_proba(X[:2])  # doctest: +SKIP
     """
 
     _parameter_constraints: ClassVar[dict[str, list]] = {
@@ -236,6 +235,7 @@ class DiffusionClassifier(ClassifierMixin, BaseEstimator):
         density = None if params["noise_range"] is None else weights > 0  # trials only where they count
         plan = make_plan(self.denoiser_, seed=self.plan_seed_, timestep_density=density, **plan_params)  # fixed at fit
         x = self._to_tensor(X)  # [n, n_features], scaled
+        params["num_threads"] = threads_for_load()  # the MLP's errors are the same on any number; its speed is not
         errors, trials = class_errors(
             self.denoiser_, x, plan, log_prior=self._log_prior(), progress=self.verbose, return_trials=True, **params
         )

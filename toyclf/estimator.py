@@ -33,6 +33,7 @@ from tqdm import tqdm
 from toyclf.denoisers.base import Denoiser
 from toyclf.plan import NOISE_SAMPLINGS, TIMESTEPS, TrialPlan, check_choice, make_plan
 from toyclf.pruning import EarlyStopping, FixedTrials, Stage, StagedElimination, resolve_pruning
+from toyclf.utils.threads import torch_threads
 from toyclf.utils.validation import is_positive
 from toyclf.weighting import LOSSES, WEIGHTINGS, denoising_loss, timestep_weights, trial_weights
 
@@ -212,6 +213,7 @@ def class_errors(
     log_prior: Tensor | None = None,
     temperature: float = 1.0,
     batch_size: int = 4096,
+    num_threads: int | None = None,
     progress: bool = False,
     return_trials: bool = False,
 ) -> Tensor | tuple[Tensor, Tensor]:
@@ -228,7 +230,8 @@ def class_errors(
     :class:`EarlyStopping` (a sequential test per point). Their decisions compare
     err(x, c) - temperature * log p(c), what :func:`log_posterior` compares, given ``log_prior``
     [K] and ``temperature``. With ``return_trials=True`` also returns the number of trials
-    (denoiser evaluations) each (point, class) pair received, [B, K] long.
+    (denoiser evaluations) each (point, class) pair received, [B, K] long. ``num_threads``: CPU
+    threads while scoring (None: torch's setting; :func:`toyclf.utils.threads.threads_for_load`).
     """
     check_choice("loss", loss, LOSSES)
     rule = resolve_pruning(pruning)
@@ -262,7 +265,7 @@ def class_errors(
     )
     chunk_size = points_per_chunk(K, stage_ends, batch_size)
     errors, trials = torch.empty(len(x), K), torch.empty(len(x), K, dtype=torch.long)  # [B, K] each
-    with tqdm(total=len(x), desc="classifying", disable=not progress, leave=False) as bar:
+    with torch_threads(num_threads), tqdm(total=len(x), desc="classifying", disable=not progress, leave=False) as bar:
         for start in range(0, len(x), chunk_size):
             x0 = denoiser.encode(x[start : start + chunk_size].to(denoiser.device))  # [b, *S]
             chunk = slice(start, start + len(x0))

@@ -10,6 +10,7 @@ from __future__ import annotations
 import argparse
 import sys
 from collections.abc import Sequence
+from functools import partial
 from pathlib import Path
 
 import numpy as np
@@ -33,6 +34,7 @@ from toyclf.experiments.comparison import (
     format_table,
     make_split,
 )
+from toyclf.mapping import probability_map
 from toyclf.plots import maps
 
 FIGURES = ("decision_map", "posterior_map", "samples", "loss_curve", "comparison")
@@ -73,7 +75,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     print(format_table(results))
 
     write_and_report(
-        f"decision maps of {args.grid}x{args.grid} points and figures",
+        f"decision maps of {args.grid}x{args.grid} points (classified near the boundaries) and figures",
         lambda: write_figures(results, split, out, resolution=args.grid),
     )
     return 0
@@ -84,9 +86,9 @@ def write_figures(results: list[Result], split, out: Path, *, resolution: int = 
     diffusion = results[0].classifier
     classes = diffusion.classes_
     y_train, y_test = np.searchsorted(classes, split.y_train), np.searchsorted(classes, split.y_test)
-    xx, yy, grid = maps.make_grid(np.vstack([split.X_train, split.X_test]), resolution)
+    xx, yy, _ = maps.make_grid(np.vstack([split.X_train, split.X_test]), resolution)
 
-    probas = {r.name: class_probabilities(r.classifier, grid).reshape(resolution, resolution, -1) for r in results}
+    probas = {r.name: probability_map(partial(class_probabilities, r.classifier), xx, yy) for r in results}
     proba = probas[results[0].name]  # [r, r, K]
     X_generated, y_generated = diffusion.sample(len(split.X_train), random_state=0)
 

@@ -6,27 +6,13 @@ repeat:  (x_0, c) ~ data,  t ~ Uniform{0 .. T-1},  eps ~ N(0, I)
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-from contextlib import contextmanager
-
 import torch
 from torch import Tensor, nn
 from tqdm import tqdm
 
 from toyclf.denoisers.mlp import MLPDenoiser
 from toyclf.schedule import NoiseSchedule
-
-
-@contextmanager
-def torch_threads(n: int | None) -> Iterator[None]:
-    """Run the block with ``n`` CPU threads (None: leave torch's setting), then restore it."""
-    previous = torch.get_num_threads()
-    if n is not None:
-        torch.set_num_threads(n)
-    try:
-        yield
-    finally:
-        torch.set_num_threads(previous)
+from toyclf.utils.threads import torch_threads
 
 
 def seeded_mlp(n_features: int, n_classes: int, schedule: NoiseSchedule, *, seed: int, **sizes: int) -> MLPDenoiser:
