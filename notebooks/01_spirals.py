@@ -108,6 +108,11 @@ axes[0].set_ylim(-3, 3)
 plt.show()
 
 # %% [markdown]
+# The same process in motion (made by `python -m toyclf.animate`, like the three animations below):
+#
+# ![The spirals dissolving into noise](../figures/forward_process.gif)
+
+# %% [markdown]
 # ## 3. Training: predict the noise
 #
 # Ho et al. (2020), Algorithm 1, with the class $c$ as an extra input: draw $(x_0, c)$, $t$ uniform, $\epsilon$,
@@ -140,6 +145,9 @@ clip = 1.5 * x0_train.abs().max().item()
 generated = sample(denoiser, labels, method="ddpm", clip=clip, seed=SEED)  # [n, 2]
 maps.plot_samples(x0_train.numpy(), y_train, generated.numpy(), labels.numpy(), K, title="DDPM")
 plt.show()
+
+# %% [markdown]
+# ![Each class condensing out of noise](../figures/reverse_sampling.gif)
 
 # %% [markdown]
 # ## 5. The classifier, cell by cell
@@ -289,3 +297,9 @@ for ax, title in [(left, "decision: argmin of the error"), (right, r"posterior $
     ax.set_aspect("equal")
 fig.suptitle(f"Diffusion classifier: test accuracy {accuracy:.3f}")
 plt.show()
+
+# %% [markdown]
+# The classifier gathering evidence: the posterior with every class on 1, 2, 4, ... 256 shared $(t, \epsilon)$
+# trials; and per-point early stopping, which decides most of the map after a few trials (grey: still running).
+#
+# ![The map as the trials double](../figures/gathering_evidence.gif) ![Early stopping, look by look](../figures/early_stopping.gif)

@@ -65,12 +65,14 @@ LAYERS: dict[str, int] = {
     "toyclf.plots.maps": 5,
     "toyclf.plots.ablations": 5,
     "toyclf.plots.digits": 5,
+    "toyclf.plots.animations": 5,
     # 6 commands: python -m toyclf.NAME
     "toyclf.cli": 6,
     "toyclf.spirals": 6,
     "toyclf.digits": 6,
     "toyclf.zeroshot": 6,
     "toyclf.inside": 6,
+    "toyclf.animate": 6,
     # 7 the top-level package re-exports from everywhere
     "toyclf": 7,
 }

@@ -18,6 +18,8 @@ and divides the model's small error in eps into a huge one in x0_hat (as diffuse
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 import torch
 from torch import Tensor
 from tqdm import tqdm
@@ -59,12 +61,16 @@ def sample(
     clip: float | None = None,
     seed: int = 0,
     progress: bool = False,
+    each_step: Callable[[int, Tensor], None] | None = None,
 ) -> Tensor:
     """Draw one sample x_0 [*S] per label id: [n] long -> [n, *S] (in the denoiser's space).
 
     All noise comes from a CPU generator seeded with ``seed``. ``n_steps`` is used by DDIM only;
     DDPM runs every one of the T steps. ``clip`` bounds |x0_hat| (None: no clipping).
+    ``each_step(t, x_t)`` is called with the pure noise x_T first and after every step (the
+    animations record the path this way).
     """
+    each_step = each_step or (lambda t, x: None)
     if method not in METHODS:
         raise ValueError(f"method must be one of {', '.join(map(repr, METHODS))}; got {method!r}.")
     if not is_int(n_steps):
@@ -82,14 +88,19 @@ def sample(
         return eps, predict_x0(x_t, eps, abar[t], clip)
 
     x = gaussian().double()  # x_T ~ N(0, I)
+    each_step(schedule.num_timesteps, x.float())
     if method == "ddpm":
         for t in tqdm(range(schedule.num_timesteps - 1, 0, -1), desc="sampling", disable=not progress, leave=False):
             _, x0_hat = denoise(x, t)
             x = ddpm_step(x, x0_hat, t, abar, betas, gaussian())
-        return denoise(x, 0)[1].float()  # the last step returns the clean estimate itself
+            each_step(t, x.float())
+        x = denoise(x, 0)[1]  # the last step returns the clean estimate itself
+        each_step(0, x.float())
+        return x.float()
 
     steps = torch.linspace(schedule.num_timesteps - 1, 0, min(n_steps, schedule.num_timesteps)).round().long().tolist()
     for t, s in zip(tqdm(steps, desc="sampling", disable=not progress, leave=False), [*steps[1:], None], strict=True):
         eps, x0_hat = denoise(x, t)
         x = x0_hat if s is None else ddim_step(x0_hat, eps, abar[s])
+        each_step(0 if s is None else s, x.float())
     return x.float()

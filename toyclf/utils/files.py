@@ -20,13 +20,14 @@ def ensure_writable_dir(folder: str | os.PathLike) -> Path:
     return folder
 
 
-def atomic_write(path: str | os.PathLike, write: Callable[[Path], object]) -> Path:
-    """Call ``write(tmp)`` on a temporary file beside ``path``, then rename it to ``path``.
+def atomic_write(path: str | os.PathLike, write: Callable[[Path], object], *, suffix: str = ".tmp") -> Path:
+    """Call ``write(tmp)`` on a temporary file beside ``path`` (named ``*suffix``: some writers
+    take the format from it), then rename it to ``path``.
 
     A run interrupted while writing leaves the old file (or none), never a truncated one.
     """
     path = Path(path)
-    fd, tmp = tempfile.mkstemp(dir=path.parent or ".", prefix=f".{path.name}.", suffix=".tmp")
+    fd, tmp = tempfile.mkstemp(dir=path.parent or ".", prefix=f".{path.name}.", suffix=suffix)
     os.close(fd)
     try:
         write(Path(tmp))
