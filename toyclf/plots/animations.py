@@ -28,19 +28,23 @@ DPI = 80
 LIMIT = 3.5  # the scatter animations show [-LIMIT, LIMIT]^2 of the standardised space
 
 
-def _scatter_animation(frames: Sequence[np.ndarray], y_index: np.ndarray, n_classes: int, titles: Sequence[str]):
-    """Points [n, 2] moving through ``frames``, coloured by class, one title per frame."""
-    fig, ax = plt.subplots(figsize=FIGSIZE, dpi=DPI, layout="constrained")
-    points = ax.scatter(*frames[0].T, c=class_colors(n_classes)[y_index], s=5, alpha=0.8, linewidths=0)
-    ax.set(xlim=(-LIMIT, LIMIT), ylim=(-LIMIT, LIMIT), xticks=[], yticks=[], aspect="equal")
+def _animate(ax, titles: Sequence[str], show_frame) -> FuncAnimation:
+    """Frame i: ``show_frame(i)`` redraws the axes' content, ``titles[i]`` becomes the title."""
     title = ax.set_title(titles[0], fontsize=10)
 
-    def show(i: int):
-        points.set_offsets(frames[i])
+    def show(i: int) -> None:
+        show_frame(i)
         title.set_text(titles[i])
-        return points, title
 
-    return FuncAnimation(fig, show, frames=len(frames), blit=False)
+    return FuncAnimation(ax.figure, show, frames=len(titles))
+
+
+def _scatter_animation(frames: Sequence[np.ndarray], y_index: np.ndarray, n_classes: int, titles: Sequence[str]):
+    """Points [n, 2] moving through ``frames``, coloured by class, one title per frame."""
+    ax = plt.figure(figsize=FIGSIZE, dpi=DPI, layout="constrained").add_subplot()
+    points = ax.scatter(*frames[0].T, c=class_colors(n_classes)[y_index], s=5, alpha=0.8, linewidths=0)
+    ax.set(xlim=(-LIMIT, LIMIT), ylim=(-LIMIT, LIMIT), xticks=[], yticks=[], aspect="equal")
+    return _animate(ax, titles, lambda i: points.set_offsets(frames[i]))
 
 
 def _evenly_in_noise(noise_std: np.ndarray, n_frames: int) -> np.ndarray:
@@ -85,20 +89,13 @@ def _map_animation(
     xx: np.ndarray, yy: np.ndarray, images: Sequence[np.ndarray], titles: Sequence[str], X=None, y_index=None
 ):
     """RGB images [r, r, 3] of the grid (xx, yy) in turn, the points X (if any) on top."""
-    fig, ax = plt.subplots(figsize=FIGSIZE, dpi=DPI, layout="constrained")
+    ax = plt.figure(figsize=FIGSIZE, dpi=DPI, layout="constrained").add_subplot()
     extent = (xx.min(), xx.max(), yy.min(), yy.max())
     image = ax.imshow(images[0], origin="lower", extent=extent, aspect="auto", interpolation="bilinear")
     if X is not None:
         scatter_classes(ax, X, y_index, int(y_index.max()) + 1, size=3, alpha=0.3)
     finish_map(ax, xx, yy)
-    title = ax.set_title(titles[0], fontsize=10)
-
-    def show(i: int):
-        image.set_data(images[i])
-        title.set_text(titles[i])
-        return image, title
-
-    return FuncAnimation(fig, show, frames=len(images), blit=False)
+    return _animate(ax, titles, lambda i: image.set_data(images[i]))
 
 
 def gathering_evidence(
