@@ -1,5 +1,6 @@
 """The lecture notebooks: each ``notebooks/NAME.ipynb`` is the jupytext pair of ``notebooks/NAME.py`` (the source
-of truth), is stored without outputs, and runs top to bottom with tiny settings.
+of truth), stored with the outputs of one full-size run (``python notebooks/build.py``), and runs top to bottom
+with tiny settings.
 
 A notebook puts every size knob in one code cell tagged ``parameters``; the test runs it with a cell of tiny
 overrides inserted right after that one, then checks a few of the notebook's variables against floors.
@@ -22,6 +23,7 @@ import pytest
 ROOT = Path(__file__).resolve().parents[1]
 NOTEBOOKS = ROOT / "notebooks"
 CHECKS_MARKER = "NOTEBOOK-CHECKS:"
+MAX_NOTEBOOK_BYTES = 3_000_000  # the stored outputs of a full run: figures at 72 dpi, no megabyte dumps
 
 
 @dataclass(frozen=True)
@@ -69,22 +71,27 @@ def _parameters_cell(nb) -> int:
 
 
 @_by_name(CASES)
-def test_notebook_is_the_stripped_pair_of_its_script(case: NotebookCase) -> None:
-    ipynb = nbformat.read(NOTEBOOKS / f"{case.name}.ipynb", as_version=4)
+def test_notebook_is_the_executed_pair_of_its_script(case: NotebookCase) -> None:
+    path = NOTEBOOKS / f"{case.name}.ipynb"
+    ipynb = nbformat.read(path, as_version=4)
     script = jupytext.read(NOTEBOOKS / f"{case.name}.py")
-    for i, cell in enumerate(ipynb.cells):
-        if cell.cell_type == "code":
-            assert cell.outputs == [], f"cell {i} of {case.name}.ipynb has stored outputs"
-            assert cell.execution_count is None, f"cell {i} of {case.name}.ipynb has an execution count"
 
     def cells(nb):
         return [(cell.cell_type, cell.source) for cell in nb.cells]
 
     assert cells(ipynb) == cells(script), (
-        f"{case.name}.ipynb is out of sync with {case.name}.py; "
-        f"regenerate it with: jupytext --to ipynb notebooks/{case.name}.py"
+        f"{case.name}.ipynb is out of sync with {case.name}.py; rebuild it: python notebooks/build.py {case.name}"
     )
     _parameters_cell(ipynb)
+    code = [cell for cell in ipynb.cells if cell.cell_type == "code"]
+    counts = [cell.execution_count for cell in code]
+    assert counts == list(range(1, len(code) + 1)), (
+        f"{case.name}.ipynb is not stored as one run from top to bottom (execution counts {counts}); "
+        f"rebuild it: python notebooks/build.py {case.name}"
+    )
+    errors = [i for i, cell in enumerate(code) for output in cell.outputs if output.output_type == "error"]
+    assert not errors, f"{case.name}.ipynb stores errors in its code cells {errors}"
+    assert path.stat().st_size < MAX_NOTEBOOK_BYTES, f"{case.name}.ipynb is {path.stat().st_size / 1e6:.1f} MB"
 
 
 @_by_name(CASES)
