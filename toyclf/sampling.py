@@ -7,7 +7,7 @@ point (Ho et al. 2020, eq. 15), then take one step of their own, side by side be
 
     ddpm_step: x_{t-1} = ( sqrt(abar_{t-1}) beta_t x0_hat + sqrt(alpha_t) (1 - abar_{t-1}) x_t ) / (1 - abar_t)
                          + sigma_t z,   sigma_t^2 = beta_t (1 - abar_{t-1}) / (1 - abar_t),   z ~ N(0, I)
-               (Ho et al. 2020, Algorithm 2 in its posterior-mean form, eqs. 6-7; every one of the T steps)
+               (Ho et al. 2020, their sampling algorithm in its posterior-mean form, eqs. 6-7; every one of the T steps)
     ddim_step: x_s     = sqrt(abar_s) x0_hat + sqrt(1 - abar_s) eps_theta(x_t, t, c)
                (Song et al. 2021, eq. 12 with eta = 0: deterministic; ``n_steps`` evenly spaced steps)
 

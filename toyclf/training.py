@@ -1,4 +1,4 @@
-"""Training a class-conditional noise predictor: Ho et al. (2020), Algorithm 1, written out.
+"""Training a class-conditional noise predictor: the training algorithm of Ho et al. (2020), written out.
 
 repeat:  (x_0, c) ~ data,  t ~ Uniform{0 .. T-1},  eps ~ N(0, I)
          take a gradient step on || eps - eps_theta( sqrt(abar_t) x_0 + sqrt(1 - abar_t) eps, t, c ) ||^2
@@ -35,7 +35,7 @@ def train_denoiser(
     progress: bool = False,
     num_threads: int | None = 1,
 ) -> list[float]:
-    """Fit ``denoiser`` to predict the noise added to ``x0`` (Algorithm 1 of Ho et al. 2020).
+    """Fit ``denoiser`` to predict the noise added to ``x0`` (the training algorithm of Ho et al. 2020).
 
     ``x0`` is [n, *S] (already encoded) and ``labels`` [n] (long). AdamW with a cosine decay of the
     learning rate to zero. Minibatches, timesteps and noise come from one CPU generator seeded
