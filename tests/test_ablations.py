@@ -7,8 +7,10 @@ import pytest
 import torch
 
 from toyclf.denoisers.oracle import GaussianMixtureOracle
+from toyclf.estimator import class_errors
 from toyclf.experiments import ablations
 from toyclf.experiments.ablations import CalibrationSetting, OracleEstimate, Scoring, TrialScheme
+from toyclf.plan import make_plan
 from toyclf.plots import ablations as plots
 from toyclf.pruning import StagedElimination
 
@@ -88,8 +90,9 @@ def test_results_are_keyed_by_their_settings(prototype_denoiser):
         "t = 50 only",
         "evenly spaced t, Sobol noise (toyclf)",
     ]
-    assert all(curve.shape == (3,) for curve in curves.values())
-    noise = ablations.shared_against_independent_noise(prototype_denoiser, x, y, [1, 2, 4])
+    assert all(curve.shape == (1, 3) for curve in curves.values())  # [seeds, sizes]
+    noise = ablations.shared_against_independent_noise(prototype_denoiser, x, y, [1, 2, 4], seeds=(0, 1))
+    assert all(curve.shape == (2, 3) for curve in noise["curves"].values())
     assert [plots.noise_label(key) for key in noise["curves"]] == ["shared noise", "independent noise"]
     losses = ablations.loss_and_weighting_accuracy(prototype_denoiser, x, y, 4)
     assert [plots.scoring_label(key) for key in losses] == ["l2, uniform", "l2, elbo", "l1, uniform", "l1, elbo"]
@@ -107,3 +110,19 @@ def test_oracle_estimates_are_keyed_by_their_settings():
     uniform = result["estimates"][OracleEstimate("uniform", 256)]
     fitted = result["estimates"][OracleEstimate("uniform", 256, fitted_temperature=True)]
     np.testing.assert_allclose(fitted, uniform / result["temperature"])
+
+
+def test_each_budget_is_scored_on_the_plan_of_that_many_trials(fitted, spirals_split):
+    """Not on a prefix of a longer nested plan: those start at t near 0 ({1}, {1, 501}, ...), while a
+    classifier with N trials puts its N timesteps at the centres of N bins ({500}, {250, 750}, ...)."""
+    X_test, y_test = spirals_split[2][:300], spirals_split[3][:300]
+    x = torch.tensor(fitted.scaler_.transform(X_test), dtype=torch.float32)
+    y = np.searchsorted(fitted.classes_, y_test)
+    denoiser = fitted.denoiser_
+    curves = ablations.accuracy_against_trials(denoiser, x, y, [1, 2], seeds=(3, 4))[ablations.TrialScheme()]
+    for i, seed in enumerate((3, 4)):
+        for j, n in enumerate((1, 2)):
+            plan = make_plan(denoiser, n, seed=seed)
+            assert plan.timesteps.tolist() == ([500] if n == 1 else [250, 750])
+            errors = class_errors(denoiser, x, plan)
+            assert abs(curves[i, j] - np.mean(errors.argmin(1).numpy() == y)) <= 1 / len(y)  # float32 near-ties

@@ -27,6 +27,7 @@ from toyclf.utils.files import ensure_writable_dir
 
 FIGURES = ("estimator_ablations", "oracle_posterior", "calibration", "pruning_maps")
 TRIAL_SIZES = (1, 2, 4, 8, 16, 32, 64, 128, 256)
+PLAN_SEEDS = 3  # the trial curves are averaged over this many plan seeds (error bars: their standard error)
 
 
 def spirals_classifier(
@@ -60,15 +61,17 @@ def main(argv: Sequence[str] | None = None) -> int:
 
     timesteps = list(range(0, clf.n_timesteps, clf.n_timesteps // 20))
     single = ablations.single_timestep_accuracy(denoiser, x, y, timesteps, seed=args.seed)
+    seeds = [args.seed + i for i in range(PLAN_SEEDS)]
     curves = ablations.accuracy_against_trials(
-        denoiser, x, y, TRIAL_SIZES, fixed_timesteps=(100, 500, 900), seed=args.seed
+        denoiser, x, y, TRIAL_SIZES, fixed_timesteps=(100, 500, 900), seeds=seeds
     )
-    noise = ablations.shared_against_independent_noise(denoiser, x, y, TRIAL_SIZES, seed=args.seed)
+    noise = ablations.shared_against_independent_noise(denoiser, x, y, TRIAL_SIZES, seeds=seeds)
     losses = ablations.loss_and_weighting_accuracy(denoiser, x, y, 64, seed=args.seed)
     print(f"accuracy from one timestep: best t = {timesteps[int(np.argmax(single))]} ({single.max():.4f})")
     for label, keyed_curves in ((ablation_plots.scheme_label, curves), (ablation_plots.noise_label, noise["curves"])):
         for scheme, curve in keyed_curves.items():
-            print(f"accuracy against trials {list(TRIAL_SIZES)}, {label(scheme)}: {np.round(curve, 4).tolist()}")
+            mean = np.round(curve.mean(0), 4).tolist()
+            print(f"accuracy against trials {list(TRIAL_SIZES)}, {label(scheme)}, mean of {len(seeds)} plans: {mean}")
     print(f"shared noise: {noise['variance_ratio']:.2f}x less variance of err(c) - err(c') than independent noise")
     scores = ", ".join(f"{ablation_plots.scoring_label(scoring)} {v:.4f}" for scoring, v in losses.items())
     print(f"loss and weighting, 64 trials: {scores}")

@@ -107,50 +107,69 @@ def single_timestep_accuracy(denoiser, x: Tensor, y, timesteps: Sequence[int], *
     return np.array(accuracy)
 
 
+def plan_accuracy(denoiser, x: Tensor, y, plan: TrialPlan) -> float:
+    """Accuracy of Algorithm 1 with every class on every trial of ``plan`` (argmin of the mean loss)."""
+    return float(prefix_accuracy(trial_losses(denoiser, x, plan), y, [len(plan)])[0])
+
+
 def accuracy_against_trials(
-    denoiser, x: Tensor, y, sizes: Sequence[int], *, fixed_timesteps: Sequence[int] = (), seed: int = 0
+    denoiser, x: Tensor, y, sizes: Sequence[int], *, fixed_timesteps: Sequence[int] = (), seeds: Sequence[int] = (0,)
 ) -> dict[TrialScheme, np.ndarray]:
-    """The paper's timestep ablation (section 3.2): accuracy against the number of trials of
-    Algorithm 1 for its timestep schemes with independent Gaussian noise, random t, evenly spaced
-    t (nested, so every power-of-two prefix is evenly spaced) and every t fixed to one value; then
-    toyclf's default ``TrialScheme()`` (even t, Sobol noise). scheme -> accuracy [len(sizes)]."""
+    """The paper's timestep ablation (section 3.2): accuracy against the number of trials N of
+    Algorithm 1 for its timestep schemes with independent Gaussian noise, random t, evenly spaced t
+    and every t fixed to one value; then toyclf's default ``TrialScheme()`` (even t, Sobol noise).
+    Each N is scored on the plan :func:`~toyclf.plan.make_plan` draws for N trials (evenly spaced
+    t: N bins, each t at its bin's centre), not on a prefix of a longer plan, once per plan seed. scheme -> accuracy [len(seeds), len(sizes)]."""
     schemes = [
         TrialScheme(timesteps="random", noise_sampling="gaussian"),
         TrialScheme(noise_sampling="gaussian"),
         *(TrialScheme(noise_sampling="gaussian", fixed_timestep=int(t)) for t in fixed_timesteps),
         TrialScheme(),
     ]
-    N = max(sizes)
     return {
-        scheme: prefix_accuracy(trial_losses(denoiser, x, scheme_plan(denoiser, scheme, N, seed=seed)), y, sizes)
+        scheme: np.array(
+            [
+                [plan_accuracy(denoiser, x, y, scheme_plan(denoiser, scheme, n, seed=seed)) for n in sizes]
+                for seed in seeds
+            ]
+        )
         for scheme in schemes
     }
 
 
-def shared_against_independent_noise(denoiser, x: Tensor, y, sizes: Sequence[int], *, seed: int = 0) -> dict:
+def shared_against_independent_noise(
+    denoiser, x: Tensor, y, sizes: Sequence[int], *, seeds: Sequence[int] = (0,)
+) -> dict:
     """Algorithm 1 shares each (t, eps) among all classes; the ablation draws each class its own
-    eps instead (same evenly spaced t, Gaussian noise in both). Returns ``curves``: scheme ->
-    accuracy [len(sizes)], shared then independent noise, and ``variance_ratio``: the median over
-    points of Var(l_c - l_c') with independent noise over the same with shared noise, averaged over
-    class pairs: how many times more trials independent noise needs for the same precision of the
+    eps instead (same evenly spaced t, Gaussian noise in both), every N on the plan of N trials.
+    Returns ``curves``: scheme -> accuracy [len(seeds), len(sizes)], shared then independent
+    noise, and ``variance_ratio``: the median over points of Var(l_c - l_c') with independent
+    noise over the same with shared noise (the largest N, the first seed), averaged over class
+    pairs: how many times more trials independent noise needs for the same precision of the
     comparison that decides the class."""
-    N, K = max(sizes), denoiser.n_classes
-    shared = trial_losses(denoiser, x, make_plan(denoiser, N, noise_sampling="gaussian", seed=seed))  # [B, K, N]
-    own = torch.stack(
-        [
-            trial_losses(denoiser, x, make_plan(denoiser, N, noise_sampling="gaussian", seed=seed + 1 + k))[:, k]
-            for k in range(K)
-        ],
-        dim=1,
-    )  # [B, K, N]: class k on its own noise
+    K = denoiser.n_classes
+
+    def losses(n: int, seed: int) -> tuple[Tensor, Tensor]:  # [B, K, n] each: shared, and each class its own
+        def plan(stream: int) -> TrialPlan:
+            return make_plan(denoiser, n, noise_sampling="gaussian", seed=seed + 1000 * stream)
+
+        own = torch.stack([trial_losses(denoiser, x, plan(k + 1))[:, k] for k in range(K)], dim=1)
+        return trial_losses(denoiser, x, plan(0)), own
+
+    runs = {(n, seed): losses(n, seed) for seed in seeds for n in sizes}
+    shared, own = runs[max(sizes), seeds[0]]
     pairs = [(a, b) for a in range(K) for b in range(a + 1, K)]
     ratios = torch.stack(
         [(own[:, a] - own[:, b]).var(-1) / (shared[:, a] - shared[:, b]).var(-1) for a, b in pairs]
     ).mean(0)  # [B]
+
+    def accuracy(which: int) -> np.ndarray:
+        return np.array([[prefix_accuracy(runs[n, seed][which], y, [n])[0] for n in sizes] for seed in seeds])
+
     return {
         "curves": {
-            TrialScheme(noise_sampling="gaussian"): prefix_accuracy(shared, y, sizes),
-            TrialScheme(noise_sampling="gaussian", shared_noise=False): prefix_accuracy(own, y, sizes),
+            TrialScheme(noise_sampling="gaussian"): accuracy(0),
+            TrialScheme(noise_sampling="gaussian", shared_noise=False): accuracy(1),
         },
         "variance_ratio": float(ratios.median()),
     }
@@ -259,6 +278,7 @@ __all__ = [
     "calibration_settings",
     "loss_and_weighting_accuracy",
     "oracle_against_exact",
+    "plan_accuracy",
     "posterior_gap",
     "prefix_accuracy",
     "pruning_maps",

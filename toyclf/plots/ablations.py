@@ -104,11 +104,16 @@ def draw_error_against_trials(
     title: str,
     label: Callable[[TrialScheme], str] = scheme_label,
 ) -> None:
-    """Test error (1 - accuracy) against trials per class, log-log, one curve (accuracy
-    [len(sizes)]) per scheme, named by ``label``; toyclf's default ``TrialScheme()`` in black."""
+    """Test error (1 - accuracy) against trials per class, log-log, one curve per scheme (accuracy
+    [len(sizes)], or [seeds, len(sizes)]: the mean, with the standard error over the seeds as
+    bars), named by ``label``; toyclf's default ``TrialScheme()`` in black."""
     for i, (scheme, curve) in enumerate(curves.items()):
-        style = "k-" if scheme == TrialScheme() else f"C{i}-"
-        ax.plot(sizes, 1 - np.asarray(curve), style, marker="o", markersize=3, label=label(scheme))
+        error = 1 - np.atleast_2d(curve)  # [seeds, len(sizes)]
+        spread = error.std(0, ddof=1) / np.sqrt(len(error)) if len(error) > 1 else None
+        colour = "k" if scheme == TrialScheme() else f"C{i}"
+        ax.errorbar(
+            sizes, error.mean(0), yerr=spread, color=colour, marker="o", markersize=3, capsize=2, label=label(scheme)
+        )
     ax.set_xscale("log", base=2)
     ax.set_yscale("log")
     ax.set_xlabel("trials (t, eps) per class")
