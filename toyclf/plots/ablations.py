@@ -119,19 +119,21 @@ def draw_error_against_trials(
     ax.set_xlabel("trials (t, eps) per class")
     ax.set_ylabel("test error (1 - accuracy)")
     ax.set_title(title)
-    ax.legend(fontsize=9, loc="upper right")
+    ax.legend(
+        fontsize=9, loc="upper center", bbox_to_anchor=(0.5, -0.16), ncol=2, frameon=False
+    )  # below: off the curves
 
 
 def draw_loss_weighting(ax, accuracy: dict[Scoring, float]) -> None:
-    """Accuracy for each loss and weighting, as bars."""
+    """Test error (1 - accuracy) for each loss and weighting, as bars from zero, so that their
+    lengths compare honestly; the accuracy is written on each bar."""
     names = [scoring_label(scoring) for scoring in accuracy]
-    values = list(accuracy.values())
-    bars = ax.bar(names, values, color=[f"C{i}" for i in range(len(names))])
-    ax.bar_label(bars, labels=[f"{v:.3f}" for v in values])
-    low = min(values)
-    ax.set_ylim(max(0.0, low - 3 * (1 - low)), 1.0)
+    errors = [1 - value for value in accuracy.values()]
+    bars = ax.bar(names, errors, color=[f"C{i}" for i in range(len(names))])
+    ax.bar_label(bars, labels=[f"accuracy\n{v:.3f}" for v in accuracy.values()], fontsize=9)
+    ax.set_ylim(0, 1.25 * max(errors))
     ax.set_title("Loss and weighting")
-    ax.set_ylabel("test accuracy")
+    ax.set_ylabel("test error (1 - accuracy)")
 
 
 def plot_estimator_ablations(
@@ -146,7 +148,8 @@ def plot_estimator_ablations(
     schemes; shared against independent noise (``noise``, as
     :func:`~toyclf.experiments.ablations.shared_against_independent_noise` returns it); l2 / l1
     by uniform / ELBO weighting."""
-    fig, axes = plt.subplots(1, 4, figsize=(21, 4.8), layout="constrained")
+    fig, axes = plt.subplots(2, 2, figsize=(13, 9), layout="constrained")  # one slide
+    axes = axes.ravel()
     draw_single_timestep(axes[0], timesteps, single_accuracy)
     draw_error_against_trials(axes[1], sizes, trial_curves, "Which timesteps")
     title = f"Shared noise: {noise['variance_ratio']:.1f}x less variance in err(c) - err(c')"
