@@ -15,10 +15,9 @@ from pathlib import Path
 import numpy as np
 
 from toyclf.classifier import DiffusionClassifier
-from toyclf.cli import command_parser, positive_int, write_and_report
+from toyclf.cli import add_output_arguments, command_parser, output_folder, positive_int, write_and_report
 from toyclf.experiments.comparison import make_split
 from toyclf.plots import animations, maps
-from toyclf.utils.files import ensure_writable_dir
 
 ANIMATIONS = ("forward_process", "reverse_sampling", "gathering_evidence", "early_stopping")
 
@@ -29,8 +28,7 @@ def build_parser():
     parser.add_argument("--steps", type=positive_int, default=3000, help="training steps of the denoiser")
     parser.add_argument("--grid", type=positive_int, default=120, help="resolution of the animated maps")
     parser.add_argument("--frames", type=positive_int, default=40, help="frames of the forward and reverse process")
-    parser.add_argument("--out", default="figures", help="folder for the GIFs")
-    parser.add_argument("--quiet", action="store_true", help="no progress bars")
+    add_output_arguments(parser, what="GIFs")
     return parser
 
 
@@ -39,10 +37,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = parser.parse_args(argv)
     if args.grid < 2 or args.frames < 2:
         parser.error(f"--grid and --frames must be >= 2; got {args.grid} and {args.frames}")
-    try:
-        out = ensure_writable_dir(args.out)
-    except OSError as error:
-        parser.error(str(error))
+    out = output_folder(parser, args)
     split = make_split("spirals", 2000, 2000, random_state=args.seed)
     clf = DiffusionClassifier(max_iter=args.steps, random_state=args.seed, verbose=not args.quiet)
     clf.fit(split.X_train, split.y_train)

@@ -76,8 +76,22 @@ def add_classifier_arguments(parser: argparse.ArgumentParser, *, item: str = "po
         f"staged: the paper's Algorithm 2 (needs --trials >= 500); none: every {item} gets all --trials",
     )
     parser.add_argument("--device", default="cpu", help="torch device: cpu, cuda, mps")
-    parser.add_argument("--out", type=Path, default=Path("figures"), help="folder for the figures")
+    add_output_arguments(parser)
+
+
+def add_output_arguments(parser: argparse.ArgumentParser, *, what: str = "figures") -> None:
+    """--out (the folder for ``what``) and --quiet."""
+    parser.add_argument("--out", type=Path, default=Path("figures"), help=f"folder for the {what}")
     parser.add_argument("--quiet", action="store_true", help="no progress bars")
+
+
+def output_folder(parser: argparse.ArgumentParser, args: argparse.Namespace) -> Path:
+    """The --out folder, created and checked now; exits with the parser's error (status 2) if it
+    cannot be written."""
+    try:
+        return ensure_writable_dir(args.out)
+    except OSError as error:
+        parser.error(str(error))
 
 
 def pruning_of(args: argparse.Namespace) -> str | None:
@@ -103,9 +117,9 @@ def check_classifier_arguments(parser: argparse.ArgumentParser, args: argparse.N
     try:
         resolve_device(args.device)
         resolve_pruning(pruning_of(args)).stage_ends(args.trials)
-        return ensure_writable_dir(args.out)
     except (OSError, ValueError) as error:
         parser.error(str(error))
+    return output_folder(parser, args)
 
 
 def write_and_report(what: str, write: Callable[[], list[Path]]) -> list[Path]:

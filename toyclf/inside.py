@@ -10,20 +10,18 @@ from __future__ import annotations
 import sys
 import time
 from collections.abc import Sequence
-from pathlib import Path
 
 import numpy as np
 import torch
 
 from toyclf.classifier import DiffusionClassifier
-from toyclf.cli import command_parser, positive_int
+from toyclf.cli import add_output_arguments, command_parser, output_folder, positive_int
 from toyclf.data import make_spirals
 from toyclf.denoisers.oracle import GaussianMixtureOracle
 from toyclf.experiments import ablations
 from toyclf.plots import ablations as ablation_plots
 from toyclf.plots import maps
 from toyclf.pruning import StagedElimination
-from toyclf.utils.files import ensure_writable_dir
 
 FIGURES = ("estimator_ablations", "oracle_posterior", "calibration", "pruning_maps")
 TRIAL_SIZES = (1, 2, 4, 8, 16, 32, 64, 128, 256)
@@ -44,13 +42,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--steps", type=positive_int, default=3000, help="training steps of each denoiser")
     parser.add_argument("--grid", type=positive_int, default=120, help="resolution of the pruning maps")
     parser.add_argument("--seed", type=int, default=0, help="seeds the data, training and the plans")
-    parser.add_argument("--out", type=Path, default=Path("figures"), help="folder for the figures")
-    parser.add_argument("--quiet", action="store_true", help="no progress bars")
+    add_output_arguments(parser)
     args = parser.parse_args(argv)
-    try:
-        out = ensure_writable_dir(args.out)
-    except (OSError, ValueError) as error:
-        parser.error(str(error))
+    out = output_folder(parser, args)
     start = time.perf_counter()
 
     clf, _ = spirals_classifier(2, 2000, args.steps, args.seed, not args.quiet)

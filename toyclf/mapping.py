@@ -85,9 +85,9 @@ def probability_map(
 
     Every point next to a change of class is classified; where the leading class has probability
     below 1 - ``tolerance``, every second point is, and the points between are interpolated.
-    Elsewhere the interpolated probabilities are within ``tolerance`` of the classified corners. A region narrower than
-    ``coarse_step`` that no coarse point falls in can be missed. ``coarse_step=1`` classifies
-    every point (the per-point map).
+    Elsewhere the interpolated probabilities are within ``tolerance`` of the classified corners.
+    A region narrower than ``coarse_step`` that no coarse point falls in can be missed.
+    ``coarse_step=1`` classifies every point (the per-point map).
     """
     predict = _predict_function(classifier)
     if not (isinstance(coarse_step, int | np.integer) and coarse_step >= 1 and coarse_step & (coarse_step - 1) == 0):
@@ -122,15 +122,13 @@ def probability_map(
     cells = cells.reshape(-1, 2)  # [m, 2] (row, column) of each coarse cell, in cells
     classify((cells[:, None] + CORNERS).reshape(-1, 2) * step)  # the coarse grid
     settled: list[tuple[int, np.ndarray]] = []  # (cell size, cells [m, 2]) whose inside is interpolated
-    while len(cells):
+    while step > 1 and len(cells):  # cells of one step have every point classified
         corners = (cells[:, None] + CORNERS) * step  # [m, 4, 2]
         corner_proba = proba[corners[..., 0], corners[..., 1]]  # [m, 4, K]
         labels = corner_proba.argmax(-1)  # [m, 4]
         one_class = (labels == labels[:, :1]).all(1)  # [m]
         confident = (corner_proba.max(-1) >= 1 - tolerance).all(1) | (step <= BAND_CELL)  # [m]
         sure = one_class & confident
-        if step == 1:
-            break
         settled.append((step, cells[sure]))
         split, step = cells[~sure], step // 2
         classify(((split * 2)[:, None] + MIDPOINTS).reshape(-1, 2) * step)

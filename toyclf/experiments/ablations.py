@@ -119,7 +119,8 @@ def accuracy_against_trials(
     Algorithm 1 for its timestep schemes with independent Gaussian noise, random t, evenly spaced t
     and every t fixed to one value; then toyclf's default ``TrialScheme()`` (even t, Sobol noise).
     Each N is scored on the plan :func:`~toyclf.plan.make_plan` draws for N trials (evenly spaced
-    t: N bins, each t at its bin's centre), not on a prefix of a longer plan, once per plan seed. scheme -> accuracy [len(seeds), len(sizes)]."""
+    t: N bins, each t at its bin's centre), not on a prefix of a longer plan, once per plan seed.
+    scheme -> accuracy [len(seeds), len(sizes)]."""
     schemes = [
         TrialScheme(timesteps="random", noise_sampling="gaussian"),
         TrialScheme(noise_sampling="gaussian"),

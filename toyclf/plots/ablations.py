@@ -119,9 +119,8 @@ def draw_error_against_trials(
     ax.set_xlabel("trials (t, eps) per class")
     ax.set_ylabel("test error (1 - accuracy)")
     ax.set_title(title)
-    ax.legend(
-        fontsize=9, loc="upper center", bbox_to_anchor=(0.5, -0.16), ncol=2, frameon=False
-    )  # below: off the curves
+    # below the axes, off the curves
+    ax.legend(fontsize=9, loc="upper center", bbox_to_anchor=(0.5, -0.16), ncol=2, frameon=False)
 
 
 def draw_loss_weighting(ax, accuracy: dict[Scoring, float]) -> None:

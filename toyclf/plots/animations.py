@@ -73,8 +73,8 @@ def forward_process(x0: np.ndarray, y_index: np.ndarray, schedule, *, n_frames: 
 
 
 def reverse_sampling(denoiser, n_per_class: int, *, clip: float | None = None, n_frames: int = 40, seed: int = 0):
-    """DDPM sampling (the sampling algorithm of Ho et al. 2020) of ``n_per_class`` points of every class, from pure
-    noise x_T to x_0: each class condensing out of the noise."""
+    """DDPM sampling (the sampling algorithm of Ho et al. 2020) of ``n_per_class`` points of every
+    class, from pure noise x_T to x_0: each class condensing out of the noise."""
     labels = torch.arange(denoiser.n_classes).repeat_interleave(n_per_class)  # [n]
     path: list[tuple[int, np.ndarray]] = []
     sample(denoiser, labels, method="ddpm", clip=clip, seed=seed, each_step=lambda t, x: path.append((t, x.numpy())))
@@ -102,8 +102,8 @@ def gathering_evidence(
     classifier, xx: np.ndarray, yy: np.ndarray, X_test, y_test, *, n_trials=(1, 2, 4, 8, 16, 32, 64, 128, 256)
 ):
     """The posterior map with every class on N shared (t, eps) trials, N doubling, and the held-out
-    accuracy of each N in the title (the paper's Algorithm 1 with more and more Monte Carlo evidence).
-    ``classifier`` is a fitted DiffusionClassifier; its settings are restored afterwards."""
+    accuracy of each N in the title (the paper's Algorithm 1 with more and more Monte Carlo
+    evidence). ``classifier`` is a fitted DiffusionClassifier; its settings are restored afterwards."""
     saved = classifier.get_params()
     y_index = np.searchsorted(classifier.classes_, y_test)
     images, titles = [], []
