@@ -12,7 +12,7 @@
 #     name: python3
 # ---
 
-# %% [markdown]
+# %% [markdown] slideshow={"slide_type": "slide"}
 # # Your diffusion model is secretly a classifier
 #
 # Alexander C. Li, Mihir Prabhudesai, Shivam Duggal, Ellis Brown and Deepak Pathak, *Your Diffusion Model is Secretly a
@@ -27,23 +27,34 @@
 # 4. sampling: what did it learn?
 # 5. **the classifier, cell by cell:** denoising error $\approx -\log p(x \mid c)$, then Bayes' rule
 # 6. the decision boundary, the scikit-learn way
+# 7. turn the knobs: sliders that redraw the map
+#
+# Every knob is in the next cell; each section ends with a *Try this* to change one and rerun.
+# As slides: `python notebooks/slides.py` (works offline).
 
-# %% tags=["parameters"]
+# %% slideshow={"slide_type": "skip"} tags=["parameters"]
 N_SAMPLES = 2000  # training points
 N_TEST = 1000  # held-out test points
+DATA_NOISE = 0.2  # standard deviation of the points around their spiral arm (the arms are 1 apart)
+SCHEDULE_SHIFT = 4.0  # every signal-to-noise ratio of the cosine schedule times SCHEDULE_SHIFT**2 (1: plain cosine)
 TRAIN_STEPS = 3000  # training steps
 BATCH_SIZE = 256  # points per training step
 LEARNING_RATE = 2e-3  # AdamW, decayed to zero on a cosine
 N_TRIALS = 32  # Monte Carlo (t, eps) pairs per class
 N_SHOW = 6  # test points classified by hand in section 5
+WEIGHTING = "elbo"  # the classifier's w_t in section 6: "elbo" (toyclf's default) or "uniform" (the paper's)
 GRID = 150  # the maps are GRID x GRID points
+LIVE_GRID = 80  # the map the sliders of section 7 redraw, LIVE_GRID x LIVE_GRID points
 SEED = 0
 
-# %%
+# %% slideshow={"slide_type": "skip"}
 import copy
+import time
 
 import matplotlib.pyplot as plt
+import numpy as np
 import torch
+from IPython.display import display
 from sklearn.model_selection import train_test_split
 from sklearn.preprocessing import StandardScaler
 
@@ -51,30 +62,36 @@ from toyclf import DiffusionClassifier, MLPDenoiser, NoiseSchedule, make_spirals
 from toyclf.estimator import class_errors, log_posterior
 from toyclf.experiments.comparison import baseline_classifiers
 from toyclf.plan import TrialPlan
-from toyclf.plots import maps
+from toyclf.plots import keys, maps
 from toyclf.sampling import sample
 from toyclf.training import train_denoiser
+
+try:  # the sliders of section 7 (pip install -e ".[notebooks]")
+    import ipywidgets as widgets
+except ImportError:
+    widgets = None
 
 plt.rcParams.update({"font.size": 12, "axes.titlesize": 13})
 torch.set_num_threads(1)  # small matrices: one thread trains as fast as two, and far faster on a busy laptop
 K = 2  # classes: one per spiral arm
 
-# %% [markdown]
+# %% [markdown] slideshow={"slide_type": "slide"}
 # ## 1. The data: two interlaced spirals
 #
-# One class per arm; the arms are one unit apart, `noise=0.2` blurs them a little.
+# One class per arm; the arms are one unit apart, `DATA_NOISE` blurs them.
 
 # %%
-X, y = make_spirals(N_SAMPLES + N_TEST, noise=0.2, random_state=SEED)
+X, y = make_spirals(N_SAMPLES + N_TEST, noise=DATA_NOISE, random_state=SEED)
 X_train, X_test, y_train, y_test = train_test_split(X, y, test_size=N_TEST, stratify=y, random_state=SEED)
 
 fig, ax = plt.subplots(figsize=(5, 5), layout="constrained")
 maps.scatter_classes(ax, X_train, y_train, K, size=10)
 ax.set_aspect("equal")
 ax.set_title(f"{len(X_train)} training points, 2 classes")
+keys.class_legend(fig, K)  # class 0, class 1: the colours every figure below uses
 plt.show()
 
-# %% [markdown]
+# %% [markdown] slideshow={"slide_type": "subslide"}
 # The model works on standardised points (mean 0, variance 1 per coordinate), like the noise it will be mixed with.
 
 # %%
@@ -84,7 +101,11 @@ c_train = torch.tensor(y_train)  # [n], class ids
 x0_test = torch.tensor(scaler.transform(X_test), dtype=torch.float32)
 print("mean", x0_train.mean(0).numpy().round(3), " std", x0_train.std(0).numpy().round(3))
 
-# %% [markdown]
+# %% [markdown] slideshow={"slide_type": "fragment"}
+# *Try this:* `DATA_NOISE = 0.5` makes the arms touch. Which sections get harder, and does the classifier still beat
+# the SVM of section 6?
+
+# %% [markdown] slideshow={"slide_type": "slide"}
 # ## 2. The forward process
 #
 # Noise a clean point $x_0$ to level $t \in \{0, \dots, T-1\}$ in one step:
@@ -93,12 +114,12 @@ print("mean", x0_train.mean(0).numpy().round(3), " std", x0_train.std(0).numpy()
 # \quad\Longleftrightarrow\quad
 # x_t = \sqrt{\bar\alpha_t}\, x_0 + \sqrt{1 - \bar\alpha_t}\, \epsilon, \qquad \epsilon \sim \mathcal{N}(0, I)$$
 #
-# $\bar\alpha_t$ falls from $\approx 1$ (clean) to $\approx 0$ (pure noise). We use a cosine schedule, `shifted(4.0)`:
-# every signal-to-noise ratio $\bar\alpha_t / (1 - \bar\alpha_t)$ is multiplied by $4^2$, which puts more timesteps at
-# the low noise levels where two 2D classes still differ.
+# $\bar\alpha_t$ falls from $\approx 1$ (clean) to $\approx 0$ (pure noise). We use a cosine schedule, shifted by
+# `SCHEDULE_SHIFT` $= s$: every signal-to-noise ratio $\bar\alpha_t / (1 - \bar\alpha_t)$ is multiplied by $s^2$,
+# which puts more timesteps at the low noise levels where two 2D classes still differ.
 
-# %%
-schedule = NoiseSchedule.cosine().shifted(4.0)
+# %% slideshow={"slide_type": "subslide"}
+schedule = NoiseSchedule.cosine().shifted(SCHEDULE_SHIFT)
 T = schedule.num_timesteps
 abar = schedule.alphas_cumprod.float()  # [T]
 
@@ -112,14 +133,17 @@ for ax, t in zip(axes, shown_t, strict=True):
     ax.set_aspect("equal")
 axes[0].set_xlim(-3, 3)
 axes[0].set_ylim(-3, 3)
+keys.class_legend(fig, K)
 plt.show()
 
-# %% [markdown]
+# %% [markdown] slideshow={"slide_type": "subslide"}
 # The same process in motion (made by `python -m toyclf.animate`, like the three animations below):
 #
 # ![The spirals dissolving into noise](../figures/forward_process.gif)
+#
+# *Try this:* `SCHEDULE_SHIFT = 1.0` (the plain cosine schedule): at which $t$ do the arms become unrecognisable now?
 
-# %% [markdown]
+# %% [markdown] slideshow={"slide_type": "slide"}
 # ## 3. Training: predict the noise
 #
 # The training algorithm of Ho et al. (2020), with the class $c$ as an extra input: draw $(x_0, c)$, $t$ uniform, $\epsilon$,
@@ -132,7 +156,7 @@ plt.show()
 # The loop, written out (in this notebook "Algorithm 1" always means the paper's classifier, section 5):
 
 
-# %%
+# %% slideshow={"slide_type": "subslide"}
 def train(denoiser, steps, seed):
     generator = torch.Generator().manual_seed(seed)  # minibatches, t and eps: one seeded stream
     optimizer = torch.optim.AdamW(denoiser.parameters(), lr=LEARNING_RATE, weight_decay=0.0)
@@ -152,7 +176,7 @@ def train(denoiser, steps, seed):
     return losses
 
 
-# %% [markdown]
+# %% [markdown] slideshow={"slide_type": "subslide"}
 # The package's `train_denoiser` (what `DiffusionClassifier.fit` calls) is this loop: from the same weights and seed,
 # a few steps of each give the same losses and the same weights.
 
@@ -167,48 +191,97 @@ torch.testing.assert_close(train(denoiser, 20, SEED), library_losses, rtol=1e-4,
 torch.testing.assert_close(list(denoiser.parameters()), list(twin.parameters()), rtol=1e-4, atol=1e-6)
 print("20 steps of the loop above == 20 steps of toyclf.training.train_denoiser")
 
-# %%
+# %% slideshow={"slide_type": "subslide"}
 torch.manual_seed(SEED)
 denoiser = MLPDenoiser(2, K, schedule)
+start = time.perf_counter()
 losses = train(denoiser, TRAIN_STEPS, SEED)
+print(f"{TRAIN_STEPS} steps in {time.perf_counter() - start:.0f} s")
 maps.plot_loss_curve(losses)
 plt.show()
 
-# %% [markdown]
+# %% [markdown] slideshow={"slide_type": "fragment"}
+# The loss stays far above 0: from a noisy point alone the noise cannot be told exactly, and most of the loss is that
+# irreducible part. Only its class-dependent remainder matters to the classifier.
+#
+# *Try this:* `TRAIN_STEPS = 300`. The loss curve looks almost as good; watch what it does to the samples and to the
+# accuracy below.
+
+# %% [markdown] slideshow={"slide_type": "slide"}
 # ## 4. Samples: what did the model learn?
 #
-# Run the reverse process from pure noise $x_{T-1} \sim \mathcal{N}(0, I)$, once per class
-# (DDPM, the sampling algorithm of Ho et al.).
-# Each step goes through the model's guess of the clean point, clipped to $\pm 1.5 \max |x_0|$ of the training data:
+# Run the reverse process from pure noise $x_{T-1} \sim \mathcal{N}(0, I)$, once per class (DDPM, the sampling
+# algorithm of Ho et al. 2020). Each step first guesses the clean point, clipped to $\pm 1.5 \max |x_0|$ of the
+# training data,
 #
-# $$\hat{x}_0 = \big(x_t - \sqrt{1 - \bar\alpha_t}\, \epsilon_\theta(x_t, t, c)\big) / \sqrt{\bar\alpha_t}$$
+# $$\hat{x}_0 = \big(x_t - \sqrt{1 - \bar\alpha_t}\, \epsilon_\theta(x_t, t, c)\big) / \sqrt{\bar\alpha_t},$$
+#
+# then draws $x_{t-1}$ from the forward process run backwards given that guess, $q(x_{t-1} \mid x_t, \hat x_0)$, a
+# Gaussian (Ho et al., eqs. 6-7; $\beta_t = 1 - \bar\alpha_t / \bar\alpha_{t-1}$, $z \sim \mathcal{N}(0, I)$):
+#
+# $$x_{t-1} = \frac{\sqrt{\bar\alpha_{t-1}}\, \beta_t}{1 - \bar\alpha_t}\, \hat x_0
+# + \frac{\sqrt{1 - \beta_t}\, (1 - \bar\alpha_{t-1})}{1 - \bar\alpha_t}\, x_t
+# + \sqrt{\frac{1 - \bar\alpha_{t-1}}{1 - \bar\alpha_t}\, \beta_t}\; z$$
+#
+# and the last step returns $\hat x_0$ itself.
 
-# %%
+# %% slideshow={"slide_type": "subslide"}
+abar64, beta = schedule.alphas_cumprod, schedule.betas  # [T] each, float64
+
+
+@torch.no_grad()
+def ddpm_sample(denoiser, labels, clip, seed):
+    generator = torch.Generator().manual_seed(seed)
+    x = torch.randn(len(labels), 2, generator=generator).double()  # x_{T-1} ~ N(0, I)  [n, 2]
+    for t in range(T - 1, -1, -1):
+        eps_hat = denoiser.predict_noise(x.float(), torch.full_like(labels, t), labels).double()
+        x0_hat = ((x - (1 - abar64[t]).sqrt() * eps_hat) / abar64[t].sqrt()).clamp(-clip, clip)
+        if t == 0:
+            return x0_hat.float()
+        z = torch.randn(len(labels), 2, generator=generator)
+        mean = (abar64[t - 1].sqrt() * beta[t] * x0_hat + (1 - beta[t]).sqrt() * (1 - abar64[t - 1]) * x) / (
+            1 - abar64[t]
+        )
+        x = mean + ((1 - abar64[t - 1]) / (1 - abar64[t]) * beta[t]).sqrt() * z
+
+
 labels = torch.arange(len(x0_train)) % K  # half of each class
 clip = 1.5 * x0_train.abs().max().item()
-generated = sample(denoiser, labels, method="ddpm", clip=clip, seed=SEED)  # [n, 2]
+generated = ddpm_sample(denoiser, labels, clip, SEED)  # [n, 2]
+torch.testing.assert_close(generated, sample(denoiser, labels, method="ddpm", clip=clip, seed=SEED))
+print("the loop above == toyclf.sampling.sample(method='ddpm')")
+
+# %% slideshow={"slide_type": "subslide"} tags=["hide-input"]
 maps.plot_samples(x0_train.numpy(), y_train, generated.numpy(), labels.numpy(), K, title="DDPM")
 plt.show()
 
-# %% [markdown]
+# %% [markdown] slideshow={"slide_type": "subslide"}
 # ![Each class condensing out of noise](../figures/reverse_sampling.gif)
+#
+# *Try this:* sample with `clip=None`. Which points go astray, and at which steps? (The early steps, where
+# $\sqrt{\bar\alpha_t}$ is tiny, divide the model's small mistakes by it.)
 
-# %% [markdown]
+# %% [markdown] slideshow={"slide_type": "slide"}
 # ## 5. The classifier, cell by cell: the paper's Algorithm 1
 #
-# The denoising error under class $c$ estimates the negative log-likelihood (the ELBO, with weights $w_t = 1$,
-# which the paper finds most accurate):
+# The training loss is a bound on the likelihood. The evidence lower bound (ELBO) of a diffusion model, for each
+# class, is a weighted sum of denoising errors over the timesteps:
 #
-# $$-\log p(x \mid c) \;\approx\; \mathbb{E}_{t, \epsilon}\, \big\| \epsilon - \epsilon_\theta(x_t, t, c) \big\|^2
-# + \text{const}$$
+# $$-\log p(x \mid c) \;\le\; \sum_{t} w_t\, \mathbb{E}_{\epsilon}\, \big\| \epsilon - \epsilon_\theta(x_t, t, c)
+# \big\|^2 + C$$
 #
-# and Bayes' rule turns likelihoods into a posterior:
+# with weights $w_t$ that come from the schedule (notebook 02 derives them) and a constant $C$ that is the same for
+# every class. So a **low** error means a **likely** class. The paper drops the weights ($w_t = 1$, the average over
+# uniformly drawn $t$), which ranks the classes as well on images; toyclf's classifier keeps the ELBO weights by
+# default, which makes its probabilities calibrated.
+#
+# Bayes' rule turns likelihoods into a posterior:
 #
 # $$p(c \mid x) = \frac{p(c)\, p(x \mid c)}{\sum_k p(k)\, p(x \mid k)}$$
 #
-# We do this by hand, in plain torch, for a few test points (black, numbered).
+# We do this by hand, in plain torch, with $w_t = 1$ as in the paper, for a few test points (black, numbered).
 
-# %%
+# %% slideshow={"slide_type": "subslide"} tags=["hide-input"]
 x = x0_test[:N_SHOW]  # [B, 2], standardised
 c_true = y_test[:N_SHOW]
 B = len(x)
@@ -220,9 +293,12 @@ for i, (u, v) in enumerate(x.tolist()):
     ax.annotate(str(i), (u, v), xytext=(6, 6), textcoords="offset points", fontsize=14, weight="bold")
 ax.set_aspect("equal")
 ax.set_title("the points we classify by hand")
+keys.class_legend(
+    fig, K, extra=[plt.Line2D([], [], color="black", marker="*", markersize=12, linestyle="none", label="test point")]
+)
 plt.show()
 
-# %% [markdown]
+# %% [markdown] slideshow={"slide_type": "subslide"}
 # **Step 1: one plan of $N$ pairs $(t_n, \epsilon_n)$, shared by every class.** Timesteps evenly spaced, centred in
 # their bins; noise from a seeded generator:
 #
@@ -237,7 +313,7 @@ t_n = torch.floor(T / N_TRIALS * (n + 0.5)).long()  # [N]
 eps_n = torch.randn(N_TRIALS, 2, generator=torch.Generator().manual_seed(SEED))  # [N, 2]
 print("t_n =", t_n.tolist())
 
-# %% [markdown]
+# %% [markdown] slideshow={"slide_type": "subslide"}
 # **Step 2: noise every point with every pair.**
 #
 # $$x_{t_n} = \sqrt{\bar\alpha_{t_n}}\, x + \sqrt{1 - \bar\alpha_{t_n}}\, \epsilon_n$$
@@ -247,7 +323,7 @@ abar_n = abar[t_n][:, None]  # [N, 1]
 x_t = abar_n.sqrt() * x[:, None, :] + (1 - abar_n).sqrt() * eps_n  # [B, N, 2]
 x_t.shape
 
-# %% [markdown]
+# %% [markdown] slideshow={"slide_type": "subslide"}
 # **Step 3: predict the noise under each class** $c_k$: same $x_{t_n}$, same $t_n$, only the label changes.
 #
 # $$\hat\epsilon_{n,k} = \epsilon_\theta(x_{t_n}, t_n, c_k)$$
@@ -259,7 +335,7 @@ with torch.no_grad():
         label_k = torch.full((B * N_TRIALS,), k)
         eps_hat[:, k] = denoiser.predict_noise(x_t.reshape(-1, 2), t_n.repeat(B), label_k).reshape(B, N_TRIALS, 2)
 
-# %% [markdown]
+# %% [markdown] slideshow={"slide_type": "subslide"}
 # **Step 4: accumulate the errors.**
 #
 # $$\mathrm{err}[k] = \frac{1}{N} \sum_{n=0}^{N-1} \big\| \epsilon_n - \hat\epsilon_{n,k} \big\|^2$$
@@ -267,7 +343,7 @@ with torch.no_grad():
 # %%
 err = (eps_n - eps_hat).square().sum(-1).mean(-1)  # [B, K]
 
-# %% [markdown]
+# %% [markdown] slideshow={"slide_type": "subslide"}
 # **Step 5: predict the class with the smallest error.**
 #
 # $$\hat{c} = \arg\min_k \mathrm{err}[k]$$
@@ -289,7 +365,7 @@ for i in range(B):
     print(f"{i:6d} {c_true[i]:5d} {e0:8.3f} {e1:8.3f} {prediction[i].item():11d} {p0:8.3f} {p1:7.3f}")
 print(f"correct: {(prediction.numpy() == c_true).sum()} of {B}")
 
-# %% [markdown]
+# %% [markdown] slideshow={"slide_type": "subslide"}
 # With $w_t = 1$ the error is $-\log p(x \mid c)$ only up to scale, so these probabilities are not calibrated:
 # a temperature, $\mathrm{softmax}(-\mathrm{err} / \tau)$ with $\tau$ fitted on held-out data, fixes that without
 # changing the argmin.
@@ -303,32 +379,43 @@ torch.testing.assert_close(class_errors(denoiser, x, plan), err)
 torch.testing.assert_close(log_posterior(err).exp().float(), posterior)
 print("hand-built errors and posterior == toyclf.estimator.class_errors / log_posterior")
 
-# %% [markdown]
+# %% [markdown] slideshow={"slide_type": "subslide"}
 # Its own plans (`toyclf.plan.make_plan`) differ in two ways that only make them better: the noise comes from a
 # scrambled Sobol sequence, which fills the space more evenly than independent draws, and the same evenly spaced
 # timesteps come in van der Corput order, so that every prefix of the plan is evenly spaced too. That lets the
 # estimator add trials a few at a time and stop, point by point, once the answer is settled (*early stopping*,
 # `toyclf.pruning.EarlyStopping`): points far from the boundary cost a few trials, points on it the most.
+#
+# *Try this:* `N_TRIALS = 2`. How many of the points above change their answer? Then swap `eps_n` for fresh noise
+# (another seed) and rerun steps 2-6: which points are unstable?
 
-# %% [markdown]
+# %% [markdown] slideshow={"slide_type": "slide"}
 # ## 6. The decision boundary, the scikit-learn way
 #
 # `DiffusionClassifier` wraps sections 1-5 (standardise, train $\epsilon_\theta$, score every class on one shared
 # plan) behind `fit` / `predict` / `predict_proba`.
 
 # %%
-clf = DiffusionClassifier(max_iter=TRAIN_STEPS, n_trials=N_TRIALS, random_state=SEED).fit(X_train, y_train)
+clf = DiffusionClassifier(
+    max_iter=TRAIN_STEPS,
+    batch_size=BATCH_SIZE,
+    learning_rate=LEARNING_RATE,
+    schedule_shift=SCHEDULE_SHIFT,
+    n_trials=N_TRIALS,
+    weighting=WEIGHTING,
+    random_state=SEED,
+).fit(X_train, y_train)
 accuracy = clf.score(X_test, y_test)
 svm = baseline_classifiers(SEED)["RBF SVM"]  # C and gamma tuned by 5-fold cross-validation, as in the README
 svm_accuracy = svm.fit(X_train, y_train).score(X_test, y_test)
 print(f"test accuracy: diffusion classifier {accuracy:.3f}, tuned RBF SVM {svm_accuracy:.3f}")
 
-# %% [markdown]
+# %% [markdown] slideshow={"slide_type": "subslide"}
 # The map of a grid: left, the predicted class; right, $p(c \mid x)$ (white where the model is unsure)
-# with the decision boundary in black. `probability_map` classifies a coarse grid and refines only where
+# with the decision boundary in black, the line where $p(c \mid x) = 0.5$. `probability_map` classifies a coarse grid and refines only where
 # neighbouring points disagree on the class or are unsure; the rest of the grid is interpolated.
 
-# %%
+# %% slideshow={"slide_type": "subslide"} tags=["hide-input"]
 xx, yy, _ = maps.make_grid(X_train, GRID)
 proba, classified = probability_map(clf, xx, yy, return_evaluated=True)  # [GRID, GRID, K], [GRID, GRID]
 print(f"classified {classified.mean():.0%} of the {GRID}x{GRID} points")
@@ -341,10 +428,85 @@ for ax, title in [(left, "decision: argmin of the error"), (right, r"posterior $
     ax.set_title(title)
     ax.set_aspect("equal")
 fig.suptitle(f"Diffusion classifier: test accuracy {accuracy:.3f}")
+keys.posterior_colorbar(fig, right, K)
+keys.class_legend(fig, K, extra=[keys.boundary_handle()])
 plt.show()
 
-# %% [markdown]
+# %% [markdown] slideshow={"slide_type": "subslide"}
 # The classifier gathering evidence: the posterior with every class on 1, 2, 4, ... 256 shared $(t, \epsilon)$
 # trials; and per-point early stopping, which decides most of the map after a few trials (grey: still running).
 #
 # ![The map as the trials double](../figures/gathering_evidence.gif) ![Early stopping, look by look](../figures/early_stopping.gif)
+#
+# *Try this:* `WEIGHTING = "uniform"` (the paper's choice): does the accuracy move? Does the posterior map get
+# flatter or sharper, and why (section 5)?
+
+# %% [markdown] slideshow={"slide_type": "slide"}
+# ## 7. Turn the knobs
+#
+# The estimator's settings can change after `fit` (`clf.set_params(...)`, as for any scikit-learn estimator); the
+# denoiser stays the same. Each slider redraws the posterior map of a `LIVE_GRID` x `LIVE_GRID` grid:
+#
+# - **trials**: the most $(t, \epsilon)$ pairs per class; early stopping gives most points far fewer;
+# - **noise range**: only timesteps whose noise-to-signal ratio $\sigma_t / \alpha_t =
+#   \sqrt{(1 - \bar\alpha_t) / \bar\alpha_t}$ lies in this range count (log10 scale); the title gives their $t$;
+# - **noise**: how the shared $\epsilon_n$ are drawn: independent Gaussians (the paper), a scrambled Sobol sequence
+#   (evener, toyclf's default), or antithetic pairs $\pm\epsilon$;
+# - **temperature** $\tau$: $p(c \mid x) = \mathrm{softmax}_c(-\mathrm{err}_c / \tau + \log p(c))$; the decisions
+#   do not move, the probabilities sharpen ($\tau < 1$) or flatten ($\tau > 1$).
+
+# %% slideshow={"slide_type": "subslide"} tags=["hide-input"]
+live = copy.deepcopy(clf)  # the sliders change its settings, not clf's
+xx_live, yy_live, _ = maps.make_grid(X_train, LIVE_GRID)
+noise_to_signal = ((1 - abar) / abar).sqrt()  # [T], increasing in t
+
+
+default_range = tuple(np.log10(clf.noise_range).round(2))  # the classifier's own, on the slider's log10 scale
+
+
+def redraw(n_trials=N_TRIALS, log10_noise_range=default_range, noise="sobol", temperature=1.0):
+    low, high = 10.0 ** np.asarray(log10_noise_range)
+    live.set_params(n_trials=n_trials, noise_range=(low, high), noise_sampling=noise, temperature=temperature)
+    start = time.perf_counter()
+    proba = probability_map(live, xx_live, yy_live)  # [LIVE_GRID, LIVE_GRID, K]
+    seconds = time.perf_counter() - start
+    kept = torch.nonzero((noise_to_signal >= low) & (noise_to_signal <= high)).flatten()  # the timesteps that count
+    fig, ax = plt.subplots(figsize=(7, 6.5), layout="constrained")
+    maps.draw_posterior(ax, xx_live, yy_live, proba)
+    keys.posterior_colorbar(fig, ax, K)
+    keys.class_legend(fig, K, extra=[keys.boundary_handle()])
+    maps.scatter_classes(ax, X_test, y_test, K, size=5, alpha=0.4)
+    ax.set_aspect("equal")
+    t_range = f"t in [{kept.min()}, {kept.max()}]" if len(kept) else "no timestep"
+    ax.set_title(f"{n_trials} trials, {t_range}, {noise} noise, tau = {temperature:.2f}\nredrawn in {seconds:.2f} s")
+    plt.show()
+    return seconds
+
+
+seconds = redraw()  # the default settings, drawn once so the figure is there without sliders
+print(f"one redraw of the {LIVE_GRID}x{LIVE_GRID} map: {seconds:.2f} s")
+
+# %% [markdown] slideshow={"slide_type": "fragment"}
+# Move a slider and the map above is redrawn below in about the time printed there (run the notebook in Jupyter with
+# `pip install -e ".[notebooks]"`; a page on GitHub shows no sliders).
+
+# %% slideshow={"slide_type": "skip"}
+if widgets is None:
+    print('No ipywidgets: pip install -e ".[notebooks]" for the sliders.')
+else:
+    controls = {
+        "n_trials": widgets.SelectionSlider(options=[2**k for k in range(9)], value=N_TRIALS, description="trials"),
+        "log10_noise_range": widgets.FloatRangeSlider(
+            value=default_range, min=-3.0, max=2.5, step=0.01, description="noise range"
+        ),
+        "noise": widgets.Dropdown(options=["gaussian", "sobol", "antithetic"], value="sobol", description="noise"),
+        "temperature": widgets.FloatLogSlider(value=1.0, base=10, min=-1, max=1, step=0.1, description="temperature"),
+    }
+    controls["n_trials"].continuous_update = False  # redraw when the slider is let go, not at every tick
+    controls["log10_noise_range"].continuous_update = False
+    controls["temperature"].continuous_update = False
+    display(widgets.interactive(redraw, **controls))
+
+# %% [markdown] slideshow={"slide_type": "fragment"}
+# *Try this:* one trial with Gaussian noise, then with Sobol noise; a noise range that keeps only the noisiest
+# timesteps (right end): what does the map look like when no timestep can tell the classes apart?

@@ -15,183 +15,607 @@
 # %% [markdown]
 # # Inside the estimator
 #
-# Notebook 01 built the diffusion classifier. Here we take its estimator apart, one choice at a
-# time, and measure what each buys on the spirals:
+# Notebook 01 built the diffusion classifier, the paper's **Algorithm 1** (Li et al. 2023, "Your
+# Diffusion Model is Secretly a Zero-Shot Classifier"): for every class $c$, average the denoising
+# error over $N$ trials $(t_n, \epsilon_n)$, the same trials for every class,
 #
-# 1. which timesteps carry the class: accuracy from a single t
-# 2. how many trials, and which t: random, evenly spaced, fixed
-# 3. why all classes share the same noise
-# 4. the loss (l2, l1) and the weighting (uniform, ELBO)
-# 5. **an exact check**: on a Gaussian mixture the true posterior is known
-# 6. calibrated probabilities: the temperature
-# 7. spending less: the paper's staged elimination against per-point early stopping
+# $$\mathrm{err}(x, c) = \frac1N \sum_{n=1}^N w_{t_n}\, \big\|\epsilon_n - \epsilon_\theta(\sqrt{\bar\alpha_{t_n}}\,x + \sqrt{1-\bar\alpha_{t_n}}\,\epsilon_n,\ t_n,\ c)\big\|^2,
+# \qquad p(c \mid x) = \operatorname{softmax}_c\big(-\mathrm{err}(x, c) + \log p(c)\big).$$
 #
-# Every number is printed by the cell that measures it. `python -m toyclf.inside` runs the same
-# measurements at full size and writes the figures in `figures/`.
+# Here we take it apart, one choice at a time, and measure each on the spirals:
+#
+# 1. what the error estimates: the ELBO, and where the weights $w_t$ come from
+# 2. which timesteps carry the class
+# 3. how many trials, and which $t$
+# 4. why every class shares the same noise
+# 5. the loss and the weighting
+# 6. an exact check: a Gaussian mixture, its optimal denoiser (Tweedie's formula) and exact Bayes
+# 7. calibration: do the probabilities mean what they say?
+# 8. spending less: the paper's Algorithm 2 (staged elimination) and per-point early stopping
+#
+# Every number in the text is printed by the cell that computes it; every curve and bar is a
+# mean over `PLAN_SEEDS` seeds with its standard error. All the knobs are in the next cell.
+# `python -m toyclf.inside` runs the same functions at full size and writes the figures in `figures/`.
 
 # %% tags=["parameters"]
 N_SAMPLES = 2000  # training points per data set
-N_TEST = 2000  # held-out points for each accuracy
+N_TEST = 2000  # held-out points for each accuracy (and as many again for calibration)
 TRAIN_STEPS = 3000  # training steps of each denoiser
-MAX_TRIALS = 256  # the largest number of trials per class in the curves
-PLAN_SEEDS = 3  # each point of the curves: the mean over this many plan seeds
-N_ORACLE = 400  # Gaussian-mixture points for the exact check
-GRID = 80  # the pruning maps are GRID x GRID points
+MAX_TRIALS = 256  # the largest number of trials per class
+PLAN_SEEDS = 3  # every curve and bar: the mean over this many seeds (at least 2, for error bars)
 SEED = 0
+DATA_NOISE = 0.2  # standard deviation of the noise on the spirals
+NOISE_SCHEDULE = "cosine"  # the forward process: "cosine" or "linear"
+SCHEDULE_SHIFT = 4.0  # multiplies every signal-to-noise ratio by SCHEDULE_SHIFT**2 (1: the plain schedule)
+WEIGHTING = "elbo"  # the classifiers' w_t (section 8 uses it; 7 compares both): "elbo" or "uniform" (the paper's)
+FIXED_TIMESTEPS = (500,)  # section 3: plans with every trial at one of these t
+N_ORACLE = 400  # Gaussian-mixture points for the exact check
+N_BINS = 20  # equal-width confidence bins for calibration (two classes use those above 0.5)
+N_ARMS = 4  # classes (spiral arms) in section 8
+KEEP = (2, 1)  # Algorithm 2: classes kept after each of its two stages
+ERROR_RATE = 0.05  # early stopping's bound on the chance of stopping on the wrong class
+N_PRUNED = 200  # points on which Algorithm 2 and early stopping are checked by hand
+GRID = 64  # the pruning maps are GRID x GRID points
 
 # %%
 import matplotlib.pyplot as plt
 import numpy as np
 import torch
+from scipy import stats
 
 from toyclf import DiffusionClassifier, make_spirals
 from toyclf.denoisers import GaussianMixtureOracle
+from toyclf.estimator import class_errors
 from toyclf.experiments import ablations
-from toyclf.experiments.ablations import TrialScheme
+from toyclf.experiments.ablations import OracleEstimate, Scoring, TrialScheme
+from toyclf.plan import make_plan
 from toyclf.plots import ablations as figures
+from toyclf.plots.keys import class_colors
 from toyclf.plots.maps import make_grid
-from toyclf.pruning import StagedElimination
+from toyclf.pruning import EarlyStopping, StagedElimination
+from toyclf.weighting import timestep_weights
 
 plt.rcParams.update({"font.size": 11})
 sizes = [2**k for k in range(int(np.log2(MAX_TRIALS)) + 1)]  # 1, 2, 4, ..., MAX_TRIALS
+seeds = [SEED + i for i in range(PLAN_SEEDS)]
+
+
+def mean_and_error(values, axis=0):
+    """The mean over seeds and its standard error."""
+    values = np.asarray(values, dtype=float)
+    return values.mean(axis), values.std(axis, ddof=1) / np.sqrt(values.shape[axis])
+
 
 # %% [markdown]
 # ## The model
 #
-# The default classifier of notebook 01, on two interlaced spirals. The ablations talk to its
-# denoiser directly, on standardised points, as the estimator does.
+# The default classifier of notebook 01 on two interlaced spirals, with the schedule and weighting
+# of the parameters cell. The measurements talk to its denoiser directly, on standardised points,
+# as the estimator does.
 
 # %%
-X, y = make_spirals(N_SAMPLES, noise=0.2, random_state=SEED)
-X_test, y_test = make_spirals(2 * N_TEST, noise=0.2, random_state=SEED + 1)
-clf = DiffusionClassifier(max_iter=TRAIN_STEPS, random_state=SEED).fit(X, y)
-denoiser = clf.denoiser_
+X, y = make_spirals(N_SAMPLES, noise=DATA_NOISE, random_state=SEED)
+X_test, y_test = make_spirals(2 * N_TEST, noise=DATA_NOISE, random_state=SEED + 1)
+model = dict(noise_schedule=NOISE_SCHEDULE, schedule_shift=SCHEDULE_SHIFT, weighting=WEIGHTING, max_iter=TRAIN_STEPS)
+clf = DiffusionClassifier(**model, random_state=SEED).fit(X, y)
+denoiser, schedule = clf.denoiser_, clf.denoiser_.schedule
 x = torch.tensor(clf.scaler_.transform(X_test[:N_TEST]), dtype=torch.float32)  # [N_TEST, 2]
-labels = y_test[:N_TEST]  # class ids 0, 1
+labels = np.searchsorted(clf.classes_, y_test[:N_TEST])  # [N_TEST] class ids 0, 1
+T = schedule.num_timesteps
+print(f"{NOISE_SCHEDULE} schedule shifted by {SCHEDULE_SHIFT}, T = {T}; final training loss {clf.loss_curve_[-1]:.3f}")
 
 # %% [markdown]
-# ## 1. Which timesteps carry the class?
+# ## 1. What the error estimates: the ELBO and its weights
 #
-# Score every class with trials that all use the same timestep t. At t near 0 the noisy point is
-# the point itself and every class denoises it almost perfectly; near T it is pure noise and no
-# class can tell. The paper finds the middle best.
+# A DDPM for class $c$ bounds the log-likelihood by a sum of KL divergences (Ho et al. 2020, eq. 5;
+# the paper's eq. 3):
+#
+# $$-\log p_\theta(x_0 \mid c) \le \mathbb{E}_q\Big[\underbrace{D_{KL}\big(q(x_T \mid x_0)\,\|\,p(x_T)\big)}_{L_T}
+# + \sum_{t > 1} \underbrace{D_{KL}\big(q(x_{t-1} \mid x_t, x_0)\,\|\,p_\theta(x_{t-1} \mid x_t, c)\big)}_{L_{t-1}}
+# - \log p_\theta(x_0 \mid x_1, c)\Big].$$
+#
+# Both distributions in $L_{t-1}$ are Gaussians of variance $\sigma_t^2$. With
+# $x_t = \sqrt{\bar\alpha_t}\,x_0 + \sqrt{1-\bar\alpha_t}\,\epsilon$, the forward posterior has mean
+# $\tilde\mu_t = \frac{1}{\sqrt{\alpha_t}}\big(x_t - \frac{\beta_t}{\sqrt{1-\bar\alpha_t}}\,\epsilon\big)$ and the
+# model's mean is the same expression with $\epsilon_\theta(x_t, t, c)$ in place of $\epsilon$. The KL
+# divergence of two Gaussians of equal variance is the squared distance of their means over $2\sigma_t^2$:
+#
+# $$L_{t-1} = \frac{\|\tilde\mu_t - \mu_\theta\|^2}{2\sigma_t^2}
+# = \frac{\beta_t^2}{2\sigma_t^2\,\alpha_t\,(1-\bar\alpha_t)}\ \big\|\epsilon - \epsilon_\theta(x_t, t, c)\big\|^2 .$$
+#
+# $L_T$ has no parameters and no class; the decoder term $-\log p_\theta(x_0 \mid x_1, c)$ vanishes as the
+# first step's noise shrinks, and we leave it out. So
+#
+# $$-\log p(x_0 \mid c) \le \sum_t w_t\ \mathbb{E}_\epsilon \big\|\epsilon - \epsilon_\theta(x_t, t, c)\big\|^2 + C,
+# \qquad w_t = \frac{\beta_t^2}{2\sigma_t^2\,\alpha_t\,(1-\bar\alpha_t)},$$
+#
+# with $C$ the same for every class: only differences between classes matter, so $C$ drops out of
+# the posterior. With Ho et al.'s $\sigma_t^2 = \tilde\beta_t = \frac{1-\bar\alpha_{t-1}}{1-\bar\alpha_t}\beta_t$
+# the weight is a ratio of signal-to-noise ratios, $\mathrm{SNR}(t) = \bar\alpha_t / (1 - \bar\alpha_t)$,
+# $\lambda_t = \log \mathrm{SNR}(t)$:
+#
+# $$w_t = \frac{\beta_t}{2\alpha_t(1-\bar\alpha_{t-1})} = \frac12\Big(\frac{\mathrm{SNR}(t-1)}{\mathrm{SNR}(t)} - 1\Big)
+# = \frac12\big(e^{\lambda_{t-1} - \lambda_t} - 1\big) \;\longrightarrow\; -\frac12 \frac{d\lambda}{dt}
+# \quad\text{as the steps shrink}$$
+#
+# (the continuous-time ELBO of Kingma et al. 2021). The estimator *averages* over $t$ where the
+# bound *sums*, $\sum_t = T \cdot \mathrm{mean}_t$, so toyclf's weight per trial is $T$ times this:
+# `NoiseSchedule.elbo_weights` is $-\frac T2\, d\lambda/dt$, by central differences. The cell computes
+# Ho et al.'s form from $\beta_t$ and $\bar\alpha_t$, checks the SNR form against it, checks toyclf's
+# weights against the derivative taken by hand, and measures how far the discrete and the
+# continuous weights are apart. The classifier counts only the noise levels in its `noise_range`
+# (shaded); the two ends of the schedule carry weights that grow without bound.
 
 # %%
-timesteps = list(range(0, 1000, 50))
-single = ablations.single_timestep_accuracy(denoiser, x, labels, timesteps, seed=SEED)
-fig, ax = plt.subplots(figsize=(6, 4), layout="constrained")
+abar = schedule.alphas_cumprod  # [T] float64
+abar_prev = torch.cat([torch.ones(1, dtype=torch.float64), abar[:-1]])  # [T], abar_{t-1} (abar_{-1} = 1)
+beta = 1 - abar / abar_prev  # [T]
+alpha = 1 - beta
+sigma2 = (1 - abar_prev) / (1 - abar) * beta  # [T], Ho et al.'s posterior variance (0 at the first step)
+steps = torch.arange(1, T)  # [T - 1]: the first step is the decoder's
+w_ho = beta[steps] ** 2 / (2 * sigma2[steps] * alpha[steps] * (1 - abar[steps]))  # [T - 1]
+snr = abar / (1 - abar)
+w_snr = (snr[steps - 1] / snr[steps] - 1) / 2
+torch.testing.assert_close(w_ho, w_snr)  # the two forms of the discrete bound agree
+w_toyclf = timestep_weights(schedule, "elbo")  # [T], what weighting="elbo" multiplies each trial by
+lam = torch.logit(abar)  # [T], lambda_t = log SNR(t)
+slope = torch.gradient(lam)[0]  # [T] d lambda / dt: central differences inside, one-sided at the ends
+torch.testing.assert_close(w_toyclf, -T / 2 * slope)
+kept = timestep_weights(schedule, "elbo", noise_range=clf.noise_range)[steps] > 0  # [T - 1]
+relative = (T * w_ho / w_toyclf[steps] - 1)[kept].abs()  # [kept]
+print(
+    f"T x (discrete DDPM weights) against toyclf's continuous-time weights over the {int(kept.sum())} counted "
+    f"timesteps: median relative difference {relative.median():.2e}, largest {relative.max():.2e}."
+)
+
+fig, ax = plt.subplots(figsize=(7, 4), layout="constrained")
+ax.semilogy(
+    steps,
+    T * w_ho,
+    color="C0",
+    linewidth=2.5,
+    label="T x Ho et al.: $T\\beta_t^2 / (2\\sigma_t^2\\alpha_t(1-\\bar\\alpha_t))$",
+)
+ax.semilogy(torch.arange(T), w_toyclf, "k--", linewidth=1, label="toyclf: $-\\frac{T}{2} d\\lambda/dt$")
+counted = steps[kept]
+ax.axvspan(int(counted.min()), int(counted.max()), color="0.9", label=f"noise_range {clf.noise_range}")
+ax.set_xlabel("timestep t")
+ax.set_ylabel("weight per trial")
+ax.set_title("ELBO weights of the toy schedule")
+ax.legend(fontsize=9, loc="upper center", bbox_to_anchor=(0.5, -0.18), ncol=2, frameon=False)
+plt.show()
+
+# %% [markdown]
+# **Try this:** set `NOISE_SCHEDULE = "linear"` and `SCHEDULE_SHIFT = 1.0` (DDPM's own schedule)
+# and see how the weights change shape, and how far apart the discrete and continuous forms are.
+#
+# ## 2. Which timesteps carry the class?
+#
+# Score every class with trials that all use one timestep $t$ (16 noise draws, one set per seed). Near
+# $t = 0$ the noisy point is the point itself, and every class denoises it almost perfectly; near $T$
+# it is pure noise, and no class can tell. In between, the class decides how well the noise can be
+# predicted. The paper finds the middle of the schedule most informative.
+
+# %%
+timesteps = list(range(0, T, T // 20))
+single = ablations.single_timestep_accuracy(denoiser, x, labels, timesteps, seeds=seeds)  # [seeds, len(timesteps)]
+fig, ax = plt.subplots(figsize=(7, 4), layout="constrained")
 figures.draw_single_timestep(ax, timesteps, single)
-best = int(np.argmax(single))
-print(f"One timestep: best at t = {timesteps[best]} ({single[best]:.3f}); at t = 900 only {single[18]:.3f}.")
+plt.show()
+mean, error = mean_and_error(single)
+best = int(np.argmax(mean))
+t_best, middle = timesteps[best], timesteps[len(timesteps) // 2]
+noise_to_signal = ((1 - abar) / abar).sqrt()  # [T], sigma_t / alpha_t in units of the standardised data
+print(
+    f"Best single timestep t = {t_best}: accuracy {mean[best]:.3f} +- {error[best]:.3f} "
+    f"(sigma/alpha = {noise_to_signal[t_best]:.2f}); at the middle, t = {middle}: {mean[timesteps.index(middle)]:.3f} "
+    f"+- {error[timesteps.index(middle)]:.3f} (sigma/alpha = {noise_to_signal[middle]:.2f}); "
+    f"at t = {timesteps[-1]}: {mean[-1]:.3f}."
+)
+where = "in the middle, as in the paper" if abs(t_best - T / 2) <= T / 10 else f"at t = {t_best} of {T}, not the middle"
+print(f"Here the peak is {where}: where it lies depends on the schedule, which sets the noise level at each t.")
 
 # %% [markdown]
-# ## 2. How many trials, and which timesteps?
+# Larger noise blurs the arms together; smaller noise is denoised equally well under both classes.
+# Where between the two the class shows is a matter of noise level, not of $t$: the schedule decides
+# which $t$ has which level.
 #
-# Each budget N is scored on the plan a classifier with `n_trials=N` draws (evenly spaced t: N
-# bins, each t at the centre of its bin), once per plan seed; the bars are the standard error
-# over the seeds. The paper's schemes use independent Gaussian noise; toyclf's default
-# (black) spaces t evenly and draws the noise from a scrambled Sobol sequence. The results are
-# keyed by the settings that made them (`TrialScheme(timesteps="random", noise_sampling="gaussian")`,
-# ...); the figures module turns a key into its label (`figures.scheme_label`).
+# **Try this:** set `SCHEDULE_SHIFT = 1.0` and see where the peak goes; then `DATA_NOISE = 0.4`
+# (fuzzier arms).
+#
+# ## 3. How many trials, and which timesteps?
+#
+# Each budget $N$ is scored on the plan a classifier with `n_trials=N` draws, once per plan seed.
+# The paper's schemes use independent Gaussian noise: $t$ drawn at random, evenly spaced $t$
+# ($N$ bins, each $t$ at the centre of its bin), or every trial at one fixed $t$. toyclf's default
+# (black) spaces $t$ evenly and draws the noise from a scrambled Sobol sequence.
 
 # %%
-seeds = [SEED + i for i in range(PLAN_SEEDS)]
-curves = ablations.accuracy_against_trials(denoiser, x, labels, sizes, fixed_timesteps=(100, 500, 900), seeds=seeds)
-fig, ax = plt.subplots(figsize=(7, 4.5), layout="constrained")
+curves = ablations.accuracy_against_trials(denoiser, x, labels, sizes, fixed_timesteps=FIXED_TIMESTEPS, seeds=seeds)
+fig, ax = plt.subplots(figsize=(7, 5), layout="constrained")
 figures.draw_error_against_trials(ax, sizes, curves, "Which timesteps")
-for scheme, curve in curves.items():  # scheme: a TrialScheme, the settings that drew the plan; curve [seeds, sizes]
-    error = 1 - curve.mean(0)
+plt.show()
+for scheme, curve in curves.items():  # curve: accuracy [seeds, sizes]
+    m, e = mean_and_error(1 - curve)
     print(
-        f"{figures.scheme_label(scheme):40s} error with {sizes[0]} trials {error[0]:.3f}, with {sizes[-1]}: {error[-1]:.3f}"
+        f"{figures.scheme_label(scheme):40s} error with {sizes[0]}: {m[0]:.3f} +- {e[0]:.3f}, with {sizes[-1]}: {m[-1]:.3f} +- {e[-1]:.3f}"
     )
+random_t, even_t = (
+    curves[TrialScheme(timesteps="random", noise_sampling="gaussian")],
+    curves[TrialScheme(noise_sampling="gaussian")],
+)
+(m_r, e_r), (m_e, e_e) = mean_and_error(random_t), mean_and_error(even_t)
+level = np.abs(m_r - m_e) <= 2 * np.hypot(e_r, e_e)  # [sizes] within two standard errors of each other
+print(
+    f"Random t is level with evenly spaced t (within two standard errors) at {level.sum()} of {len(sizes)} budgets; "
+    f"evenly spaced t is ahead at {((m_e - m_r) > 2 * np.hypot(e_r, e_e)).sum()}, "
+    f"at budgets {[n for n, ahead in zip(sizes, (m_e - m_r) > 2 * np.hypot(e_r, e_e), strict=True) if ahead]}."
+)
+best_scheme = {n: max(curves, key=lambda s: curves[s][:, i].mean()) for i, n in enumerate(sizes)}
+default_best = [n for n, scheme in best_scheme.items() if scheme == TrialScheme()]
+print(f"toyclf's default (evenly spaced t, Sobol noise) has the lowest mean error at budgets {default_best}.")
+agrees = "As in the paper" if level.sum() <= len(sizes) / 2 else "Unlike the paper's finding"
+verb = (
+    "beats random t at most budgets" if level.sum() <= len(sizes) / 2 else "is no better than random t at most budgets"
+)
+print(f"{agrees}, with Gaussian noise evenly spaced t {verb} here.")
 
 # %% [markdown]
-# ## 3. Shared noise
+# Sobol points fill $(t, \epsilon)$ evenly; Gaussian draws leave gaps and clumps, and the paper's
+# evenly spaced $t$ removes them in $t$ only.
 #
-# Only the differences err(x, c) - err(x, c') decide. When every class sees the same (t, eps),
-# the part of the loss that depends on the draw and not on the class cancels in the difference.
+# **Try this:** add the best single timestep of section 2 (`t_best`) to `FIXED_TIMESTEPS`.
+#
+# ## 4. Shared noise
+#
+# Only differences decide: class $c$ beats $c'$ when $\mathrm{err}(x, c) - \mathrm{err}(x, c') < 0$. Each is a
+# mean over trials of $a_n - b_n$, with $a_n$, $b_n$ the weighted losses of the two classes on trial $n$, so
+# its Monte Carlo variance is $\mathrm{Var}(a - b)/N$, and
+#
+# $$\mathrm{Var}(a - b) = \mathrm{Var}\,a + \mathrm{Var}\,b - 2\,\mathrm{Cov}(a, b).$$
+#
+# When both classes see the same $(t_n, \epsilon_n)$ (Algorithm 1), the part of the loss that depends
+# on the draw and not on the class is common to $a$ and $b$: the covariance cancels it. The ablation
+# gives each class its own plan instead: the same evenly spaced $t$, its own Gaussian $\epsilon$.
+# With equal variances and correlation $\rho$, $\mathrm{Var}(a - b) = 2\,\mathrm{Var}\,a\,(1 - \rho)$: the gain
+# of sharing is $(1 - \rho_\text{independent}) / (1 - \rho_\text{shared})$, large only when sharing
+# brings $\rho$ close to 1. The cell computes the three terms from the per-trial losses of every
+# point, at $N$ = `MAX_TRIALS`, for each seed.
 
 # %%
-noise = ablations.shared_against_independent_noise(denoiser, x, labels, sizes, seeds=seeds)
+shared_curve = curves[TrialScheme(noise_sampling="gaussian")]  # section 3 measured it: the same plans
+noise = ablations.shared_against_independent_noise(denoiser, x, labels, sizes, seeds=seeds, shared_curve=shared_curve)
+ratios, rho = [], {"shared": [], "independent": []}
+for (shared, own), expected in zip(noise["largest"], noise["variance_ratios"], strict=True):  # [B, 2, N] each
+    var_diff = {}
+    for name, losses in (("shared", shared), ("independent", own)):
+        a, b = losses[:, 0], losses[:, 1]  # [B, N]: class 0 and class 1 on every trial
+        cov = ((a - a.mean(-1, keepdim=True)) * (b - b.mean(-1, keepdim=True))).sum(-1) / (a.shape[-1] - 1)  # [B]
+        var_diff[name] = a.var(-1) + b.var(-1) - 2 * cov  # [B]
+        torch.testing.assert_close(var_diff[name], (a - b).var(-1))
+        rho[name].append((cov / (a.var(-1) * b.var(-1)).sqrt()).numpy())  # [B] correlation of a and b
+    ratio = var_diff["independent"] / var_diff["shared"]  # [B], how many times more trials independent noise needs
+    assert np.isclose(float(ratio.median()), expected)  # what the figure's title reports
+    ratios.append(ratio.numpy())
+ratios = np.array(ratios)  # [seeds, B]
+medians = np.median(ratios, axis=1)  # [seeds]
+m, e = mean_and_error(medians)
+quartiles = np.percentile(ratios, [25, 75])
+print(
+    f"Var(err(c) - err(c')) with independent noise / with shared noise: median over points {m:.2f} +- {e:.2f} "
+    f"over {len(seeds)} seeds (quartiles over points {quartiles[0]:.2f} to {quartiles[1]:.2f})."
+)
+rho = {name: np.array(values) for name, values in rho.items()}  # [seeds, B] each
+from_rho = np.median((1 - rho["independent"]) / (1 - rho["shared"]), axis=1)  # [seeds]
+print(
+    f"Median correlation of the two classes' losses: {np.median(rho['independent']):.2f} with independent noise, "
+    f"{np.median(rho['shared']):.2f} with shared noise; (1 - rho_independent) / (1 - rho_shared) gives a ratio of "
+    f"{from_rho.mean():.2f} (median over points), an approximation: the two classes' variances are not equal."
+)
 fig, ax = plt.subplots(figsize=(7, 4.5), layout="constrained")
 figures.draw_error_against_trials(ax, sizes, noise["curves"], "Shared against independent noise", figures.noise_label)
+plt.show()
+
+# %% [markdown]
+# Independent noise needs that ratio times the trials for the same precision of the decision. How
+# close sharing brings $\rho$ to 1 depends on how differently the classes' predictions respond to
+# the same $\epsilon$ at the noise levels that decide.
+#
+# **Try this:** set `DATA_NOISE = 0.05` (sharper arms) and compare the ratio.
+#
+# ## 5. Loss and weighting
+#
+# $\ell_2$ is the training loss and the ELBO's; $\ell_1$ is an option the paper found better on some
+# data sets. The paper uses uniform weights, $w_t = 1$: the same reweighting as Ho et al.'s
+# $L_\text{simple}$ for training, which drops the ELBO's huge weights at low noise, where a trained
+# model's small errors rather than the class decide the sum (section 1's plot). The ELBO
+# weights are what make the errors a log-likelihood bound: sections 6 and 7 show what that buys.
+
+# %%
+loss_weighting = ablations.loss_and_weighting_accuracy(denoiser, x, labels, min(64, MAX_TRIALS), seeds=seeds)
+fig, ax = plt.subplots(figsize=(6.5, 4.5), layout="constrained")
+figures.draw_loss_weighting(ax, loss_weighting)
+plt.show()
+for scoring, accuracy_ in loss_weighting.items():
+    m, e = mean_and_error(accuracy_)
+    print(f"{figures.scoring_label(scoring):14s} accuracy {m:.4f} +- {e:.4f}")
+gap = loss_weighting[Scoring("l2", "elbo")] - loss_weighting[Scoring("l2", "uniform")]  # [seeds], paired by plan
+m, e = mean_and_error(gap)
 print(
-    f"Shared noise makes the variance of err(c) - err(c') {noise['variance_ratio']:.1f}x smaller "
-    f"(median over points): independent noise needs {noise['variance_ratio']:.1f}x the trials for the same precision."
+    f"l2, ELBO minus uniform weighting: {m:+.4f} +- {e:.4f} ({'within' if abs(m) <= 2 * e else 'outside'} two standard errors of 0)."
 )
 
 # %% [markdown]
-# ## 4. Loss and weighting
+# **Try this:** train a worse model, `TRAIN_STEPS = 500`, and compare the two weightings again: the
+# ELBO weights lean hardest on the low-noise terms.
 #
-# l2 is the training loss; l1 is an option the paper found better on some data sets. Uniform
-# weighting (w_t = 1) is the paper's choice for accuracy; the ELBO weighting makes the error a
-# log-likelihood bound (section 5).
+# ## 6. The exact check: a Gaussian mixture
+#
+# When each class is a mixture of round Gaussians, $p(x_0 \mid c) = \sum_k \pi_k\, \mathcal N(\mu_k, s_k^2 I)$,
+# everything is known in closed form. The noisy marginal is again a mixture,
+# $p_t(x_t \mid c) = \sum_k \pi_k\, \mathcal N\big(\sqrt{\bar\alpha_t}\,\mu_k,\ (\bar\alpha_t s_k^2 + 1 - \bar\alpha_t) I\big)$,
+# and the best noise predictor (the one training converges to) is the posterior mean of $\epsilon$. By
+# **Tweedie's formula**: $\nabla_{x_t} \log q(x_t \mid x_0) = -\epsilon / \sqrt{1-\bar\alpha_t}$, and the score of the
+# marginal is the posterior mean of that, $\nabla \log p_t(x_t) = \mathbb E[\nabla_{x_t} \log q(x_t \mid x_0) \mid x_t]$
+# (differentiate $p_t(x_t) = \int q(x_t \mid x_0)\, p(x_0)\, dx_0$ under the integral), so
+#
+# $$\epsilon^*(x_t, t, c) = \mathbb E[\epsilon \mid x_t, c] = -\sqrt{1-\bar\alpha_t}\ \nabla_{x_t} \log p_t(x_t \mid c)
+# = \sqrt{1-\bar\alpha_t} \sum_k r_k(x_t)\ \frac{x_t - \sqrt{\bar\alpha_t}\,\mu_k}{\bar\alpha_t s_k^2 + 1 - \bar\alpha_t},$$
+#
+# with $r_k$ the responsibilities of the components at $x_t$. `GaussianMixtureOracle` is this
+# predictor behind the same protocol as the MLP. The cell writes $\epsilon^*$ in a few lines and
+# checks the oracle against it, then computes the exact posterior by Bayes' rule.
 
 # %%
-loss_weighting = ablations.loss_and_weighting_accuracy(denoiser, x, labels, min(64, MAX_TRIALS), seed=SEED)
-fig, ax = plt.subplots(figsize=(6, 4), layout="constrained")
-figures.draw_loss_weighting(ax, loss_weighting)
-print("Accuracy: " + ", ".join(f"{figures.scoring_label(k)} {v:.3f}" for k, v in loss_weighting.items()))
+oracle = GaussianMixtureOracle.ring()  # 2 classes of 3 round Gaussians on a ring, neighbours of different classes
+mu, pi = oracle.means, oracle.weights  # [K, J, 2], [K, J]
+s2 = oracle.covariances[..., 0, 0]  # [K, J]
+assert torch.equal(oracle.covariances, s2[..., None, None] * torch.eye(2, dtype=torch.float64))  # round
 
-# %% [markdown]
-# ## 5. The exact check: a Gaussian mixture
-#
-# When every class is a mixture of Gaussians, the best possible noise predictor eps* is known in
-# closed form, and so is log p(x | c). `GaussianMixtureOracle` is that predictor behind the same
-# protocol as the MLP: the estimator cannot tell them apart, and we can compare its answer with
-# the truth. With the ELBO weighting the estimated log-likelihood ratio converges to the exact
-# one; uniform weighting keeps the decisions but flattens the ratios by one factor.
 
-# %%
-oracle = GaussianMixtureOracle.ring()
-exact = ablations.oracle_against_exact(oracle, N_ORACLE, seed=SEED)
+def log_components(x, c, abar):
+    """log pi_k N(x; sqrt(abar) mu_k, (abar s_k^2 + 1 - abar) I) of class c's components: [M, 2], [M], [M] -> [M, J]."""
+    var = abar[:, None] * s2[c] + 1 - abar[:, None]  # [M, J]
+    distance = (x[:, None] - abar.sqrt()[:, None, None] * mu[c]).square().sum(-1)  # [M, J]
+    return pi[c].log() - distance / (2 * var) - torch.log(2 * torch.pi * var)  # 2D: (2 pi var)^(D/2) = 2 pi var
+
+
+def eps_star(x_t, t, c):
+    """Tweedie: -sqrt(1 - abar) grad log p_t(x_t | c). [M, 2], [M], [M] -> [M, 2]"""
+    abar = oracle.schedule.alphas_cumprod[t]  # [M]
+    r = torch.softmax(log_components(x_t, c, abar), dim=1)  # [M, J] responsibilities
+    var = abar[:, None] * s2[c] + 1 - abar[:, None]  # [M, J]
+    score = -(r[..., None] * (x_t[:, None] - abar.sqrt()[:, None, None] * mu[c]) / var[..., None]).sum(1)  # [M, 2]
+    return -(1 - abar).sqrt()[:, None] * score
+
+
+generator = torch.Generator().manual_seed(SEED)
+x_t = 2 * torch.randn(1000, 2, generator=generator, dtype=torch.float64)  # [1000, 2] noisy points anywhere
+t = torch.randint(oracle.schedule.num_timesteps, (1000,), generator=generator)
+c = torch.randint(oracle.n_classes, (1000,), generator=generator)
+torch.testing.assert_close(eps_star(x_t, t, c), oracle.predict_noise(x_t, t, c))
+print("eps* by hand equals GaussianMixtureOracle.predict_noise on 1000 random (x_t, t, c).")
+
+exact = ablations.oracle_against_exact(oracle, N_ORACLE, seed=SEED)  # the estimator on the oracle, several plans
+X_o = torch.as_tensor(exact["X"])  # [N_ORACLE, 2]
+ones = torch.ones(len(X_o), dtype=torch.float64)
+log_likelihood = torch.stack(  # log p(x | c): the mixture at abar = 1, [N_ORACLE, K]
+    [torch.logsumexp(log_components(X_o, torch.full((len(X_o),), k), ones), 1) for k in range(oracle.n_classes)], 1
+)
+exact_posterior = torch.softmax(log_likelihood, 1)[:, 1].numpy()  # Bayes' rule, equal priors: p(1 | x)
+np.testing.assert_allclose(exact_posterior, 1 / (1 + np.exp(-exact["exact"])))
 fig = figures.plot_oracle(exact)
+plt.show()
 for key, ratio in exact["estimates"].items():
+    slope = np.polyfit(exact["exact"], ratio, 1)[0]
+    gap = np.abs(1 / (1 + np.exp(-ratio)) - exact_posterior).mean()
     print(
-        f"{figures.estimate_label(key):45s} mean |p - p_exact| = {ablations.posterior_gap(ratio, exact['exact']):.3f}"
+        f"{figures.estimate_label(key):45s} mean |p - p_exact| = {gap:.3f}, slope of estimated on exact log-ratio {slope:.3f}"
     )
+elbo_gap = ablations.posterior_gap(exact["estimates"][OracleEstimate("elbo", 1000)], exact["exact"])
+uniform_gap = ablations.posterior_gap(exact["estimates"][OracleEstimate("uniform", 256)], exact["exact"])
+slopes = {key: np.polyfit(exact["exact"], ratio, 1)[0] for key, ratio in exact["estimates"].items()}
+assert abs(slopes[OracleEstimate("elbo", 1000)] - 1) < 0.1  # the ELBO estimate lies on the diagonal
+assert slopes[OracleEstimate("uniform", 256)] < 0.5  # uniform weighting: flattened
+assert abs(slopes[OracleEstimate("uniform", 256, fitted_temperature=True)] - 1) < 0.1  # until the temperature
+print(
+    f"With the exact denoiser, ELBO weights give the Bayes posterior to {elbo_gap:.3f}; uniform weights miss it "
+    f"by {uniform_gap:.3f} until the temperature {exact['temperature']:.3f} is fitted."
+)
 
 # %% [markdown]
-# ## 6. Calibrated probabilities
+# Left: the exact posterior, and the points coloured by the estimate on the same scale: where they
+# vanish into the background the estimate is right. With the ELBO weights the estimated
+# log-likelihood ratio lies on the diagonal (slope near 1); uniform weights keep the order of the
+# points, so the decisions, but flatten every ratio by about one factor, which a temperature removes.
 #
-# `predict_proba` should mean what it says: of the points given 0.8, 80 % should be right.
-# `clf.calibrate(X_val, y_val)` fits the temperature on held-out data by minimising the negative
-# log-likelihood. The ELBO weighting (the default) is meant to need none: the cell below compares its expected
-# calibration error at temperature 1 with the fitted one.
+# **Try this:** `GaussianMixtureOracle.ring(n_components=2, std=0.9)` overlaps the classes more.
+#
+# ## 7. Calibration
+#
+# Of the points given probability 0.8, 80 % should be right. With $B$ equal-width bins of confidence
+# $\max_c p(c \mid x)$, the expected calibration error is
+#
+# $$\mathrm{ECE} = \sum_{b=1}^{B} \frac{n_b}{n}\ \big|\mathrm{accuracy}_b - \mathrm{confidence}_b\big| .$$
+#
+# `clf.calibrate(X_val, y_val)` fits the temperature $\tau$ of $\operatorname{softmax}(-\mathrm{err}/\tau + \log p(c))$ on held-out data
+# by minimising the negative log-likelihood. The cell compares the paper's uniform weighting and the
+# ELBO weighting, each at $\tau = 1$ and fitted, on another `N_TEST` points.
 
 # %%
 X_cal, y_cal, X_eval, y_eval = X_test[:N_TEST], y_test[:N_TEST], X_test[N_TEST:], y_test[N_TEST:]
-calibration = ablations.calibration_settings(clf, X_cal, y_cal, X_eval, y_eval)
-fig = figures.plot_reliability(calibration, y_eval, min_count=max(5, N_TEST // 100))
+calibration = ablations.calibration_settings(clf, X_cal, y_cal, X_eval, y_eval, n_bins=N_BINS)
+y_eval_index = np.searchsorted(clf.classes_, y_eval)
+fig = figures.plot_reliability(calibration, y_eval_index, n_bins=N_BINS)
+plt.show()
 for setting, entry in calibration.items():
-    print(
-        f"{figures.calibration_label(setting):30s} temperature {entry['temperature']:.3f}, expected calibration error {entry['ece']:.4f}"
+    proba = entry["proba"]  # [n, K]
+    confidence, correct = proba.max(1), proba.argmax(1) == y_eval_index
+    bins = np.minimum((confidence * N_BINS).astype(int), N_BINS - 1)  # [n] the bin of each point
+    ece = sum(
+        (bins == b).mean() * abs(correct[bins == b].mean() - confidence[bins == b].mean()) for b in np.unique(bins)
     )
-elbo = {setting.fitted_temperature: entry for setting, entry in calibration.items() if setting.weighting == "elbo"}
-verdict = "fitting helps" if elbo[True]["ece"] < elbo[False]["ece"] else "fitting does not help"
-print(f"ELBO weighting: ECE {elbo[False]['ece']:.4f} at temperature 1, {elbo[True]['ece']:.4f} fitted: {verdict}")
+    assert np.isclose(ece, entry["ece"])
+    print(f"{figures.calibration_label(setting):30s} temperature {entry['temperature']:.3f}, ECE {ece:.4f}")
+at_one = {s.weighting: e["ece"] for s, e in calibration.items() if not s.fitted_temperature}
+fitted = {s.weighting: e["ece"] for s, e in calibration.items() if s.fitted_temperature}
+for weighting in ("uniform", "elbo"):
+    verdict = "helps" if fitted[weighting] < at_one[weighting] / 2 else "changes little"
+    print(
+        f"{weighting}: ECE {at_one[weighting]:.4f} at temperature 1, {fitted[weighting]:.4f} fitted: fitting {verdict}."
+    )
+temperatures = {s.weighting: e["temperature"] for s, e in calibration.items() if s.fitted_temperature}
+print(
+    f"Fitted temperatures: uniform {temperatures['uniform']:.3f} (its softmax was {1 / temperatures['uniform']:.1f}x "
+    f"too flat), ELBO {temperatures['elbo']:.3f}."
+)
 
 # %% [markdown]
-# ## 7. Spending less: staged elimination and early stopping
+# A fitted temperature below 1 says the raw softmax was too flat: the errors were not on the scale
+# of log-likelihoods.
 #
-# Four spiral arms, four classes. Scoring every class on every trial costs 4 x 256 denoiser
-# evaluations per point. The paper's Algorithm 2 drops all but the best classes after a first
-# stage. Early stopping goes further: it stops each point once a sequential test says its
-# leading class is significantly ahead, so only points near a boundary get the full budget.
+# **Try this:** `N_BINS = 10` or `40`: the ECE depends on the binning as well as on the probabilities.
+#
+# ## 8. Spending less: staged elimination and early stopping
+#
+# Four spiral arms, four classes: scoring every class on every trial costs $4N$ denoiser evaluations
+# per point. The paper's **Algorithm 2** scores every class on the first $n_1$ trials, keeps the
+# best `KEEP[0]`, scores those on trials up to $n_2$, and so on, all on the shared $(t, \epsilon)$. The
+# cell writes it for one point in a dozen lines and checks it against `StagedElimination` on
+# `N_PRUNED` points: the same survivor, the same error, the same number of evaluations.
 
 # %%
-X4, y4 = make_spirals(N_SAMPLES, noise=0.2, random_state=SEED, n_arms=4)
-clf4 = DiffusionClassifier(max_iter=TRAIN_STEPS, random_state=SEED).fit(X4, y4)
+X4, y4 = make_spirals(N_SAMPLES, noise=DATA_NOISE, random_state=SEED, n_arms=N_ARMS)
+clf4 = DiffusionClassifier(**model, n_trials=MAX_TRIALS, random_state=SEED).fit(X4, y4)
+X4_test, _ = make_spirals(N_PRUNED, noise=DATA_NOISE, random_state=SEED + 1, n_arms=N_ARMS)
+x4 = torch.tensor(clf4.scaler_.transform(X4_test), dtype=torch.float32)  # [N_PRUNED, 2]
+denoiser4 = clf4.denoiser_
+plan = make_plan(denoiser4, MAX_TRIALS, seed=SEED)  # the shared (t, eps), nested
+stages = (max(2, MAX_TRIALS // 8), MAX_TRIALS)  # n_1, n_2: trials so far after each stage
+
+
+def algorithm_2(x0, n_samples, to_keep):
+    """Li et al., Algorithm 2, for one point x0 [2]: the predicted class, its error and the evaluations spent."""
+    classes, sums, start, evaluations = list(range(denoiser4.n_classes)), {}, 0, 0
+    for n_s, keep in zip(n_samples, to_keep, strict=True):
+        t, eps = plan.timesteps[start:n_s], plan.noise[start:n_s]  # [n], [n, 2]: the new trials
+        x_t = denoiser4.schedule.add_noise(x0.expand(len(t), -1), eps, t)  # [n, 2], shared by all classes
+        for c in classes:
+            eps_hat = denoiser4.predict_noise(x_t, t, torch.full_like(t, c))  # [n, 2]
+            sums[c] = sums.get(c, 0.0) + float((eps - eps_hat).square().sum(1).double().sum())
+        evaluations += len(classes) * len(t)
+        classes = sorted(classes, key=lambda c: sums[c] / n_s)[:keep]  # keep the best `keep`
+        start = n_s
+    return classes[0], sums[classes[0]] / n_samples[-1], evaluations
+
+
+with torch.no_grad():
+    by_hand = [algorithm_2(point, stages, KEEP) for point in x4]
+errors, trials = class_errors(denoiser4, x4, plan, pruning=StagedElimination(stages, KEEP), return_trials=True)
+ran_longest = trials == trials.max(1, keepdim=True).values  # [N_PRUNED, K] the classes of the last stage
+survivor = errors.masked_fill(~ran_longest, torch.inf).argmin(1)  # [N_PRUNED] the best of them
+assert [c for c, _, _ in by_hand] == survivor.tolist()
+np.testing.assert_allclose([e for _, e, _ in by_hand], errors[torch.arange(len(x4)), survivor], rtol=1e-4)
+assert sum(n for _, _, n in by_hand) == int(trials.sum())
+print(
+    f"Algorithm 2 by hand = StagedElimination{stages, KEEP} on {len(x4)} points: same survivor, same error, "
+    f"{int(trials.sum()) / len(x4):.0f} evaluations per point against {N_ARMS * MAX_TRIALS} for every class on every trial."
+)
+
+# %% [markdown]
+# Staged elimination spends the same on every point. **Early stopping** spends according to the
+# point: it looks at the trials after $n_s = n_0 2^s$ of them ($S$ looks) and runs a paired test between
+# the leading class $\ell$ and each rival $r$. With $d_n = w_n\,\ell_n(r) - w_n\,\ell_n(\ell)$ the paired
+# differences, cut into $R$ consecutive blocks with means $\bar d_1, \dots, \bar d_R$,
+#
+# $$z_r = \frac{\bar d}{s / \sqrt R}, \qquad s^2 = \frac{1}{R-1}\sum_{j=1}^R (\bar d_j - \bar d)^2,
+# \qquad \text{drop } r \text{ when } z_r > q = t_{R-1}^{-1}\Big(1 - \frac{\alpha}{S (K - 1)}\Big),$$
+#
+# the Student-$t$ quantile with a Bonferroni correction over the looks and the rivals ($\alpha$ =
+# `ERROR_RATE`; the class priors add an offset to $\bar d$, equal priors here). A point stops when one
+# class is left. The cell runs the test by hand on the point of the `N_PRUNED` that stopped latest
+# before the end of the plan, and checks it against `EarlyStopping`.
+
+# %%
+rule = EarlyStopping(error_rate=ERROR_RATE)
+errors, trials = class_errors(denoiser4, x4, plan, pruning=rule, return_trials=True)  # [N_PRUNED, K] each
+spent = trials.max(1).values  # [N_PRUNED] trials of the longest-running class
+candidates = torch.where(spent < MAX_TRIALS, spent, 0)
+i = int(candidates.argmax()) if candidates.max() > 0 else 0  # the point that stopped latest before the end
+losses = ablations.trial_losses(denoiser4, x4[i : i + 1], plan)[0]  # [K, N] w_n l_n of every class on every trial
+looks = rule.stage_ends(MAX_TRIALS)  # n_0, 2 n_0, ..., N
+K, active, history = denoiser4.n_classes, torch.ones(denoiser4.n_classes, dtype=torch.bool), []
+by_hand = torch.zeros(K, dtype=torch.long)  # [K] trials each class receives
+for n in looks:
+    by_hand[active] = n  # the active classes have been scored on the first n trials
+    means = losses[:, :n].mean(1).masked_fill(~active, torch.inf)  # [K]
+    leader = int(means.argmin())
+    R = min(rule.batches, n)
+    blocks = (losses[:, :n] - losses[leader, :n]).view(K, R, n // R).mean(-1)  # [K, R] block means of d
+    z = blocks.mean(1) / (blocks.std(1) / R**0.5)  # [K]; the leader's own is 0 / 0
+    q = stats.t.isf(ERROR_RATE / (len(looks) * (K - 1)), df=R - 1)
+    rival = active & (torch.arange(K) != leader)  # [K] the classes still tested against the leader
+    history.append((n, torch.where(rival, z, torch.nan), q))  # z of the rivals at this look
+    rivals = {k: round(float(z[k]), 1) for k in range(K) if active[k] and k != leader}
+    print(f"after {n:4d} trials: leader class {leader}, z of the active rivals {rivals}, threshold q = {q:.2f}")
+    active &= ~(z > q)  # drop the rivals clearly behind
+    if active.sum() == 1:
+        break
+assert torch.equal(by_hand, trials[i]), (by_hand, trials[i])
+print(
+    f"Point {i} stops after {n} of {MAX_TRIALS} trials on class {leader}: {int(by_hand.sum())} evaluations, as EarlyStopping spends."
+)
+fig, ax = plt.subplots(figsize=(6.5, 4), layout="constrained")
+for k in range(K):
+    z_k = [float(h[1][k]) for h in history]
+    if np.isfinite(z_k).any():  # the leader is never its own rival
+        ax.plot([h[0] for h in history], z_k, "o-", color=class_colors(K)[k], label=f"class {k}")
+ax.plot([h[0] for h in history], [h[2] for h in history], "k--", label="threshold q")
+ax.set_xscale("log", base=2)
+ax.set_xlabel("trials so far")
+ax.set_ylabel("z of each rival against the leader")
+ax.set_title(f"Early stopping on point {i}: a rival is dropped once its z passes q")
+ax.legend(fontsize=9, loc="upper left", bbox_to_anchor=(1.01, 1), frameon=False)
+plt.show()
+
+# %% [markdown]
+# Now both rules on a whole grid, against every class on every trial, with the classifier's own
+# settings (its weighting and noise range): the decision maps, and where early stopping spends.
+
+# %%
 xx, yy, grid = make_grid(X4, GRID)
-rules = (None, StagedElimination((32, 256), (2, 1)), "early_stopping")  # each rule keys its result
+rules = (None, StagedElimination(stages, KEEP), rule)  # each rule keys its result
 maps = ablations.pruning_maps(clf4, grid, rules)
 fig = figures.plot_pruning_maps(xx, yy, maps, n_trials=clf4.n_trials)
+plt.show()
 reference = maps[None]["proba"].argmax(1)  # every class on all the trials
-for rule, entry in maps.items():
+for pruning, entry in maps.items():
     agreement = (entry["proba"].argmax(1) == reference).mean()
     print(
-        f"{figures.pruning_label(rule, clf4.n_trials):30s} {entry['evaluations'].mean():7.1f} evaluations per point, agrees on {agreement:.2%}"
+        f"{figures.pruning_label(pruning, clf4.n_trials):30s} {entry['evaluations'].mean():7.1f} evaluations per point, agrees on {agreement:.2%}"
     )
-saving = maps[None]["evaluations"].mean() / maps["early_stopping"]["evaluations"].mean()
-accuracy = float(curves[TrialScheme()][:, -1].mean())  # toyclf's default plan, all the trials, mean over the seeds
+saving = maps[None]["evaluations"].mean() / maps[rule]["evaluations"].mean()
 print(f"Early stopping spends {saving:.1f}x fewer evaluations than scoring everything.")
+
+# %% [markdown]
+# **Try this:** `ERROR_RATE = 0.001` (a stricter test), `KEEP = (1, 1)` (Algorithm 2 that decides after
+# its first stage), or `WEIGHTING = "uniform"` (the paper's weighting for the maps).
+#
+# ## What the toy shows, and where it differs from the paper
+
+# %%
+accuracy = float(curves[TrialScheme()][:, -1].mean())  # toyclf's default plan, all the trials, mean over the seeds
+print(f"- toyclf's default plan with {sizes[-1]} trials: accuracy {accuracy:.4f} (mean of {len(seeds)} plan seeds).")
+print(f"- one timestep is most informative {where}.")
+print(
+    f"- random t is level with evenly spaced t at {level.sum()} of {len(sizes)} budgets (the paper: evenly spaced is better)."
+)
+print(
+    f"- shared noise divides the variance of err(c) - err(c') by {medians.mean():.2f} +- {mean_and_error(medians)[1]:.2f}"
+    f"{', far from orders of magnitude' if medians.mean() < 10 else ''}."
+)
+print(f"- with the exact denoiser the ELBO weights give the Bayes posterior to {elbo_gap:.3f} on average.")
+print(f"- uniform weighting: ECE {at_one['uniform']:.3f} at temperature 1, ELBO weighting {at_one['elbo']:.3f}.")
+print(
+    f"- early stopping: {saving:.1f}x fewer evaluations than every class on every trial, the same map to {(maps[rule]['proba'].argmax(1) == reference).mean():.2%}."
+)

@@ -6,7 +6,7 @@
 Each ``notebooks/NAME.py`` (jupytext ``py:percent``: the source you edit) runs top to bottom in a
 fresh ``python3`` kernel, in ``notebooks/`` (so the links to ``../figures`` resolve), and is
 written to ``notebooks/NAME.ipynb`` with its outputs (not what went to stderr: warnings, progress
-bars). Figures are stored at 72 dpi to keep the files small. Prints how long each notebook took and how large its file is.
+bars) nor widgets (they need a running kernel). Figures are stored at 72 dpi to keep the files small. Prints how long each notebook took and how large its file is.
 """
 
 from __future__ import annotations
@@ -26,6 +26,13 @@ ROOT = NOTEBOOKS.parent
 FIGURE_DPI = 72
 
 
+def _readable(output) -> bool:
+    """False for what a stored notebook cannot show: stderr (warnings, progress bars) and widget views."""
+    if output.output_type == "stream":
+        return output.name != "stderr"
+    return "application/vnd.jupyter.widget-view+json" not in output.get("data", {})
+
+
 def build(name: str, config_dir: str) -> tuple[float, int]:
     """Execute notebooks/NAME.py and write notebooks/NAME.ipynb; returns (seconds, bytes)."""
     notebook = jupytext.read(NOTEBOOKS / f"{name}.py")
@@ -38,9 +45,10 @@ def build(name: str, config_dir: str) -> tuple[float, int]:
         resources={"metadata": {"path": str(NOTEBOOKS)}},
     ).execute(env={**os.environ, "MPLCONFIGDIR": config_dir, "PYTHONPATH": str(ROOT)})
     seconds = time.perf_counter() - start
-    for cell in notebook.cells:  # what a reader needs: results, not library warnings or progress bars
+    notebook.metadata.pop("widgets", None)  # sliders live in a running kernel only; their saved state is dead weight
+    for cell in notebook.cells:  # what a reader needs: results, not library warnings, progress bars or dead widgets
         if cell.cell_type == "code":
-            cell.outputs = [out for out in cell.outputs if not (out.output_type == "stream" and out.name == "stderr")]
+            cell.outputs = [out for out in cell.outputs if _readable(out)]
     path = NOTEBOOKS / f"{name}.ipynb"
     jupytext.write(notebook, path, fmt="ipynb")
     return seconds, path.stat().st_size

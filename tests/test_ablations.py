@@ -91,11 +91,49 @@ def test_results_are_keyed_by_their_settings(prototype_denoiser):
         "evenly spaced t, Sobol noise (toyclf)",
     ]
     assert all(curve.shape == (1, 3) for curve in curves.values())  # [seeds, sizes]
-    noise = ablations.shared_against_independent_noise(prototype_denoiser, x, y, [1, 2, 4], seeds=(0, 1))
-    assert all(curve.shape == (2, 3) for curve in noise["curves"].values())
+    noise = ablations.shared_against_independent_noise(prototype_denoiser, x, y, [2, 4], seeds=(0, 1))
+    assert all(curve.shape == (2, 2) for curve in noise["curves"].values())
     assert [plots.noise_label(key) for key in noise["curves"]] == ["shared noise", "independent noise"]
-    losses = ablations.loss_and_weighting_accuracy(prototype_denoiser, x, y, 4)
+    losses = ablations.loss_and_weighting_accuracy(prototype_denoiser, x, y, 4, seeds=(0, 1, 2))
     assert [plots.scoring_label(key) for key in losses] == ["l2, uniform", "l2, elbo", "l1, uniform", "l1, elbo"]
+    assert all(accuracy.shape == (3,) for accuracy in losses.values())  # one per plan seed
+    single = ablations.single_timestep_accuracy(prototype_denoiser, x, y, [10, 50, 90], n_noise=4, seeds=(0, 1))
+    assert single.shape == (2, 3)  # [seeds, timesteps]
+
+
+def test_variance_ratio_is_var_of_independent_over_var_of_shared_differences():
+    # [B=1, K=3, N=4]; pairs (0, 1), (0, 2), (1, 2)
+    shared = torch.tensor([[[1.0, 2.0, 3.0, 4.0], [1.0, 2.0, 3.0, 5.0], [2.0, 2.0, 4.0, 4.0]]], dtype=torch.float64)
+    own = torch.tensor([[[1.0, 2.0, 3.0, 4.0], [4.0, 1.0, 5.0, 2.0], [3.0, 1.0, 2.0, 4.0]]], dtype=torch.float64)
+    expected = np.mean(
+        [
+            np.var((own[0, a] - own[0, b]).numpy(), ddof=1) / np.var((shared[0, a] - shared[0, b]).numpy(), ddof=1)
+            for a, b in [(0, 1), (0, 2), (1, 2)]
+        ]
+    )
+    np.testing.assert_allclose(ablations.variance_ratio(shared, own).numpy(), [expected])
+
+
+def test_sharing_eps_cannot_help_when_the_loss_ignores_eps(prototype_denoiser):
+    """The prototype denoiser's loss is SNR(t) ||x - mu_c||^2, whatever eps: independent plans share the
+    evenly spaced t, so the class differences are the same trial by trial and the variance ratio is 1."""
+    x = torch.tensor([[-1.0, 0.1], [1.0, 0.4], [0.1, 1.9]])
+    noise = ablations.shared_against_independent_noise(prototype_denoiser, x, [0, 1, 2], [4, 8], seeds=(0, 1))
+    np.testing.assert_allclose(noise["variance_ratios"], [1.0, 1.0], rtol=1e-5)  # float32 losses
+    shared, own = noise["largest"][1]  # seed 1, N = 8
+    assert shared.shape == own.shape == (3, 3, 8)
+    np.testing.assert_allclose(float(ablations.variance_ratio(shared, own).median()), noise["variance_ratios"][1])
+
+
+def test_shared_noise_cuts_the_variance_on_a_denoiser_that_uses_eps():
+    """On the Gaussian-mixture oracle the loss depends on eps; sharing it between classes must shrink the
+    variance of the class difference (the estimator's whole reason for one plan)."""
+    oracle = GaussianMixtureOracle.ring()
+    X, y = oracle.sample(60, seed=0)
+    noise = ablations.shared_against_independent_noise(
+        oracle, torch.tensor(X, dtype=torch.float32), y, [64], seeds=(0,)
+    )
+    assert noise["variance_ratios"][0] > 1.2
 
 
 def test_oracle_estimates_are_keyed_by_their_settings():
@@ -107,6 +145,10 @@ def test_oracle_estimates_are_keyed_by_their_settings():
         "uniform, 256 pairs",
         "uniform, 256 pairs, fitted temperature",
     ]
+    assert result["grid_posterior"].shape == result["xx"].shape == (100, 100)
+    cell = np.column_stack([result["xx"].ravel(), result["yy"].ravel()])[[0, 5050]]  # a corner and the middle
+    exact = GaussianMixtureOracle.ring().log_posterior(cell)[:, 1].exp().numpy()
+    np.testing.assert_allclose(result["grid_posterior"].ravel()[[0, 5050]], exact)
     uniform = result["estimates"][OracleEstimate("uniform", 256)]
     fitted = result["estimates"][OracleEstimate("uniform", 256, fitted_temperature=True)]
     np.testing.assert_allclose(fitted, uniform / result["temperature"])
@@ -126,3 +168,33 @@ def test_each_budget_is_scored_on_the_plan_of_that_many_trials(fitted, spirals_s
             assert plan.timesteps.tolist() == ([500] if n == 1 else [250, 750])
             errors = class_errors(denoiser, x, plan)
             assert abs(curves[i, j] - np.mean(errors.argmin(1).numpy() == y)) <= 1 / len(y)  # float32 near-ties
+
+
+def _overlaps(a, b) -> bool:
+    return a.x0 < b.x1 and b.x0 < a.x1 and a.y0 < b.y1 and b.y0 < a.y1
+
+
+def test_reliability_figure_counts_every_bin_and_keeps_its_legend_off_the_data():
+    rng = np.random.default_rng(0)
+    p1 = rng.uniform(0, 1, 500)
+    proba = np.column_stack([1 - p1, p1])  # [500, 2]
+    y = (rng.uniform(0, 1, 500) < p1).astype(int)
+    settings = {CalibrationSetting("elbo", fitted_temperature=False): {"proba": proba, "temperature": 1.0, "ece": 0.01}}
+    fig = plots.plot_reliability(settings, y, n_bins=12)
+    top, bottom = fig.axes
+    fig.canvas.draw()
+    legend = top.get_legend().get_window_extent()
+    assert not _overlaps(legend, top.get_window_extent()) and not _overlaps(legend, bottom.get_window_extent())
+    (counts,) = [patch for patch in bottom.patches]  # one staircase of counts per setting
+    heights = np.bincount(np.minimum((proba.max(1) * 12).astype(int), 11), minlength=12)
+    assert heights.sum() == 500 and counts.get_data().values.tolist() == heights.tolist()
+
+
+def test_oracle_and_pruning_figures_give_their_probabilities_and_counts_a_colourbar():
+    result = ablations.oracle_against_exact(GaussianMixtureOracle.ring(), n_points=20, grid=10)
+    fig = plots.plot_oracle(result)
+    assert "p(class 1 | x)" in [ax.get_ylabel() for ax in fig.axes]  # the colourbar's axes
+    xx, yy = np.meshgrid(np.linspace(0, 1, 4), np.linspace(0, 1, 4))
+    maps = {None: {"proba": np.full((16, 2), 0.5), "evaluations": np.arange(1, 17)}}
+    fig = plots.plot_pruning_maps(xx, yy, maps, n_trials=8)
+    assert any("evaluations" in ax.get_ylabel() for ax in fig.axes)

@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import matplotlib.pyplot as plt
 import pytest
 import torch
+from matplotlib.contour import ContourSet
 from PIL import Image
 
 from toyclf.animate import ANIMATIONS, main
@@ -53,6 +55,33 @@ def test_maps_gathering_evidence_and_early_stopping(fitted, spirals_split, tmp_p
     looks = len(resolve_pruning(fitted.pruning).stage_ends(fitted.n_trials))  # a frame per look of the rule
     assert frames_of(animations.save_animation(evidence, tmp_path / "evidence.gif")) == 3
     assert frames_of(animations.save_animation(stopping, tmp_path / "stopping.gif")) == looks
+
+
+def keys_of(fig) -> tuple[list[str], list[str]]:
+    """The legend's entries and the colourbars' labels of an animation's figure."""
+    (legend,) = fig.legends
+    bars = [ax.get_ylabel() for ax in fig.axes if hasattr(ax, "_colorbar")]
+    return [text.get_text() for text in legend.get_texts()], bars
+
+
+def test_frames_name_the_classes_and_key_every_probability_and_count(fitted, spirals_split, tmp_path):
+    X_train, y_train, X_test, y_test = spirals_split
+    forward = animations.forward_process(
+        fitted.scaler_.transform(X_train[:50]), y_train[:50], fitted.denoiser_.schedule, n_frames=2, class_labels=[0, 1]
+    )
+    assert keys_of(plt.gcf()) == (["class 0", "class 1"], [])
+    xx, yy, _ = make_grid(X_train, 16)
+    evidence = animations.gathering_evidence(fitted, xx, yy, X_test[:50], y_test[:50], n_trials=(1, 4))
+    fig = plt.gcf()
+    assert keys_of(fig) == (["class 0", "class 1", "boundary: p(c | x) = 0.5"], ["p(class 1 | x)"])
+    animations.save_animation(evidence, tmp_path / "evidence.gif")  # draws every frame
+    boundaries = [artist for artist in fig.axes[0].get_children() if isinstance(artist, ContourSet)]
+    assert len(boundaries) == 1  # each frame replaces the boundary of the one before
+    stopping = animations.early_stopping(fitted, xx, yy)
+    legend, bars = keys_of(plt.gcf())
+    assert legend[:3] == ["class 0", "class 1", "not decided yet"] and bars == ["denoiser evaluations per point"]
+    for anim in (forward, stopping):
+        animations.save_animation(anim, tmp_path / "frames.gif")
 
 
 def test_the_command_writes_every_animation(tmp_path, capsys):

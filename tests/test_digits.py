@@ -8,6 +8,7 @@ import pytest
 import torch
 from sklearn.neighbors import KNeighborsClassifier, NearestCentroid
 
+from toyclf import DiffusionClassifier
 from toyclf.denoisers import MLPDenoiser
 from toyclf.digits import FIGURES, load_digit_split, main
 from toyclf.digits import digits_classifier as make_digits_classifier
@@ -120,17 +121,28 @@ def test_robustness_curves_score_every_classifier_on_the_same_images(split):
         robustness_curves({"a": knn}, split.X_test, split.y_test, "blur", [1])
 
 
-def test_command_line_end_to_end(tmp_path, capsys):
-    args = ["--steps", "60", "--hidden-size", "32", "--trials", "8", "--quiet", "--out", str(tmp_path)]
-    assert main(args) == 0
+def test_command_line_end_to_end(tmp_path, capsys, split):
+    figures, model = tmp_path / "figures", tmp_path / "new" / "model.pt"  # --save-model creates its folder
+    args = ["--steps", "60", "--hidden-size", "32", "--trials", "8", "--quiet", "--out", str(figures)]
+    assert main([*args, "--save-model", str(model), "--save-dtype", "float16"]) == 0
     out = capsys.readouterr().out
     for name in ("diffusion classifier", "logistic regression", "RBF SVM", "k-NN", "evaluations per test image"):
         assert name in out
     assert "accuracy under gaussian noise" in out and "accuracy under occlusion" in out
-    written = sorted(p.name for p in tmp_path.iterdir())
+    assert f"saved the trained classifier to {model}" in out
+    written = sorted(p.name for p in figures.iterdir())
     assert written == sorted(f"digits_{figure}.png" for figure in FIGURES)
-    for path in tmp_path.iterdir():
+    for path in figures.iterdir():
         assert path.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n" and path.stat().st_size > 5000
+
+    # the saved model is reproducible: the same seed trains the same weights (here rounded to float16)
+    saved = DiffusionClassifier.load(model)
+    again = make_digits_classifier(hidden_size=32, max_iter=60, random_state=0).fit(split.X_train, split.y_train)
+    assert saved.loss_curve_ == again.loss_curve_
+    weights, again_weights = dict(saved.denoiser_.named_parameters()), dict(again.denoiser_.named_parameters())
+    for name, weight in weights.items():
+        torch.testing.assert_close(weight, again_weights[name].half().float(), rtol=0, atol=0)
+        assert weight.dtype == torch.float32
 
 
 @pytest.mark.parametrize(
@@ -139,6 +151,8 @@ def test_command_line_end_to_end(tmp_path, capsys):
         (["--test-size", "1.5"], "--test-size: expected a fraction in (0, 1), got '1.5'"),
         (["--steps", "0"], "--steps: expected a positive integer, got 0"),
         (["--pruning", "staged", "--trials", "64"], "needs a plan of at least 500 trials; got 64"),
+        (["--save-model", "."], "--save-model: '.' is a folder; expected a file path such as 'digits.pt'"),
+        (["--save-dtype", "int8"], "--save-dtype: invalid choice: 'int8'"),
     ],
 )
 def test_bad_arguments_exit_2(args, message, capsys):

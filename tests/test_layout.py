@@ -62,6 +62,7 @@ LAYERS: dict[str, int] = {
     "toyclf.experiments.robustness": 5,
     "toyclf.experiments.suite": 5,
     "toyclf.plots": 5,
+    "toyclf.plots.keys": 5,
     "toyclf.plots.maps": 5,
     "toyclf.plots.ablations": 5,
     "toyclf.plots.digits": 5,

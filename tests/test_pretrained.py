@@ -127,12 +127,17 @@ def test_one_prompt_per_class(tiny_models, images):
 @pytest.mark.parametrize(
     "kwargs, message",
     [
-        (dict(classes=[]), "classes must be a non-empty list"),
-        (dict(classes="cat"), "classes must be a non-empty list"),
+        (dict(classes=[]), "classes must be a list of at least two (a classifier chooses between them); got []"),
+        (dict(classes="cat"), "classes must be a list of at least two"),
+        (
+            dict(classes=["cat"]),
+            "classes must be a list of at least two (a classifier chooses between them); got ['cat']",
+        ),
+        (dict(prompts=["a cat"]), "prompts must be a list of at least two"),
         (dict(classes=["cat", "cat"]), "class names must be distinct"),
-        (dict(classes=["cat"], template="a photo"), "template must contain '{}' once"),
+        (dict(classes=["cat", "dog"], template="a photo"), "template must contain '{}' once"),
         (dict(classes=["cat", "dog"], prompts=["one prompt"]), "got 2 class names but 1 prompts"),
-        (dict(classes=["cat"], dtype="float64"), "dtype must be one of 'float32', 'float16', 'bfloat16'"),
+        (dict(classes=["cat", "dog"], dtype="float64"), "dtype must be one of 'float32', 'float16', 'bfloat16'"),
     ],
 )
 def test_bad_classes_and_settings_get_clear_errors(tiny_models, kwargs, message):
@@ -142,14 +147,14 @@ def test_bad_classes_and_settings_get_clear_errors(tiny_models, kwargs, message)
 
 def test_missing_model_unknown_label_and_missing_cuda(tiny_models, tmp_path):
     with pytest.raises(ValueError, match=r"could not load a diffusers pipeline from '.*nowhere'"):
-        load_denoiser(str(tmp_path / "nowhere"), ["cat"])
+        load_denoiser(str(tmp_path / "nowhere"), ["cat", "dog"])
     with pytest.raises(
         ValueError, match="class 'gold' is not one of the model's labels; did you mean \\['goldfish'\\]"
     ):
-        load_denoiser(tiny_models["dit"], ["gold"])
+        load_denoiser(tiny_models["dit"], ["gold", "tench"])
     if not torch.cuda.is_available():
         with pytest.raises(ValueError, match="device='cuda' was requested, but CUDA is not available"):
-            load_denoiser(tiny_models["sd"], ["cat"], device="cuda")
+            load_denoiser(tiny_models["sd"], ["cat", "dog"], device="cuda")
 
 
 def test_images_from_paths_pil_and_tensors_and_unreadable_files(tiny_images, tmp_path):

@@ -1,10 +1,12 @@
 """python -m toyclf.zeroshot end to end on tiny random pipelines: lines, CSV, folder accuracy,
-resuming, several processes through torchrun, and its errors. Nothing is downloaded."""
+resuming, several processes through torchrun (skipping unreadable files), and its errors.
+Nothing is downloaded. Unreadable files and class counts: test_zeroshot_unreadable.py."""
 
 from __future__ import annotations
 
 import csv
 import os
+import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -84,7 +86,7 @@ def test_staged_elimination_and_dit(tiny_models, tiny_images, tmp_path):
             "could not load a diffusers pipeline from",
         ),
         (["{image}"], "give the class names with --classes"),
-        (["--classes", "cat", "dog", "{broken}"], "could not read image '.*broken.png'"),
+        (["--classes", "cat", "dog", "{broken}", "--strict"], "could not read image '.*broken.png'"),
     ],
 )
 def test_errors_are_one_clear_line(tiny_models, tiny_images, tmp_path, capsys, args, message):
@@ -106,20 +108,29 @@ def test_errors_are_one_clear_line(tiny_models, tiny_images, tmp_path, capsys, a
 
 
 def test_two_processes_with_torchrun_gather_into_one_csv(tiny_models, tiny_images, tmp_path):
+    images = shutil.copytree(tiny_images, tmp_path / "images")
+    for name in ("cat", "dog"):  # one unreadable file for each process to skip
+        (images / name / "9.png").write_text("not an image\n")
     single, double = tmp_path / "one.csv", tmp_path / "two.csv"
-    main(["--model", tiny_models["sd"], tiny_images, "--csv", str(single), *FAST])
+    main(["--model", tiny_models["sd"], str(images), "--csv", str(single), *FAST])
     env = {**os.environ, "PYTHONPATH": str(Path(__file__).parents[1])}
     command = [sys.executable, "-m", "torch.distributed.run", "--nproc_per_node", "2", "--master_port", "29613"]
-    command += ["-m", "toyclf.zeroshot", "--model", tiny_models["sd"], tiny_images, "--csv", str(double), *FAST]
+    command += ["-m", "toyclf.zeroshot", "--model", tiny_models["sd"], str(images), "--csv", str(double), *FAST]
     result = subprocess.run(command, env=env, capture_output=True, text=True, timeout=300)
     assert result.returncode == 0, result.stderr[-2000:]
     assert result.stdout.count("accuracy:") == 1  # only the main process reports
+    assert result.stderr.count("warning: skipped") == 2 and result.stderr.count("skipped 2 of 8 files") == 1
     one, two = read(single), read(double)
     assert [row["path"] for row in two] == [row["path"] for row in one]  # every image once, in input order
     assert [row["prediction"] for row in two] == [row["prediction"] for row in one]
     for a, b in zip(one, two, strict=True):
         assert float(a["error[cat]"]) == pytest.approx(float(b["error[cat]"]), rel=1e-5)
-    assert not list(tmp_path.glob("two.rank*.csv"))  # the part files were merged and removed
+    assert read(tmp_path / "two.skipped.csv") == read(tmp_path / "one.skipped.csv")
+    assert [row["path"] for row in read(tmp_path / "two.skipped.csv")] == [
+        str(images / "cat/9.png"),
+        str(images / "dog/9.png"),
+    ]
+    assert not list(tmp_path.glob("*.rank*.csv"))  # the part files were merged and removed
 
 
 @pytest.mark.parametrize("value", ["0", "-1", "nan", "inf"])

@@ -55,9 +55,14 @@ def write_animations(
     x0 = clf.scaler_.transform(split.X_train)  # [n, 2] the denoiser's space
     xx, yy, _ = maps.make_grid(np.vstack([split.X_train, split.X_test]), grid)
     clip = 1.5 * clf.data_bound_
+    classes = clf.classes_
     made = {
-        "forward_process": animations.forward_process(x0, y_train, clf.denoiser_.schedule, n_frames=frames, seed=seed),
-        "reverse_sampling": animations.reverse_sampling(clf.denoiser_, 500, clip=clip, n_frames=frames, seed=seed),
+        "forward_process": animations.forward_process(
+            x0, y_train, clf.denoiser_.schedule, n_frames=frames, seed=seed, class_labels=classes
+        ),
+        "reverse_sampling": animations.reverse_sampling(
+            clf.denoiser_, 500, clip=clip, n_frames=frames, seed=seed, class_labels=classes
+        ),
         "gathering_evidence": animations.gathering_evidence(clf, xx, yy, split.X_test, split.y_test),
         "early_stopping": animations.early_stopping(clf, xx, yy),
     }

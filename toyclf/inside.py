@@ -25,7 +25,8 @@ from toyclf.pruning import StagedElimination
 
 FIGURES = ("estimator_ablations", "oracle_posterior", "calibration", "pruning_maps")
 TRIAL_SIZES = (1, 2, 4, 8, 16, 32, 64, 128, 256)
-PLAN_SEEDS = 3  # the trial curves are averaged over this many plan seeds (error bars: their standard error)
+PLAN_SEEDS = 3  # every curve and bar is the mean over this many plan seeds (error bars: their standard error)
+CALIBRATION_BINS = 20  # equal-width confidence bins: 10 of them over [0.5, 1], where two classes' confidences lie
 
 
 def spirals_classifier(
@@ -54,21 +55,25 @@ def main(argv: Sequence[str] | None = None) -> int:
     denoiser = clf.denoiser_
 
     timesteps = list(range(0, clf.n_timesteps, clf.n_timesteps // 20))
-    single = ablations.single_timestep_accuracy(denoiser, x, y, timesteps, seed=args.seed)
     seeds = [args.seed + i for i in range(PLAN_SEEDS)]
+    single = ablations.single_timestep_accuracy(denoiser, x, y, timesteps, seeds=seeds)  # [seeds, len(timesteps)]
     curves = ablations.accuracy_against_trials(
         denoiser, x, y, TRIAL_SIZES, fixed_timesteps=(100, 500, 900), seeds=seeds
     )
-    noise = ablations.shared_against_independent_noise(denoiser, x, y, TRIAL_SIZES, seeds=seeds)
-    losses = ablations.loss_and_weighting_accuracy(denoiser, x, y, 64, seed=args.seed)
-    print(f"accuracy from one timestep: best t = {timesteps[int(np.argmax(single))]} ({single.max():.4f})")
+    shared = curves[ablations.TrialScheme(noise_sampling="gaussian")]  # the same plans as shared noise
+    noise = ablations.shared_against_independent_noise(denoiser, x, y, TRIAL_SIZES, seeds=seeds, shared_curve=shared)
+    losses = ablations.loss_and_weighting_accuracy(denoiser, x, y, 64, seeds=seeds)
+    mean = single.mean(0)
+    print(f"accuracy from one timestep, mean of {len(seeds)} noise seeds: best t = {timesteps[int(np.argmax(mean))]}")
+    print(f"  {dict(zip(timesteps, np.round(mean, 4).tolist(), strict=True))}")
     for label, keyed_curves in ((ablation_plots.scheme_label, curves), (ablation_plots.noise_label, noise["curves"])):
         for scheme, curve in keyed_curves.items():
             mean = np.round(curve.mean(0), 4).tolist()
             print(f"accuracy against trials {list(TRIAL_SIZES)}, {label(scheme)}, mean of {len(seeds)} plans: {mean}")
-    print(f"shared noise: {noise['variance_ratio']:.2f}x less variance of err(c) - err(c') than independent noise")
-    scores = ", ".join(f"{ablation_plots.scoring_label(scoring)} {v:.4f}" for scoring, v in losses.items())
-    print(f"loss and weighting, 64 trials: {scores}")
+    ratios = noise["variance_ratios"]
+    print(f"shared noise: {ratios.mean():.2f}x less variance of err(c) - err(c') (seeds: {np.round(ratios, 2)})")
+    scores = ", ".join(f"{ablation_plots.scoring_label(k)} {v.mean():.4f}" for k, v in losses.items())
+    print(f"loss and weighting, 64 trials, mean of {len(seeds)} plans: {scores}")
 
     oracle = ablations.oracle_against_exact(GaussianMixtureOracle.ring(), seed=args.seed)
     for key, ratio in oracle["estimates"].items():
@@ -82,7 +87,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         X_test[args.n_test :],
         y_test[args.n_test :],
     )
-    calibration = ablations.calibration_settings(clf, X_cal, y_cal, X_eval, y_eval)
+    calibration = ablations.calibration_settings(clf, X_cal, y_cal, X_eval, y_eval, n_bins=CALIBRATION_BINS)
     for setting, entry in calibration.items():
         label = ablation_plots.calibration_label(setting)
         print(f"calibration, {label} ({entry['temperature']:.3f}): ECE {entry['ece']:.4f}")
@@ -102,7 +107,9 @@ def main(argv: Sequence[str] | None = None) -> int:
             timesteps, single, TRIAL_SIZES, curves, noise, losses
         ),
         "oracle_posterior": ablation_plots.plot_oracle(oracle),
-        "calibration": ablation_plots.plot_reliability(calibration, np.searchsorted(clf.classes_, y_eval)),
+        "calibration": ablation_plots.plot_reliability(
+            calibration, np.searchsorted(clf.classes_, y_eval), n_bins=CALIBRATION_BINS
+        ),
         "pruning_maps": ablation_plots.plot_pruning_maps(xx, yy, rule_maps, n_trials=clf4.n_trials),
     }
     for name, fig in figures.items():

@@ -95,11 +95,19 @@ def write_figures(results: list[Result], split, out: Path, *, resolution: int = 
     label = split.name.capitalize()
     figures = {
         "decision_map": maps.plot_decision_map(
-            xx, yy, proba, split.X_train, y_train, title=f"{label}: diffusion classifier"
+            xx, yy, proba, split.X_train, y_train, title=f"{label}: diffusion classifier", class_labels=classes
         ),
-        "posterior_map": maps.plot_posterior_map(xx, yy, proba, split.X_train, y_train, title=label),
+        "posterior_map": maps.plot_posterior_map(
+            xx, yy, proba, split.X_train, y_train, title=label, class_labels=classes
+        ),
         "samples": maps.plot_samples(
-            split.X_train, y_train, X_generated, np.searchsorted(classes, y_generated), len(classes), title=label
+            split.X_train,
+            y_train,
+            X_generated,
+            np.searchsorted(classes, y_generated),
+            len(classes),
+            title=label,
+            class_labels=classes,
         ),
         "loss_curve": maps.plot_loss_curve(diffusion.loss_curve_),
         "comparison": maps.plot_comparison(
@@ -115,7 +123,8 @@ def write_figures(results: list[Result], split, out: Path, *, resolution: int = 
                     "n_classes": len(classes),
                     "results": [(r.name, probas[r.name], r.accuracy) for r in results],
                 }
-            ]
+            ],
+            class_labels=classes,
         ),
     }
     return [maps.save_figure(fig, out / f"{split.name}_{name}.png") for name, fig in figures.items()]

@@ -5,6 +5,8 @@ ImageNet labels) from a hub id or a local folder and runs the same Monte Carlo e
 toy model on every image: one line per image with the prediction and the per-class errors and
 probabilities. A folder with one subfolder per class is a labelled set: accuracy is reported.
 Results can go to a CSV as they are computed; running the same command again resumes.
+A file that is not a readable image is skipped with a warning and listed at the end (and beside
+the CSV), unless --strict asks to stop there.
 With several processes (``accelerate launch -m toyclf.zeroshot ...`` or ``torchrun -m ...``)
 the images are split between them and their results gathered into the one CSV.
 """
@@ -22,13 +24,22 @@ import torch
 from tqdm.auto import tqdm
 
 from toyclf.cli import PRUNING_CHOICES, command_parser, positive_float, positive_int, pruning_of
-from toyclf.denoisers.images import class_folders, find_images, preprocess_images
+from toyclf.denoisers.images import UnreadableImageError, collect_images, load_image, preprocess_images
 from toyclf.denoisers.latent import LatentDenoiser
 from toyclf.denoisers.pretrained import DEFAULT_MODEL, DTYPES, load_denoiser
 from toyclf.estimator import LOSSES, WEIGHTINGS, class_errors, log_posterior
 from toyclf.plan import NOISE_SAMPLINGS, TrialPlan, make_plan
 from toyclf.pruning import StagedElimination
-from toyclf.utils.results_file import ResultsFile, merge_parts, part_path, part_rows
+from toyclf.utils.results_file import (
+    SKIPPED_COLUMNS,
+    ResultsFile,
+    merge_parts,
+    part_path,
+    part_rows,
+    read_skipped,
+    skipped_path,
+    write_skipped,
+)
 
 
 def classify_images(
@@ -69,7 +80,9 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument(
         "--model", default=DEFAULT_MODEL, help="diffusers hub id or local folder (Stable Diffusion or DiT)"
     )
-    parser.add_argument("--classes", nargs="+", help="class names (default: the subfolders of a labelled folder)")
+    parser.add_argument(
+        "--classes", nargs="+", help="two or more class names (default: the subfolders of a labelled folder)"
+    )
     parser.add_argument("--template", default="a photo of a {}.", help="prompt of a class name (Stable Diffusion)")
     parser.add_argument("--prompts", nargs="+", help="one prompt per class instead of --template (Stable Diffusion)")
     parser.add_argument(
@@ -102,36 +115,15 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument(
         "--csv", type=Path, default=None, help="write one row per image here, as they finish; resume from it"
     )
+    parser.add_argument(
+        "--strict",
+        action="store_true",
+        help="stop at the first file that is not a readable image (exit 2). Without it such files are skipped "
+        "with a warning, listed at the end and in NAME.skipped.csv beside --csv NAME.csv, and tried again "
+        "when the run is resumed; a run where no file is readable fails (exit 2)",
+    )
     parser.add_argument("--quiet", action="store_true", help="no per-image lines and no progress bar")
     return parser
-
-
-def collect_inputs(
-    inputs: Sequence[str], classes: list[str] | None
-) -> tuple[list[str], list[str | None], list[str] | None]:
-    """(image paths, their true class or None, class names): files, folders, or one labelled folder."""
-    paths = [Path(p) for p in inputs]
-    missing = [str(p) for p in paths if not p.exists()]
-    if missing:
-        raise ValueError(f"no such image file or folder: {', '.join(map(repr, missing))}.")
-    if len(paths) == 1 and paths[0].is_dir() and any(p.is_dir() for p in paths[0].iterdir()):
-        folders = class_folders(paths[0])
-        if classes is None:
-            classes = list(folders)
-        unknown = sorted(set(folders) - set(classes))
-        if unknown:
-            raise ValueError(f"subfolders {unknown} of {inputs[0]!r} are not among the classes {classes}.")
-        files = [(str(f), name) for name, found in folders.items() for f in found]
-    else:
-        files = []
-        for p in paths:
-            found = find_images(p) if p.is_dir() else [p]
-            if not found:
-                raise ValueError(f"the folder {str(p)!r} holds no images ({', '.join(('.png', '.jpg', '...'))}).")
-            files += [(str(f), None) for f in found]
-    if not classes:
-        raise ValueError("give the class names with --classes (or one folder with a subfolder per class).")
-    return [f for f, _ in files], [label for _, label in files], list(classes)
 
 
 def choose_pruning(args: argparse.Namespace) -> str | StagedElimination | None:
@@ -151,6 +143,11 @@ def main(argv: Sequence[str] | None = None) -> int:
         args.classes = args.classes[:first_path]
     if not args.images:
         parser.error("no images given (name image files or folders; after --classes, or before it)")
+    if args.classes is not None and len(args.classes) < 2:
+        parser.error(f"--classes needs at least two classes; got {args.classes}")
+    if args.classes is not None and len(set(args.classes)) < len(args.classes):
+        repeated = sorted({c for c in args.classes if args.classes.count(c) > 1})
+        parser.error(f"--classes needs distinct classes; got {args.classes}, with {repeated} more than once")
     try:
         return run(args)
     except (ValueError, OSError) as error:
@@ -165,9 +162,12 @@ def run(args: argparse.Namespace) -> int:
     state = PartialState(cpu=on_cpu)  # one process, or the one of many that accelerate / torchrun started
     if state.num_processes > 1 and args.csv is None:
         raise ValueError("with several processes, give --csv: it is where their results are gathered.")
-    paths, labels, classes = collect_inputs(args.images, args.classes)
-    pruning = choose_pruning(args)
+    paths, labels, classes = collect_images(args.images, args.classes)
+    if not classes:
+        raise ValueError("give the class names with --classes (or one folder with a subfolder per class).")
     n_trials = args.trials or (args.n_samples[-1] if args.pruning == "staged" else 100)
+    settings = dict(pruning=choose_pruning(args), loss=args.loss, weighting=args.weighting)
+    settings |= dict(temperature=args.temperature, batch_size=args.batch_size)
 
     device = state.device if args.device == "auto" else args.device
     denoiser = load_denoiser(
@@ -182,50 +182,83 @@ def run(args: argparse.Namespace) -> int:
     if state.num_processes > 1:  # leftovers of an interrupted multi-process run count as done
         done |= set(part_rows(args.csv, columns))
     todo = [(p, label) for p, label in zip(paths, labels, strict=True) if p not in done]
+    if state.is_main_process and not args.quiet:
+        announce_resume(args.csv, len(paths), todo)
     state.wait_for_everyone()  # every process has read the same `done` before any writes
-    if done and state.is_main_process and not args.quiet:
-        print(f"resuming: {len(paths) - len(todo)} of {len(paths)} images are already in {args.csv}")
 
     with state.split_between_processes(todo) as mine:
-        writer = ResultsFile(part_path(args.csv, state.process_index), columns) if state.num_processes > 1 else results
-        outcomes = classify_images(
-            denoiser,
-            [p for p, _ in mine],
-            plan,
-            pruning=pruning,
-            loss=args.loss,
-            weighting=args.weighting,
-            temperature=args.temperature,
-            batch_size=args.batch_size,
-        )
+        several = state.num_processes > 1
+        writer = ResultsFile(part_path(args.csv, state.process_index), columns) if several else results
+        log = None if args.csv is None else skipped_path(args.csv)  # unreadable files: appended as they come
+        skips = ResultsFile(part_path(log, state.process_index) if several else log, SKIPPED_COLUMNS)
         bar = tqdm(total=len(mine), desc="images", disable=args.quiet or not state.is_main_process)
-        for (path, label), out in zip(mine, outcomes, strict=True):
-            row = {
-                "path": path,
-                "label": label or "",
-                "prediction": out["prediction"],
-                "trials": int(out["trials"].sum()),
-            }
-            row |= {f"error[{c}]": f"{e:.9g}" for c, e in zip(classes, out["errors"], strict=True)}
-            row |= {f"p[{c}]": f"{p:.6g}" for c, p in zip(classes, out["probabilities"], strict=True)}
-            writer.append(row)
-            if not args.quiet:
-                scores = "  ".join(
-                    f"{c}: p={p:.3f} err={e:.4g}"
-                    for c, p, e in zip(classes, out["probabilities"], out["errors"], strict=True)
-                )
-                bar.write(f"{path}  ->  {out['prediction']}   ({scores})")
+        for path, label in mine:
+            try:
+                picture = load_image(path)
+            except UnreadableImageError as error:
+                if args.strict:
+                    raise
+                skips.append({"path": path, "reason": error.reason})
+                bar.write(f"warning: skipped {path!r}, not a readable image: {error.reason}", file=sys.stderr)
+            else:
+                out = next(classify_images(denoiser, [picture], plan, **settings))
+                writer.append(result_row(path, label, out, classes))
+                if not args.quiet:
+                    scores = "  ".join(
+                        f"{c}: p={p:.3f} err={e:.4g}"
+                        for c, p, e in zip(classes, out["probabilities"], out["errors"], strict=True)
+                    )
+                    bar.write(f"{path}  ->  {out['prediction']}   ({scores})")
             bar.update()
         bar.close()
 
     state.wait_for_everyone()
     if not state.is_main_process:
         return 0
-    if state.num_processes > 1:
+    if several:
         results = merge_parts(args.csv, columns, paths)
-    if any(label is not None for label in labels):
+    skipped = {row["path"]: row["reason"] for row in skips.rows}
+    if args.csv is not None:  # the log and the parts, less the files read since: this run's skips
+        gathered, done = read_skipped(args.csv), results.done
+        skipped = {p: gathered[p] for p in paths if p in gathered and p not in done}
+        write_skipped(args.csv, skipped)
+    if any(label is not None for label in labels) and results.rows:
         report_accuracy(results.rows, classes)
+    report_skipped(skipped, len(paths), log)
+    if len(skipped) == len(paths):
+        raise ValueError(f"no readable image among the {len(paths)} file(s) given; nothing was classified.")
     return 0
+
+
+def result_row(path: str, label: str | None, out: dict, classes: Sequence[str]) -> dict:
+    """The CSV row of one image's outcome (:func:`classify_images`)."""
+    row = {"path": path, "label": label or "", "prediction": out["prediction"], "trials": int(out["trials"].sum())}
+    row |= {f"error[{c}]": f"{e:.9g}" for c, e in zip(classes, out["errors"], strict=True)}
+    return row | {f"p[{c}]": f"{p:.6g}" for c, p in zip(classes, out["probabilities"], strict=True)}
+
+
+def announce_resume(csv: Path | None, total: int, todo: Sequence[tuple[str, Any]]) -> None:
+    """How much of the work an earlier run with this --csv did, and which unreadable files are tried again."""
+    if csv is None:
+        return
+    if len(todo) < total:
+        print(f"resuming: {total - len(todo)} of {total} images are already in {csv}")
+    earlier = read_skipped(csv)
+    retried = sum(path in earlier for path, _ in todo)
+    if retried:
+        print(f"trying again {retried} file(s) that could not be read before (listed in {skipped_path(csv)})")
+
+
+def report_skipped(skipped: dict[str, str], total: int, log: Path | None, shown: int = 20) -> None:
+    """The files that were skipped and why (the first ``shown`` of them), on stderr."""
+    if not skipped:
+        return
+    where = "" if log is None else f" (listed in {log})"
+    print(f"skipped {len(skipped)} of {total} files that are not readable images{where}:", file=sys.stderr)
+    for path, reason in list(skipped.items())[:shown]:
+        print(f"  {path}: {reason}", file=sys.stderr)
+    if len(skipped) > shown:
+        print(f"  ... and {len(skipped) - shown} more", file=sys.stderr)
 
 
 def report_accuracy(rows: list[dict], classes: list[str]) -> None:

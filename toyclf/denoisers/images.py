@@ -3,6 +3,8 @@
 Every image (a file path, a PIL image, or a [3, H, W] tensor in [0, 1]) is converted to RGB,
 resized so that its short side is ``size`` and centre-cropped to ``size`` x ``size``, then scaled
 to [-1, 1] (diffusers' ``VaeImageProcessor`` with ``resize_mode="crop"``), as the paper does.
+A file that cannot be decoded raises :class:`UnreadableImageError`. :func:`collect_images` finds
+the files of a command line: image files, folders of images, or one folder per class.
 """
 
 from __future__ import annotations
@@ -18,16 +20,26 @@ from torch import Tensor
 IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".bmp", ".gif", ".webp", ".tif", ".tiff")
 
 
+class UnreadableImageError(ValueError):
+    """A file that is not an image PIL can decode (not an image, truncated, unreadable, too large):
+    ``path`` and ``reason`` (PIL's or the system's message)."""
+
+    def __init__(self, path: str | os.PathLike, reason: str) -> None:
+        self.path, self.reason = str(path), reason
+        super().__init__(f"could not read image {self.path!r}: {reason}")
+
+
 def load_image(image: Any):
-    """One image as an RGB ``PIL.Image``; a clear error naming the file when it cannot be read."""
-    from PIL import Image, UnidentifiedImageError
+    """One image as an RGB ``PIL.Image``; :class:`UnreadableImageError` naming the file when it
+    cannot be read."""
+    from PIL import Image
 
     if isinstance(image, (str, os.PathLike)):
         try:
             with Image.open(image) as opened:
                 return opened.convert("RGB")
-        except (OSError, UnidentifiedImageError) as error:
-            raise ValueError(f"could not read image {str(image)!r}: {error}") from None
+        except (OSError, SyntaxError, Image.DecompressionBombError) as error:  # UnidentifiedImageError is an OSError
+            raise UnreadableImageError(image, str(error)) from None
     if isinstance(image, Image.Image):
         return image.convert("RGB")
     if isinstance(image, Tensor) and image.ndim == 3 and image.shape[0] == 3:
@@ -67,3 +79,33 @@ def class_folders(folder: str | os.PathLike) -> dict[str, list[Path]]:
     if empty:
         raise ValueError(f"class folders without images in {str(folder)!r}: {empty}.")
     return classes
+
+
+def collect_images(
+    inputs: Sequence[str | os.PathLike], classes: Sequence[str] | None = None
+) -> tuple[list[str], list[str | None], list[str] | None]:
+    """Image files, folders of images, or one folder with a subfolder per class -> (image paths,
+    their class or None, the class names: ``classes``, else the subfolders of a labelled folder)."""
+    paths = [Path(p) for p in inputs]
+    missing = [str(p) for p in paths if not p.exists()]
+    if missing:
+        raise ValueError(f"no such image file or folder: {', '.join(map(repr, missing))}.")
+    if len(paths) == 1 and paths[0].is_dir() and any(p.is_dir() for p in paths[0].iterdir()):
+        folders = class_folders(paths[0])
+        if classes is None and len(folders) < 2:
+            raise ValueError(
+                f"{str(paths[0])!r} has one class subfolder, {list(folders)}: a labelled folder needs two or more."
+            )
+        classes = list(folders) if classes is None else classes
+        unknown = sorted(set(folders) - set(classes))
+        if unknown:
+            raise ValueError(f"subfolders {unknown} of {str(paths[0])!r} are not among the classes {list(classes)}.")
+        files = [(str(f), name) for name, found in folders.items() for f in found]
+    else:
+        files = []
+        for p in paths:
+            found = find_images(p) if p.is_dir() else [p]
+            if not found:
+                raise ValueError(f"the folder {str(p)!r} holds no images ({', '.join(('.png', '.jpg', '...'))}).")
+            files += [(str(f), None) for f in found]
+    return [f for f, _ in files], [label for _, label in files], None if classes is None else list(classes)

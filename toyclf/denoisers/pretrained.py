@@ -96,8 +96,10 @@ def load_denoiser(
     from toyclf.denoisers.dit import DiTDenoiser
     from toyclf.denoisers.stable_diffusion import DEFAULT_TEMPLATE, StableDiffusionDenoiser
 
-    if prompts is None and (classes is None or isinstance(classes, str) or len(classes) == 0):
-        raise ValueError(f"classes must be a non-empty list of class names; got {classes!r}.")
+    named = classes if classes is not None else prompts  # what the classifier will choose between
+    if named is None or isinstance(named, str) or len(named) < 2:
+        what = "classes" if classes is not None or prompts is None else "prompts"
+        raise ValueError(f"{what} must be a list of at least two (a classifier chooses between them); got {named!r}.")
     device = resolve_device(device)
     dtype = resolve_dtype(dtype, device)
     template = DEFAULT_TEMPLATE if template is None else template

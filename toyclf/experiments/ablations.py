@@ -1,18 +1,12 @@
 """Inside the estimator: what each of the paper's choices buys, measured (notebook 02).
 
-Li et al. 2023, "Your Diffusion Model is Secretly a Zero-Shot Classifier" (arXiv 2303.16203):
-Algorithm 1 scores every class c by the Monte Carlo mean (eq. 5) of w_t ||eps - eps_theta(x_t, t, c)||^2
-over N trials (t, eps), the same trials for every class; Algorithm 2 drops classes in stages;
-section 3.2 and the ablations study the timesteps, shared noise, the loss and the weighting.
-
-Each function takes a denoiser (any :class:`~toyclf.denoisers.Denoiser`), points ``x`` [B, *S]
-as the denoiser sees them and their true class ids ``y`` [B], and returns plain numbers. Most
-run the whole plan once, keep every trial's loss, and read the accuracy of every smaller budget
-off the prefixes of the same nested plan: one pass gives a whole accuracy-against-trials curve.
-
-Results are keyed by data: the small frozen dataclasses below hold the settings that define each
-entry (a pruning rule is its own key). Their display labels are made where they are drawn, in
-:mod:`toyclf.plots.ablations`.
+Li et al. 2023 (arXiv 2303.16203): Algorithm 1 scores every class c by the Monte Carlo mean
+(eq. 5) of w_t ||eps - eps_theta(x_t, t, c)||^2 over N trials (t, eps), the same trials for every
+class; Algorithm 2 drops classes in stages; section 3.2 and its ablations study the timesteps,
+shared noise, the loss and the weighting. Each function takes a denoiser (any
+:class:`~toyclf.denoisers.Denoiser`), points ``x`` [B, *S] as it sees them and their class ids
+``y`` [B], and returns plain numbers, keyed by the small frozen dataclasses below (the settings
+that made each entry); :mod:`toyclf.plots.ablations` turns the keys into labels.
 """
 
 from __future__ import annotations
@@ -95,21 +89,18 @@ def prefix_accuracy(losses: Tensor, y, sizes: Sequence[int]) -> np.ndarray:
     return np.array([float((means[:, :, n - 1].argmin(1) == y).double().mean()) for n in sizes])
 
 
-def single_timestep_accuracy(denoiser, x: Tensor, y, timesteps: Sequence[int], *, n_noise: int = 16, seed: int = 0):
-    """Accuracy of Algorithm 1 when every trial uses one timestep t (and ``n_noise`` Sobol noise
-    draws), for each t: where along the diffusion is the class information? (the paper's timestep
-    study, section 3.2, finds the middle best). [len(timesteps)]"""
-    noise = sobol_normal(n_noise, tuple(denoiser.latent_shape), seed=seed)  # [n, *S]
-    accuracy = []
-    for t in timesteps:
-        losses = trial_losses(denoiser, x, TrialPlan(torch.full((n_noise,), int(t)), noise))  # [B, K, n]
-        accuracy.append(prefix_accuracy(losses, y, [n_noise])[0])
-    return np.array(accuracy)
+def single_timestep_accuracy(
+    denoiser, x: Tensor, y, timesteps: Sequence[int], *, n_noise: int = 16, seeds: Sequence[int] = (0,)
+) -> np.ndarray:
+    """Accuracy of Algorithm 1 with every trial at one t (``n_noise`` Sobol draws), for each t and
+    noise seed: where is the class? (the paper, section 3.2: the middle). [len(seeds), len(timesteps)]"""
 
+    def accuracy(t: int, noise: Tensor) -> float:  # noise [n_noise, *S]
+        losses = trial_losses(denoiser, x, TrialPlan(torch.full((n_noise,), int(t)), noise))  # [B, K, n_noise]
+        return prefix_accuracy(losses, y, [n_noise])[0]
 
-def plan_accuracy(denoiser, x: Tensor, y, plan: TrialPlan) -> float:
-    """Accuracy of Algorithm 1 with every class on every trial of ``plan`` (argmin of the mean loss)."""
-    return float(prefix_accuracy(trial_losses(denoiser, x, plan), y, [len(plan)])[0])
+    noises = [sobol_normal(n_noise, tuple(denoiser.latent_shape), seed=seed) for seed in seeds]
+    return np.array([[accuracy(t, noise) for t in timesteps] for noise in noises])
 
 
 def accuracy_against_trials(
@@ -127,73 +118,89 @@ def accuracy_against_trials(
         *(TrialScheme(noise_sampling="gaussian", fixed_timestep=int(t)) for t in fixed_timesteps),
         TrialScheme(),
     ]
-    return {
-        scheme: np.array(
-            [
-                [plan_accuracy(denoiser, x, y, scheme_plan(denoiser, scheme, n, seed=seed)) for n in sizes]
-                for seed in seeds
-            ]
-        )
-        for scheme in schemes
-    }
+
+    def accuracy(scheme: TrialScheme, n: int, seed: int) -> float:
+        losses = trial_losses(denoiser, x, scheme_plan(denoiser, scheme, n, seed=seed))  # [B, K, n]
+        return prefix_accuracy(losses, y, [n])[0]
+
+    return {scheme: np.array([[accuracy(scheme, n, seed) for n in sizes] for seed in seeds]) for scheme in schemes}
+
+
+def shared_and_independent_losses(
+    denoiser, x: Tensor, n_trials: int, *, seed: int = 0, shared: bool = True
+) -> tuple[Tensor | None, Tensor]:
+    """The per-trial losses [B, K, N] with one plan shared by every class (Algorithm 1; None unless
+    ``shared``), and with each class on a plan of its own (the same evenly spaced t, its own
+    Gaussian eps); the shared plan is that of ``TrialScheme(noise_sampling="gaussian")``."""
+
+    def plan(stream: int) -> TrialPlan:
+        return make_plan(denoiser, n_trials, noise_sampling="gaussian", seed=seed + 1000 * stream)
+
+    own = torch.stack([trial_losses(denoiser, x, plan(k + 1))[:, k] for k in range(denoiser.n_classes)], dim=1)
+    return (trial_losses(denoiser, x, plan(0)) if shared else None), own
+
+
+def variance_ratio(shared: Tensor, own: Tensor) -> Tensor:
+    """Var(l_c - l_c') over the trials, independent noise over shared, per point, averaged over the
+    class pairs: how many times the trials independent noise needs. [B, K, N] x2 -> [B]"""
+    K = shared.shape[1]
+    pairs = [(a, b) for a in range(K) for b in range(a + 1, K)]
+    return torch.stack(
+        [(own[:, a] - own[:, b]).var(-1) / (shared[:, a] - shared[:, b]).var(-1) for a, b in pairs]
+    ).mean(0)
 
 
 def shared_against_independent_noise(
-    denoiser, x: Tensor, y, sizes: Sequence[int], *, seeds: Sequence[int] = (0,)
+    denoiser, x: Tensor, y, sizes: Sequence[int], *, seeds: Sequence[int] = (0,), shared_curve: np.ndarray | None = None
 ) -> dict:
-    """Algorithm 1 shares each (t, eps) among all classes; the ablation draws each class its own
-    eps instead (same evenly spaced t, Gaussian noise in both), every N on the plan of N trials.
-    Returns ``curves``: scheme -> accuracy [len(seeds), len(sizes)], shared then independent
-    noise, and ``variance_ratio``: the median over points of Var(l_c - l_c') with independent
-    noise over the same with shared noise (the largest N, the first seed), averaged over class
-    pairs: how many times more trials independent noise needs for the same precision of the
-    comparison that decides the class."""
-    K = denoiser.n_classes
-
-    def losses(n: int, seed: int) -> tuple[Tensor, Tensor]:  # [B, K, n] each: shared, and each class its own
-        def plan(stream: int) -> TrialPlan:
-            return make_plan(denoiser, n, noise_sampling="gaussian", seed=seed + 1000 * stream)
-
-        own = torch.stack([trial_losses(denoiser, x, plan(k + 1))[:, k] for k in range(K)], dim=1)
-        return trial_losses(denoiser, x, plan(0)), own
-
-    runs = {(n, seed): losses(n, seed) for seed in seeds for n in sizes}
-    shared, own = runs[max(sizes), seeds[0]]
-    pairs = [(a, b) for a in range(K) for b in range(a + 1, K)]
-    ratios = torch.stack(
-        [(own[:, a] - own[:, b]).var(-1) / (shared[:, a] - shared[:, b]).var(-1) for a, b in pairs]
-    ).mean(0)  # [B]
+    """Shared (Algorithm 1) against independent noise per class (:func:`shared_and_independent_losses`),
+    every N on its own plan. Returns ``curves``: scheme -> accuracy [len(seeds), len(sizes)],
+    ``variance_ratios`` [len(seeds)]: the median over points of :func:`variance_ratio` at the
+    largest N, and ``largest``: (shared, own) losses per seed there. ``shared_curve``: the shared
+    accuracies if measured already (:func:`accuracy_against_trials`' evenly spaced t, Gaussian noise)."""
+    N = max(sizes)
+    runs = {
+        (n, seed): shared_and_independent_losses(denoiser, x, n, seed=seed, shared=shared_curve is None or n == N)
+        for seed in seeds
+        for n in sizes
+    }
+    ratios = [float(variance_ratio(*runs[N, seed]).median()) for seed in seeds]
 
     def accuracy(which: int) -> np.ndarray:
         return np.array([[prefix_accuracy(runs[n, seed][which], y, [n])[0] for n in sizes] for seed in seeds])
 
     return {
         "curves": {
-            TrialScheme(noise_sampling="gaussian"): accuracy(0),
+            TrialScheme(noise_sampling="gaussian"): accuracy(0) if shared_curve is None else np.asarray(shared_curve),
             TrialScheme(noise_sampling="gaussian", shared_noise=False): accuracy(1),
         },
-        "variance_ratio": float(ratios.median()),
+        "variance_ratios": np.array(ratios),
+        "largest": [runs[N, seed] for seed in seeds],
     }
 
 
-def loss_and_weighting_accuracy(denoiser, x: Tensor, y, n_trials: int, *, seed: int = 0) -> dict[Scoring, float]:
+def loss_and_weighting_accuracy(
+    denoiser, x: Tensor, y, n_trials: int, *, seeds: Sequence[int] = (0,)
+) -> dict[Scoring, np.ndarray]:
     """The paper's loss and weighting ablation: accuracy with ``n_trials`` of the default plan for
-    the l2 / l1 losses by uniform / ELBO weighting w_t (uniform: the paper's choice). scoring -> accuracy."""
-    plan = make_plan(denoiser, n_trials, seed=seed)
-    result = {}
-    for loss in ("l2", "l1"):
-        for weighting in ("uniform", "elbo"):
-            losses = trial_losses(denoiser, x, plan, loss=loss, weighting=weighting)  # [B, K, n_trials]
-            result[Scoring(loss, weighting)] = float(prefix_accuracy(losses, y, [n_trials])[0])
-    return result
+    the l2 / l1 losses by uniform / ELBO weighting w_t (uniform: the paper's choice), once per
+    plan seed. scoring -> accuracy [len(seeds)]."""
+    result = {Scoring(loss, weighting): [] for loss in ("l2", "l1") for weighting in ("uniform", "elbo")}
+    for seed in seeds:
+        plan = make_plan(denoiser, n_trials, seed=seed)
+        for scoring, accuracy in result.items():
+            losses = trial_losses(denoiser, x, plan, loss=scoring.loss, weighting=scoring.weighting)  # [B, K, N]
+            accuracy.append(float(prefix_accuracy(losses, y, [n_trials])[0]))
+    return {scoring: np.array(accuracy) for scoring, accuracy in result.items()}
 
 
-def oracle_against_exact(oracle: GaussianMixtureOracle, n_points: int = 400, *, seed: int = 0) -> dict:
+def oracle_against_exact(oracle: GaussianMixtureOracle, n_points: int = 400, *, seed: int = 0, grid: int = 100) -> dict:
     """On Gaussian-mixture data, the log-likelihood ratio log p(x|1) - log p(x|0) that the class
     errors of Algorithm 1 estimate (with the ELBO weighting, eq. 5 estimates the negative ELBO of
     eq. 3) against the exact one (two classes). Returns ``X`` [n, 2], ``exact``
     [n] and ``estimates``: OracleEstimate -> [n]; the uniform-weighting estimate is also given
-    divided by the temperature fitted on 2000 other labelled samples (``temperature``)."""
+    divided by the temperature fitted on 2000 other labelled samples (``temperature``), and the
+    exact p(1 | x) on a ``grid`` x ``grid`` grid over the points (``xx``, ``yy``, ``grid_posterior``)."""
     X, _ = oracle.sample(n_points, seed=seed + 1)
     exact = oracle.log_likelihood(X)  # [n, 2]
     x = torch.tensor(X, dtype=torch.float32)
@@ -215,7 +222,11 @@ def oracle_against_exact(oracle: GaussianMixtureOracle, n_points: int = 400, *, 
     val_errors = class_errors(oracle, torch.tensor(X_val, dtype=torch.float32), plans[uniform])  # [2000, 2]
     temperature = fit_temperature(val_errors, y_val)
     estimates[OracleEstimate("uniform", 256, fitted_temperature=True)] = estimates[uniform] / temperature
-    return {"X": X, "exact": (exact[:, 1] - exact[:, 0]).numpy(), "estimates": estimates, "temperature": temperature}
+    low, high = X.min(0) - 0.5, X.max(0) + 0.5
+    xx, yy = np.meshgrid(np.linspace(low[0], high[0], grid), np.linspace(low[1], high[1], grid))  # [grid, grid]
+    grid_posterior = oracle.log_posterior(np.column_stack([xx.ravel(), yy.ravel()]))[:, 1].exp().view(grid, grid)
+    result = {"X": X, "exact": (exact[:, 1] - exact[:, 0]).numpy(), "estimates": estimates, "temperature": temperature}
+    return {**result, "xx": xx, "yy": yy, "grid_posterior": grid_posterior.numpy()}
 
 
 def posterior_gap(ratio: np.ndarray, exact: np.ndarray) -> float:
@@ -223,13 +234,13 @@ def posterior_gap(ratio: np.ndarray, exact: np.ndarray) -> float:
     return float(np.abs(1 / (1 + np.exp(-ratio)) - 1 / (1 + np.exp(-exact))).mean())
 
 
-def calibration_settings(clf, X_cal, y_cal, X_eval, y_eval) -> dict[CalibrationSetting, dict]:
+def calibration_settings(clf, X_cal, y_cal, X_eval, y_eval, *, n_bins: int = 15) -> dict[CalibrationSetting, dict]:
     """Probabilities on (X_eval, y_eval) for the paper's uniform weighting (over every timestep) at
     temperature 1, the same with the temperature fitted on (X_cal, y_cal) by
     :meth:`DiffusionClassifier.calibrate`, and the classifier's ELBO weighting (over its
     ``noise_range``) at temperature 1 (and fitted, for the record): the posterior p(c | x) of the
-    paper's eq. (4) is a softmax of -err(x, c) / temperature. setting -> {"proba" (n, K), "ece",
-    "temperature"}."""
+    paper's eq. (4) is a softmax of -err(x, c) / temperature. The expected calibration error uses
+    ``n_bins`` equal-width bins of confidence. setting -> {"proba" (n, K), "ece", "temperature"}."""
     y_eval_index = np.searchsorted(clf.classes_, y_eval)
     result = {}
     original = clf.get_params()
@@ -240,14 +251,12 @@ def calibration_settings(clf, X_cal, y_cal, X_eval, y_eval) -> dict[CalibrationS
             result[CalibrationSetting(weighting, fitted_temperature=False)] = {"proba": proba, "temperature": 1.0}
             clf.calibrate(X_cal, y_cal)
             proba = clf.predict_proba(X_eval)
-            result[CalibrationSetting(weighting, fitted_temperature=True)] = {
-                "proba": proba,
-                "temperature": clf.temperature,
-            }
+            fitted = {"proba": proba, "temperature": clf.temperature}
+            result[CalibrationSetting(weighting, fitted_temperature=True)] = fitted
     finally:
         clf.set_params(**original)
     for entry in result.values():
-        entry["ece"] = expected_calibration_error(entry["proba"], y_eval_index)
+        entry["ece"] = expected_calibration_error(entry["proba"], y_eval_index, n_bins=n_bins)
     return result
 
 
@@ -262,8 +271,8 @@ def pruning_maps(clf, points, rules: Sequence) -> dict:
         for rule in rules:
             clf.set_params(pruning=rule)
             errors, trials = clf.class_errors(points, return_trials=True)  # [n, K], [n, K]
-            errors = torch.as_tensor(errors)
-            proba = log_posterior(errors, temperature=clf.temperature, log_prior=clf._log_prior()).exp()
+            proba = log_posterior(torch.as_tensor(errors), temperature=clf.temperature, log_prior=clf._log_prior())
+            proba = proba.exp()
             result[rule] = {"proba": proba.numpy(), "evaluations": trials.sum(1)}
     finally:
         clf.set_params(pruning=original)
@@ -279,12 +288,13 @@ __all__ = [
     "calibration_settings",
     "loss_and_weighting_accuracy",
     "oracle_against_exact",
-    "plan_accuracy",
     "posterior_gap",
     "prefix_accuracy",
     "pruning_maps",
     "scheme_plan",
     "shared_against_independent_noise",
+    "shared_and_independent_losses",
     "single_timestep_accuracy",
     "trial_losses",
+    "variance_ratio",
 ]

@@ -12,6 +12,7 @@ from collections.abc import Callable, Sequence
 
 import matplotlib.pyplot as plt
 import numpy as np
+from matplotlib.colors import ListedColormap
 
 from toyclf.calibration import reliability_curve
 from toyclf.experiments.ablations import (
@@ -21,6 +22,7 @@ from toyclf.experiments.ablations import (
     TrialScheme,
     posterior_gap,
 )
+from toyclf.plots.keys import boundary_handle, class_legend, posterior_colorbar, posterior_image
 from toyclf.plots.maps import draw_posterior, finish_map
 from toyclf.pruning import EarlyStopping, FixedTrials, StagedElimination
 
@@ -88,11 +90,21 @@ def pruning_label(rule, n_trials: int) -> str:
     return repr(rule)
 
 
+def _mean_and_error(values: np.ndarray) -> tuple[np.ndarray, np.ndarray | None]:
+    """Mean over the first axis (seeds) and its standard error (None for one seed). [seeds, ...]"""
+    values = np.atleast_2d(values)
+    error = values.std(0, ddof=1) / np.sqrt(len(values)) if len(values) > 1 else None
+    return values.mean(0), error
+
+
 def draw_single_timestep(ax, timesteps: Sequence[int], accuracy: np.ndarray) -> None:
-    """Accuracy when every trial uses one timestep, against t."""
-    ax.plot(timesteps, accuracy, "o-", color="C0")
-    best = int(np.argmax(accuracy))
-    ax.set_title(f"One timestep only: best t = {timesteps[best]} ({accuracy[best]:.3f})")
+    """Accuracy when every trial uses one timestep, against t ([seeds, len(timesteps)]: the mean
+    over the noise seeds, with their standard error as bars); the best t marked."""
+    mean, error = _mean_and_error(accuracy)
+    ax.errorbar(timesteps, mean, yerr=error, marker="o", markersize=4, capsize=2, color="C0")
+    best = int(np.argmax(mean))
+    ax.axvline(timesteps[best], color="0.5", linestyle=":", linewidth=1)
+    ax.set_title(f"One timestep only: best t = {timesteps[best]} ({mean[best]:.3f})")
     ax.set_xlabel("timestep t (0 = clean, T - 1 = pure noise)")
     ax.set_ylabel("test accuracy")
 
@@ -108,12 +120,9 @@ def draw_error_against_trials(
     [len(sizes)], or [seeds, len(sizes)]: the mean, with the standard error over the seeds as
     bars), named by ``label``; toyclf's default ``TrialScheme()`` in black."""
     for i, (scheme, curve) in enumerate(curves.items()):
-        error = 1 - np.atleast_2d(curve)  # [seeds, len(sizes)]
-        spread = error.std(0, ddof=1) / np.sqrt(len(error)) if len(error) > 1 else None
+        error, spread = _mean_and_error(1 - np.asarray(curve))
         colour = "k" if scheme == TrialScheme() else f"C{i}"
-        ax.errorbar(
-            sizes, error.mean(0), yerr=spread, color=colour, marker="o", markersize=3, capsize=2, label=label(scheme)
-        )
+        ax.errorbar(sizes, error, yerr=spread, color=colour, marker="o", markersize=3, capsize=2, label=label(scheme))
     ax.set_xscale("log", base=2)
     ax.set_yscale("log")
     ax.set_xlabel("trials (t, eps) per class")
@@ -123,15 +132,21 @@ def draw_error_against_trials(
     ax.legend(fontsize=9, loc="upper center", bbox_to_anchor=(0.5, -0.16), ncol=2, frameon=False)
 
 
-def draw_loss_weighting(ax, accuracy: dict[Scoring, float]) -> None:
+def draw_loss_weighting(ax, accuracy: dict[Scoring, np.ndarray]) -> None:
     """Test error (1 - accuracy) for each loss and weighting, as bars from zero, so that their
-    lengths compare honestly; the accuracy is written on each bar."""
+    lengths compare honestly (accuracy [seeds]: the mean, standard error as bars); the mean
+    accuracy is written on each bar."""
     names = [scoring_label(scoring) for scoring in accuracy]
-    errors = [1 - value for value in accuracy.values()]
-    bars = ax.bar(names, errors, color=[f"C{i}" for i in range(len(names))])
-    ax.bar_label(bars, labels=[f"accuracy\n{v:.3f}" for v in accuracy.values()], fontsize=9)
-    ax.set_ylim(0, 1.25 * max(errors))
-    ax.set_title("Loss and weighting")
+    stats = [_mean_and_error(1 - np.asarray(value, dtype=float).reshape(-1, 1)) for value in accuracy.values()]
+    errors = [float(mean[0]) for mean, _ in stats]
+    spread = None if stats[0][1] is None else [float(e[0]) for _, e in stats]
+    bars = ax.bar(names, errors, yerr=spread, capsize=4, color=[f"C{i}" for i in range(len(names))])
+    ax.bar_label(bars, labels=[f"accuracy\n{1 - e:.3f}" for e in errors], fontsize=9, padding=6)
+    ax.set_ylim(0, 1.3 * max(errors))
+    ax.set_title(
+        "Loss and weighting"
+        + ("" if spread is None else f" (bars: s.e. over {len(next(iter(accuracy.values())))} plans)")
+    )
     ax.set_ylabel("test error (1 - accuracy)")
 
 
@@ -141,7 +156,7 @@ def plot_estimator_ablations(
     sizes: Sequence[int],
     trial_curves: dict[TrialScheme, np.ndarray],
     noise: dict,
-    loss_weighting: dict[Scoring, float],
+    loss_weighting: dict[Scoring, np.ndarray],
 ):
     """Four panels: accuracy from one timestep against t; error against trials for the timestep
     schemes; shared against independent noise (``noise``, as
@@ -151,59 +166,81 @@ def plot_estimator_ablations(
     axes = axes.ravel()
     draw_single_timestep(axes[0], timesteps, single_accuracy)
     draw_error_against_trials(axes[1], sizes, trial_curves, "Which timesteps")
-    title = f"Shared noise: {noise['variance_ratio']:.1f}x less variance in err(c) - err(c')"
+    ratios = noise["variance_ratios"]
+    spread = f" +- {ratios.std(ddof=1):.1f}" if len(ratios) > 1 else ""
+    title = f"Shared noise: {ratios.mean():.1f}{spread}x less variance in err(c) - err(c')"
     draw_error_against_trials(axes[2], sizes, noise["curves"], title, label=noise_label)
     draw_loss_weighting(axes[3], loss_weighting)
     return fig
 
 
 def plot_oracle(result: dict):
-    """Estimated against exact log p(x | 1) - log p(x | 0) on Gaussian-mixture data: the ELBO
-    estimators (left) and uniform weighting before and after its temperature (right)."""
+    """The exact Bayes posterior of the Gaussian mixture with the points coloured by the ELBO
+    estimate on the same scale (left), then estimated against exact log p(x | 1) - log p(x | 0):
+    the ELBO estimators (middle), uniform weighting before and after its temperature (right)."""
     exact, estimates = result["exact"], result["estimates"]
-    fig, axes = plt.subplots(1, 2, figsize=(12, 5.5), layout="constrained")
+    fig, axes = plt.subplots(1, 3, figsize=(17, 6.4), layout="constrained")
+    xx, yy, X = result["xx"], result["yy"], result["X"]
+    extent = (xx.min(), xx.max(), yy.min(), yy.max())
+    p = np.linspace(0, 1, 256)
+    cmap = ListedColormap(posterior_image(np.column_stack([1 - p, p])))  # the maps' colours of p(class 1 | x)
+    axes[0].imshow(result["grid_posterior"], origin="lower", extent=extent, cmap=cmap, vmin=0, vmax=1, aspect="auto")
+    best = max((key for key in estimates if key.weighting == "elbo"), key=lambda key: key.n_pairs)
+    estimated = 1 / (1 + np.exp(-estimates[best]))  # p(1 | x) from the estimated log-likelihood ratio
+    axes[0].scatter(X[:, 0], X[:, 1], c=estimated, cmap=cmap, vmin=0, vmax=1, s=16, edgecolors="k", linewidths=0.4)
+    axes[0].set_title(f"Exact p(class 1 | x); points: the estimate\n({estimate_label(best)})")
+    axes[0].set_aspect("equal", adjustable="box")
+    posterior_colorbar(fig, axes[0], 2)
     low, high = float(exact.min()), float(exact.max())
-    for ax, weighting in zip(axes, ("elbo", "uniform"), strict=True):
+    for ax, weighting in zip(axes[1:], ("elbo", "uniform"), strict=True):
         ax.plot([low, high], [low, high], color="0.3", linewidth=1, label="exact")
         for i, key in enumerate(key for key in estimates if key.weighting == weighting):
             gap = posterior_gap(estimates[key], exact)
             slope = np.polyfit(exact, estimates[key], 1)[0]
-            label = f"{estimate_label(key)}\n  mean |p - p*| = {gap:.3f}, slope {slope:.3f}"
+            label = f"{estimate_label(key)}: mean |p - p*| = {gap:.3f}, slope {slope:.3f}"
             ax.scatter(exact, estimates[key], s=7, alpha=0.6, color=f"C{i}", label=label)
         ax.set_xlabel("exact log p(x | 1) - log p(x | 0)")
         ax.set_ylabel("estimated: err(x, 0) - err(x, 1)")
-        ax.legend(fontsize=9, loc="upper left")
-    axes[0].set_title("ELBO weighting converges to the exact posterior")
-    axes[1].set_title(
+        ax.legend(fontsize=9, loc="upper center", bbox_to_anchor=(0.5, -0.12), frameon=False, markerscale=2)
+    axes[1].set_title("ELBO weighting converges to the exact posterior")
+    axes[2].set_title(
         f"Uniform weighting is too flat by one factor:\na fitted temperature ({result['temperature']:.3f}) removes it"
     )
     return fig
 
 
 def plot_reliability(
-    settings: dict[CalibrationSetting, dict], y_index: np.ndarray, *, n_bins: int = 15, min_count: int = 30
+    settings: dict[CalibrationSetting, dict], y_index: np.ndarray, *, n_bins: int = 20, min_count: int = 10
 ):
-    """Reliability diagram (top-label accuracy against confidence) for each setting, ECE in the
-    legend; bins with fewer than ``min_count`` samples are too noisy to draw (ECE counts them)."""
-    fig, ax = plt.subplots(figsize=(6.2, 6), layout="constrained")
-    ax.plot([0, 1], [0, 1], color="0.3", linewidth=1, label="calibrated")
-    low = 1.0
+    """Reliability diagram (top-label accuracy against mean confidence in ``n_bins`` equal-width
+    bins, those of at least ``min_count`` samples, with the binomial standard error of each bin's
+    accuracy as bars) for each setting, and below it the number of samples in every bin; ECE in
+    the legend, beside the axes."""
+    fig, (ax, bottom) = plt.subplots(
+        2, 1, figsize=(9.5, 7.5), height_ratios=(3, 1.3), sharex=True, layout="constrained"
+    )
+    K = next(iter(settings.values()))["proba"].shape[1]
+    ax.plot([1 / K, 1], [1 / K, 1], color="0.3", linewidth=1, label="calibrated")
+    edges, low = np.linspace(0, 1, n_bins + 1), 1 / K
     for i, (setting, entry) in enumerate(settings.items()):
         confidence, accuracy, counts = reliability_curve(entry["proba"], y_index, n_bins=n_bins)
-        confidence, accuracy = confidence[counts >= min_count], accuracy[counts >= min_count]
-        low = min([low, *confidence, *accuracy])  # in a tiny run no bin may be full enough
-        label = (
-            calibration_label(setting)
-            + ("" if entry["temperature"] == 1 else f" {entry['temperature']:.2f}")
-            + f": ECE {entry['ece']:.3f}"
-        )
-        ax.plot(confidence, accuracy, "o-", color=f"C{i}", markersize=4, label=label)
-    ax.set_xlim(low - 0.02, 1.005)
-    ax.set_ylim(low - 0.02, 1.005)
-    ax.set_xlabel("confidence, max_c p(c | x)")
+        full = counts >= min_count
+        spread = np.sqrt(accuracy * (1 - accuracy) / counts)  # binomial standard error of each bin's accuracy
+        temperature = "" if entry["temperature"] == 1 else f" {entry['temperature']:.2f}"
+        label = f"{calibration_label(setting)}{temperature}: ECE {entry['ece']:.3f}"
+        style = dict(fmt="o-", color=f"C{i}", markersize=4, capsize=2, label=label)
+        ax.errorbar(confidence[full], accuracy[full], yerr=spread[full], **style)
+        low = min([low, *(accuracy - spread)[full]])
+        bins = np.minimum((entry["proba"].max(1) * n_bins).astype(int), n_bins - 1)
+        bottom.stairs(np.bincount(bins, minlength=n_bins), edges, color=f"C{i}", linewidth=1.5)
+    ax.set_xlim(1 / K - 0.01, 1.005)
+    ax.set_ylim(low - 0.02, 1.02)
     ax.set_ylabel("accuracy")
-    ax.set_title(f"Reliability of p(c | x) on held-out spirals\n(bins of {min_count}+ points)")
-    ax.legend(fontsize=9, loc="upper left")
+    ax.set_title(f"Reliability of p(c | x) on held-out points ({n_bins} bins; drawn where {min_count}+ points)")
+    ax.legend(fontsize=9, loc="upper left", bbox_to_anchor=(1.01, 1), frameon=False)
+    bottom.set_yscale("log")
+    bottom.set_xlabel("confidence, max_c p(c | x)")
+    bottom.set_ylabel("points per bin")
     return fig
 
 
@@ -221,6 +258,8 @@ def plot_pruning_maps(xx: np.ndarray, yy: np.ndarray, maps: dict, *, n_trials: i
         agreement = (entry["proba"].argmax(1) == decisions).mean()
         title = f"{pruning_label(rule, n_trials)}\n{entry['evaluations'].mean():.0f} evaluations / point"
         finish_map(ax, xx, yy, f"{title}, agrees {agreement:.2%}")
+    posterior_colorbar(fig, list(axes[:-1]), K)
+    class_legend(fig, K, extra=[boundary_handle(n_classes=K)])
     last = list(maps)[-1]
     image = axes[-1].imshow(
         maps[last]["evaluations"].reshape(r, r),
@@ -230,6 +269,6 @@ def plot_pruning_maps(xx: np.ndarray, yy: np.ndarray, maps: dict, *, n_trials: i
         cmap="viridis",
         norm="log",
     )
-    finish_map(axes[-1], xx, yy, f"{pruning_label(last, n_trials)}: evaluations spent on each point")
-    fig.colorbar(image, ax=axes[-1], shrink=0.85)
+    finish_map(axes[-1], xx, yy, f"{pruning_label(last, n_trials)}:\nevaluations spent on each point")
+    fig.colorbar(image, ax=axes[-1], shrink=0.85, label="denoiser evaluations per point (all classes)")
     return fig

@@ -1,5 +1,6 @@
-"""Figures for image classifiers (the digits): generated images per class, the per-class
-denoising errors of a few test images, a confusion matrix, and robustness curves."""
+"""Figures for image classifiers (the digits): images noised along the forward process, generated
+images per class, the per-class denoising errors of a few test images, a confusion matrix, and
+robustness curves."""
 
 from __future__ import annotations
 
@@ -10,10 +11,38 @@ import numpy as np
 from sklearn.metrics import ConfusionMatrixDisplay
 
 
-def _show(ax, image: np.ndarray, image_shape: tuple[int, int], vmax: float) -> None:
-    ax.imshow(image.reshape(image_shape), cmap="gray_r", vmin=0, vmax=vmax)
+def _show(ax, image: np.ndarray, image_shape: tuple[int, int], vmax: float, vmin: float = 0.0) -> None:
+    ax.imshow(image.reshape(image_shape), cmap="gray_r", vmin=vmin, vmax=vmax)
     ax.set_xticks([])
     ax.set_yticks([])
+
+
+def plot_noised_images(
+    images: np.ndarray,
+    timesteps: Sequence[int],
+    signal: Sequence[float],
+    *,
+    image_shape: tuple[int, int] = (8, 8),
+    vmin: float = -8.0,
+    vmax: float = 24.0,
+    title: str = "The forward process: x_t = sqrt(abar_t) x_0 + sqrt(1 - abar_t) eps",
+):
+    """The forward process on a few images: a row per image, a column per timestep.
+
+    ``images`` (n, L, H * W) holds x_t in pixel units for the L ``timesteps``; ``signal`` [L] is
+    sqrt(abar_t), written under each column. The grey scale spans ``vmin`` .. ``vmax`` (wider than
+    the ink range 0 .. 16, so the noise shows).
+    """
+    n, n_steps = images.shape[:2]
+    fig, axes = plt.subplots(n, n_steps, figsize=(1.3 * n_steps, 1.3 * n + 0.6), squeeze=False, layout="constrained")
+    for i in range(n):
+        for j in range(n_steps):
+            _show(axes[i, j], images[i, j], image_shape, vmax, vmin)
+    for j, (t, s) in enumerate(zip(timesteps, signal, strict=True)):
+        axes[0, j].set_title(f"t = {t}", fontsize=10)
+        axes[-1, j].set_xlabel(f"sqrt(abar) {s:.2f}", fontsize=9)
+    fig.suptitle(title, fontsize=11)
+    return fig
 
 
 def plot_generated_images(

@@ -1,9 +1,10 @@
 """Figures: decision, posterior and uncertainty maps, samples, the loss curve, comparisons.
 
-Every map is drawn from class probabilities on a grid, with one rule for every classifier:
-each pixel mixes the class colours by p(c | x) and fades to white as p(c | x) approaches
-uniform, so certain regions are saturated and the uncertain band between classes is white
-(red - white - blue for two classes, as in scikit-learn's classifier comparison).
+Every map is drawn from class probabilities on a grid, with one rule for every classifier
+(:func:`toyclf.plots.keys.posterior_image`: certain regions saturated in the class colour, the
+uncertain band between classes white), one decision boundary (:func:`draw_boundary`: the level
+where the top two posteriors are equal, p(c | x) = 0.5 for two classes), a legend naming each
+class under the axes, and a colourbar for every probability.
 """
 
 from __future__ import annotations
@@ -14,30 +15,19 @@ from pathlib import Path
 
 import matplotlib.pyplot as plt
 import numpy as np
-from matplotlib.colors import ListedColormap, to_rgb
 
+from toyclf.plots.keys import (
+    KEY_FONTSIZE,
+    boundary_handle,
+    class_colors,
+    class_legend,
+    posterior_colorbar,
+    posterior_image,
+)
 from toyclf.utils.files import atomic_write
 
-# red and blue first (the two spirals), then the rest of tab10
-CLASS_COLORS = [
-    "#d62728",
-    "#1f77b4",
-    "#2ca02c",
-    "#ff7f0e",
-    "#9467bd",
-    "#8c564b",
-    "#e377c2",
-    "#7f7f7f",
-    "#bcbd22",
-    "#17becf",
-]
-
-
-def class_colors(n_classes: int) -> np.ndarray:
-    """An RGB colour per class: [K, 3]."""
-    if n_classes <= len(CLASS_COLORS):
-        return np.array([to_rgb(c) for c in CLASS_COLORS[:n_classes]])
-    return plt.get_cmap("hsv")(np.linspace(0, 1, n_classes, endpoint=False))[:, :3]
+TITLE_FONTSIZE = 13
+ENTROPY_LABEL = r"$H(p(\cdot \mid x))\ /\ \log K$"
 
 
 def make_grid(X: np.ndarray, resolution: int = 200, margin: float = 0.5) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
@@ -48,14 +38,6 @@ def make_grid(X: np.ndarray, resolution: int = 200, margin: float = 0.5) -> tupl
     low, high = X.min(axis=0) - margin, X.max(axis=0) + margin
     xx, yy = np.meshgrid(np.linspace(low[0], high[0], resolution), np.linspace(low[1], high[1], resolution))
     return xx, yy, np.column_stack([xx.ravel(), yy.ravel()])
-
-
-def posterior_image(proba: np.ndarray) -> np.ndarray:
-    """Class colours mixed by p(c | x), faded to white as p approaches uniform: [..., K] -> [..., 3]."""
-    K = proba.shape[-1]
-    mixed = proba @ class_colors(K)  # [..., 3]
-    certainty = np.clip((proba.max(axis=-1, keepdims=True) - 1 / K) / (1 - 1 / K), 0, 1)  # [..., 1]
-    return 1 - certainty * (1 - mixed)
 
 
 def normalized_entropy(proba: np.ndarray) -> np.ndarray:
@@ -77,29 +59,45 @@ def scatter_classes(
     ax.scatter(X[:, 0], X[:, 1], c=colors[y_index], s=size, alpha=alpha, edgecolors="white", linewidths=0.2, **kw)
 
 
+def class_margins(proba: np.ndarray) -> np.ndarray:
+    """p(c | x) - max_{c' != c} p(c' | x) for every class: positive where c leads, zero on its
+    boundary. [..., K] -> [..., K]"""
+    top2 = np.sort(proba, axis=-1)[..., -2:]  # [..., 2] second, first
+    best_other = np.where(proba >= top2[..., 1:], top2[..., :1], top2[..., 1:])  # [..., K]
+    return proba - best_other
+
+
+def draw_boundary(ax, xx: np.ndarray, yy: np.ndarray, proba: np.ndarray, *, color="black", linewidth: float = 1.5):
+    """The decision boundary of the Bayes classifier (argmax_c p(c | x), the paper's prediction) as
+    a smooth contour of the posterior, not of blocky argmax cells: the zero level of
+    p(c | x) - max_{c' != c} p(c' | x), which for two classes is p(class 1 | x) = 0.5. Every
+    boundary in toyclf's figures is drawn here. Returns the contour sets (to remove in an animation)."""
+    margins = class_margins(np.asarray(proba, dtype=float))  # [r, r, K]
+    drawn = []
+    for c in range(margins.shape[-1] - 1):  # every boundary touches a class other than the last
+        m = margins[..., c]
+        if np.nanmin(m) < 0 < np.nanmax(m):
+            drawn.append(ax.contour(xx, yy, m, levels=[0], colors=[color], linewidths=linewidth))
+    return drawn
+
+
 def draw_posterior(ax, xx: np.ndarray, yy: np.ndarray, proba: np.ndarray, *, boundary: bool = True) -> None:
     """The shaded posterior of a [r, r, K] probability grid, with the decision boundary in black."""
     ax.imshow(posterior_image(proba), origin="lower", extent=_extent(xx, yy), aspect="auto", interpolation="bilinear")
     if boundary:
-        labels = proba.argmax(axis=-1)
-        levels = np.arange(proba.shape[-1] + 1) - 0.5
-        ax.contour(xx, yy, labels, levels=levels, colors="black", linewidths=0.8)
+        draw_boundary(ax, xx, yy, proba)
 
 
-def draw_decision(ax, xx: np.ndarray, yy: np.ndarray, proba: np.ndarray) -> None:
-    """Hard class regions (argmax) in pale class colours."""
-    K = proba.shape[-1]
-    cmap = ListedColormap(1 - 0.35 * (1 - class_colors(K)))
-    ax.imshow(
-        proba.argmax(-1),
-        origin="lower",
-        extent=_extent(xx, yy),
-        aspect="auto",
-        cmap=cmap,
-        vmin=-0.5,
-        vmax=K - 0.5,
-        interpolation="nearest",
-    )
+def draw_decision(ax, xx: np.ndarray, yy: np.ndarray, proba: np.ndarray, *, boundary: bool = True) -> None:
+    """Class regions (where each class has the top posterior) in pale class colours, filled up to
+    the smooth boundary of :func:`draw_boundary`."""
+    margins = class_margins(np.asarray(proba, dtype=float))  # [r, r, K]
+    pale = 1 - 0.35 * (1 - class_colors(proba.shape[-1]))  # [K, 3]
+    for c in range(margins.shape[-1]):
+        if np.nanmax(margins[..., c]) > 0:
+            ax.contourf(xx, yy, margins[..., c], levels=[0, 2], colors=[pale[c]], antialiased=False)
+    if boundary:
+        draw_boundary(ax, xx, yy, proba)
 
 
 def finish_map(ax, xx: np.ndarray, yy: np.ndarray, title: str | None = None) -> None:
@@ -109,42 +107,71 @@ def finish_map(ax, xx: np.ndarray, yy: np.ndarray, title: str | None = None) -> 
     ax.set_xticks([])
     ax.set_yticks([])
     if title:
-        ax.set_title(title)
+        ax.set_title(title, fontsize=TITLE_FONTSIZE)
 
 
-def plot_decision_map(xx, yy, proba, X, y_index, *, title: str = "Decision map"):
-    """Class regions of the grid with the data on top."""
-    fig, ax = plt.subplots(figsize=(5.5, 5.5), layout="constrained")
+def plot_decision_map(xx, yy, proba, X, y_index, *, title: str = "Decision map", class_labels: Sequence | None = None):
+    """Class regions of the grid, the boundary, the data on top, a legend of the classes below."""
+    K = proba.shape[-1]
+    fig, ax = plt.subplots(figsize=(5.5, 6.1), layout="constrained")
     draw_decision(ax, xx, yy, proba)
-    scatter_classes(ax, X, y_index, proba.shape[-1])
+    scatter_classes(ax, X, y_index, K)
     finish_map(ax, xx, yy, title)
+    ax.set_aspect("equal", adjustable="box")
+    class_legend(fig, K, class_labels, extra=[boundary_handle(n_classes=K)])
     return fig
 
 
-def plot_posterior_map(xx, yy, proba, X=None, y_index=None, *, title: str = "Posterior"):
-    """p(class | x) shaded (uncertain band white) beside the uncertainty, H(p) / log K."""
-    fig, (left, right) = plt.subplots(1, 2, figsize=(11, 5.2), layout="constrained")
+def plot_posterior_map(
+    xx, yy, proba, X=None, y_index=None, *, title: str = "Posterior", class_labels: Sequence | None = None
+):
+    """p(class | x) shaded (uncertain band white) with its colourbar, beside the uncertainty,
+    H(p) / log K, with its own; the classes named below."""
+    K = proba.shape[-1]
+    fig, (left, right) = plt.subplots(1, 2, figsize=(12, 5.6), layout="constrained")
     draw_posterior(left, xx, yy, proba)
     if X is not None:
-        scatter_classes(left, X, y_index, proba.shape[-1], size=3, alpha=0.35)
+        scatter_classes(left, X, y_index, K, size=3, alpha=0.35)
     finish_map(left, xx, yy, f"{title}: p(class | x)")
+    posterior_colorbar(fig, left, K, class_labels)
     image = right.imshow(
-        normalized_entropy(proba), origin="lower", extent=_extent(xx, yy), aspect="auto", cmap="magma", vmin=0, vmax=1
+        normalized_entropy(proba),
+        origin="lower",
+        extent=_extent(xx, yy),
+        aspect="auto",
+        cmap="magma",
+        vmin=0,
+        vmax=1,
+        interpolation="bilinear",
     )
     finish_map(right, xx, yy, "Uncertainty: entropy / log K")
-    fig.colorbar(image, ax=right, shrink=0.85)
+    fig.colorbar(image, ax=right, shrink=0.85).set_label(ENTROPY_LABEL, fontsize=KEY_FONTSIZE)
+    for ax in (left, right):
+        ax.set_aspect("equal", adjustable="box")
+    class_legend(fig, K, class_labels, extra=[boundary_handle(n_classes=K)])
     return fig
 
 
-def plot_samples(X, y_index, X_generated, y_generated_index, n_classes: int, *, title: str = "Samples"):
-    """The training data beside points generated from each class by the model."""
-    fig, axes = plt.subplots(1, 2, figsize=(10, 5), sharex=True, sharey=True, layout="constrained")
+def plot_samples(
+    X,
+    y_index,
+    X_generated,
+    y_generated_index,
+    n_classes: int,
+    *,
+    title: str = "Samples",
+    class_labels: Sequence | None = None,
+):
+    """The training data beside points generated from each class by the model, the classes named below."""
+    fig, axes = plt.subplots(1, 2, figsize=(10, 5.6), sharex=True, sharey=True, layout="constrained")
     scatter_classes(axes[0], X, y_index, n_classes)
-    axes[0].set_title("training data")
+    axes[0].set_title("training data", fontsize=TITLE_FONTSIZE)
     scatter_classes(axes[1], X_generated, y_generated_index, n_classes)
-    axes[1].set_title(f"{title}: generated, per class")
+    axes[1].set_title(f"{title}: generated, per class", fontsize=TITLE_FONTSIZE)
     for ax in axes:
         ax.set_aspect("equal", adjustable="box")
+        ax.tick_params(labelsize=11)
+    class_legend(fig, n_classes, class_labels)
     return fig
 
 
@@ -168,9 +195,11 @@ def plot_comparison(
     rows: Sequence[dict],
     *,
     cell_size: float = 2.8,
+    class_labels: Sequence | None = None,
 ):
     """scikit-learn's classifier comparison: a row per data set, the input data, then a column
-    per classifier, shaded the same way, test accuracy in the corner.
+    per classifier, shaded the same way, test accuracy in the corner; the colourbar of the
+    shading and a legend of the classes (``class_labels``, if all rows share them) below.
 
     Each row is ``{"name", "xx", "yy", "X_train", "y_train", "X_test", "y_test", "n_classes",
     "results": [(classifier name, proba grid [r, r, K], accuracy), ...]}`` (labels as indices).
@@ -185,7 +214,7 @@ def plot_comparison(
         scatter_classes(ax, row["X_train"], row["y_train"], K, size=5)
         scatter_classes(ax, row["X_test"], row["y_test"], K, size=5, alpha=0.25)
         finish_map(ax, xx, yy, "Input data" if r == 0 else None)
-        ax.set_ylabel(row["name"])
+        ax.set_ylabel(row["name"], fontsize=TITLE_FONTSIZE)
         for c, (name, proba, accuracy) in enumerate(row["results"], start=1):
             ax = axes[r, c]
             draw_posterior(ax, xx, yy, proba, boundary=False)
@@ -201,6 +230,9 @@ def plot_comparison(
                 fontsize=12,
                 bbox=dict(boxstyle="round,pad=0.2", facecolor="white", alpha=0.8, edgecolor="none"),
             )
+    K = max(row["n_classes"] for row in rows)
+    posterior_colorbar(fig, axes[:, -1], K, class_labels)
+    class_legend(fig, K, class_labels)
     return fig
 
 

@@ -4,14 +4,21 @@ One row per image (``path`` first). Rows are appended and flushed one by one, so
 run loses at most the image it was working on; the next run with the same file skips every path
 already in it. With several processes each writes its own part file (``NAME.rank{r}.csv``) and
 the main process merges the parts into the file in the end (:func:`merge_parts`).
+
+Files that could not be read go to a companion log beside it (``NAME.skipped.csv``: path and
+reason; :func:`skipped_path`), appended as they are met and rewritten at the end of a run.
 """
 
 from __future__ import annotations
 
 import csv
 import os
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from pathlib import Path
+
+from toyclf.utils.files import atomic_write
+
+SKIPPED_COLUMNS = ("path", "reason")
 
 
 class ResultsFile:
@@ -80,3 +87,36 @@ def merge_parts(path: str | os.PathLike, columns: Sequence[str], order: Sequence
     for part in part_files(path):
         part.unlink()
     return results
+
+
+def skipped_path(path: str | os.PathLike) -> Path:
+    """The companion log of the results CSV ``path``: the files that were skipped, and why."""
+    path = Path(path)
+    return path.with_name(f"{path.stem}.skipped{path.suffix}")
+
+
+def read_skipped(path: str | os.PathLike) -> dict[str, str]:
+    """{file: reason} of the skip log of ``path`` and of the parts that processes left; a later
+    entry for the same file wins."""
+    log = skipped_path(path)
+    logs = ([log] if log.exists() else []) + part_files(log)
+    return {row["path"]: row["reason"] for file in logs for row in read_rows(file, SKIPPED_COLUMNS)}
+
+
+def write_skipped(path: str | os.PathLike, skipped: dict[str, str]) -> None:
+    """Replace the skip log of ``path`` with ``skipped`` (no file when it is empty); delete its parts."""
+    log = skipped_path(path)
+    if skipped:
+        atomic_write(log, lambda tmp: write_rows(tmp, SKIPPED_COLUMNS, skipped.items()))
+    else:
+        log.unlink(missing_ok=True)
+    for part in part_files(log):
+        part.unlink()
+
+
+def write_rows(path: Path, columns: Sequence[str], rows: Iterable[Sequence[str]]) -> None:
+    """A header and ``rows`` (sequences in the order of ``columns``) as a new CSV file."""
+    with path.open("w", newline="") as file:
+        writer = csv.writer(file)
+        writer.writerow(columns)
+        writer.writerows(rows)

@@ -1,0 +1,80 @@
+"""Notebook 01 as reveal.js slides that work in a lecture room without internet.
+
+    python notebooks/slides.py                        # notebooks/slides/01_spirals.slides.html
+    python notebooks/slides.py 02_inside_the_estimator --out /tmp/talk
+
+Exports the stored notebook (``notebooks/NAME.ipynb``, with the outputs of a full run: see
+``notebooks/build.py``) with nbconvert's slides exporter. Each cell's ``slideshow`` metadata,
+set in the ``py:percent`` source (``# %% [markdown] slideshow={"slide_type": "slide"}``), says
+whether it starts a slide, a sub-slide (below the previous one: press the down arrow), a
+fragment or is skipped; a cell tagged ``hide-input`` shows only its output (the figure, not the
+code that draws it). Nothing is fetched from the internet when the slides are shown:
+reveal.js (from the ``sphinx-revealjs`` package) and MathJax (from ``jupyter-server-mathjax``)
+are copied beside the HTML file, images are embedded in it. Open the HTML file in a browser;
+press ``s`` for the speaker view, ``Esc`` for an overview.
+"""
+
+from __future__ import annotations
+
+import argparse
+import shutil
+import sys
+from pathlib import Path
+
+import jupyter_server_mathjax
+import nbformat
+import sphinx_revealjs
+from nbconvert import SlidesExporter
+from nbconvert.preprocessors import TagRemovePreprocessor
+
+NOTEBOOKS = Path(__file__).resolve().parent
+ROOT = NOTEBOOKS.parent
+TEMPLATE = NOTEBOOKS / "slides_template"
+REVEAL = Path(sphinx_revealjs.__file__).parent / "_static" / "revealjs"  # dist/, plugin/
+MATHJAX = Path(jupyter_server_mathjax.__file__).parent / "static"  # MathJax 2: MathJax.js, config/, jax/, ...
+MATHJAX_CONFIG = "TeX-AMS-MML_HTMLorMML-full,Safe"  # the configurations jupyter-server-mathjax ships
+
+
+def export_slides(name: str, out: Path) -> Path:
+    """Write ``out/NAME.slides.html`` and, beside it, ``reveal.js/`` and ``mathjax/``; returns the HTML path."""
+    out.mkdir(parents=True, exist_ok=True)
+    for source, target in ((REVEAL, out / "reveal.js"), (MATHJAX, out / "mathjax")):
+        shutil.copytree(source, target, dirs_exist_ok=True)
+    exporter = SlidesExporter(
+        extra_template_basedirs=[str(NOTEBOOKS)],
+        template_name=TEMPLATE.name,
+        reveal_url_prefix="reveal.js",
+        reveal_theme="white",
+        reveal_width="1280",
+        reveal_height="800",
+        reveal_number="c/t",
+        mathjax_url=f"mathjax/MathJax.js?config={MATHJAX_CONFIG}",
+        embed_images=True,  # the GIFs and figures the markdown links to travel inside the HTML
+        exclude_input_prompt=True,
+        exclude_output_prompt=True,
+    )
+    notebook = nbformat.read(NOTEBOOKS / f"{name}.ipynb", as_version=4)
+    for cell in notebook.cells:  # nbconvert embeds only images below its base folder: make that the repository
+        if cell.cell_type == "markdown":
+            cell.source = cell.source.replace("](../figures/", "](figures/")
+    exporter.register_preprocessor(TagRemovePreprocessor(remove_input_tags=("hide-input",)), enabled=True)
+    html, _ = exporter.from_notebook_node(notebook, resources={"metadata": {"path": str(ROOT)}})
+    path = out / f"{name}.slides.html"
+    path.write_text(html, encoding="utf-8")
+    return path
+
+
+def main() -> int:
+    names = sorted(path.stem for path in NOTEBOOKS.glob("[0-9]*.ipynb"))
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("name", nargs="?", default="01_spirals", help=f"one of {', '.join(names)}")
+    parser.add_argument("--out", type=Path, default=NOTEBOOKS / "slides", help="folder to write (default: %(default)s)")
+    args = parser.parse_args()
+    if args.name not in names:
+        parser.error(f"no such notebook: {args.name!r}; expected one of {', '.join(names)}")
+    print(export_slides(args.name, args.out))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
