@@ -40,7 +40,7 @@ SCHEDULE_SHIFT = 4.0  # every signal-to-noise ratio of the cosine schedule times
 TRAIN_STEPS = 3000  # training steps
 BATCH_SIZE = 256  # points per training step
 LEARNING_RATE = 2e-3  # AdamW, decayed to zero on a cosine
-N_TRIALS = 32  # Monte Carlo (t, eps) pairs per class
+N_TRIALS = 32  # Monte Carlo (t, eps) pairs per class (a power of two: the slider of section 7 offers 1 .. 256)
 N_SHOW = 6  # test points classified by hand in section 5
 WEIGHTING = "elbo"  # the classifier's w_t in section 6: "elbo" (toyclf's default) or "uniform" (the paper's)
 GRID = 150  # the maps are GRID x GRID points
@@ -102,8 +102,8 @@ x0_test = torch.tensor(scaler.transform(X_test), dtype=torch.float32)
 print("mean", x0_train.mean(0).numpy().round(3), " std", x0_train.std(0).numpy().round(3))
 
 # %% [markdown] slideshow={"slide_type": "fragment"}
-# *Try this:* `DATA_NOISE = 0.5` makes the arms touch. Which sections get harder, and does the classifier still beat
-# the SVM of section 6?
+# *Try this:* `DATA_NOISE = 0.5` makes the arms touch. Which sections get harder, and does the classifier still keep
+# up with the SVM of section 6?
 
 # %% [markdown] slideshow={"slide_type": "slide"}
 # ## 2. The forward process
@@ -152,6 +152,7 @@ plt.show()
 # $$\mathcal{L}(\theta) = \big\| \epsilon - \epsilon_\theta\big(\sqrt{\bar\alpha_t}\, x_0 + \sqrt{1 - \bar\alpha_t}\,
 # \epsilon,\ t,\ c\big) \big\|^2$$
 #
+# (the code takes the mean over the 2 coordinates and the minibatch, which only rescales the gradient).
 # $\epsilon_\theta$ is a small MLP: Fourier features of $x_t$, an embedding of $t$, a learned embedding of $c$.
 # The loop, written out (in this notebook "Algorithm 1" always means the paper's classifier, section 5):
 
@@ -167,7 +168,7 @@ def train(denoiser, steps, seed):
         t = torch.randint(T, (BATCH_SIZE,), generator=generator)  # t ~ U{0, ..., T-1}
         eps = torch.randn(BATCH_SIZE, 2, generator=generator)  # eps ~ N(0, I)
         x_t = abar[t, None].sqrt() * x0_train[i] + (1 - abar[t, None]).sqrt() * eps  # the forward process
-        loss = (eps - denoiser(x_t, t, c_train[i])).square().mean()  # || eps - eps_theta(x_t, t, c) ||^2
+        loss = (eps - denoiser(x_t, t, c_train[i])).square().mean()  # || eps - eps_theta ||^2, mean over coordinates
         optimizer.zero_grad()
         loss.backward()
         optimizer.step()
@@ -258,8 +259,9 @@ plt.show()
 # %% [markdown] slideshow={"slide_type": "subslide"}
 # ![Each class condensing out of noise](../figures/reverse_sampling.gif)
 #
-# *Try this:* sample with `clip=None`. Which points go astray, and at which steps? (The early steps, where
-# $\sqrt{\bar\alpha_t}$ is tiny, divide the model's small mistakes by it.)
+# *Try this:* `sample(denoiser, labels, method="ddpm", clip=None, seed=SEED)`, without the clipping. Which points go
+# astray? Pass `each_step=lambda t, x: ...` to record the path and find the steps where they leave: the early steps,
+# where $\sqrt{\bar\alpha_t}$ is tiny, divide the model's small mistakes by it.
 
 # %% [markdown] slideshow={"slide_type": "slide"}
 # ## 5. The classifier, cell by cell: the paper's Algorithm 1
@@ -366,8 +368,9 @@ for i in range(B):
 print(f"correct: {(prediction.numpy() == c_true).sum()} of {B}")
 
 # %% [markdown] slideshow={"slide_type": "subslide"}
-# With $w_t = 1$ the error is $-\log p(x \mid c)$ only up to scale, so these probabilities are not calibrated:
-# a temperature, $\mathrm{softmax}(-\mathrm{err} / \tau)$ with $\tau$ fitted on held-out data, fixes that without
+# With $w_t = 1$ the error is not the ELBO: its weights differ from the ELBO's by a factor that changes with $t$. It
+# still ranks the classes, and acts roughly like $-\log p(x \mid c)$ on another scale (notebook 02 measures how
+# far), so these probabilities are not calibrated: a temperature, $\mathrm{softmax}(-\mathrm{err} / \tau)$ with $\tau$ fitted on held-out data, fixes that without
 # changing the argmin.
 #
 # **The package does exactly this.** `class_errors` runs steps 2-4 in batches on a plan of $(t_n, \epsilon_n)$

@@ -48,8 +48,11 @@ DATA_NOISE = 0.2  # standard deviation of the noise on the spirals
 NOISE_SCHEDULE = "cosine"  # the forward process: "cosine" or "linear"
 SCHEDULE_SHIFT = 4.0  # multiplies every signal-to-noise ratio by SCHEDULE_SHIFT**2 (1: the plain schedule)
 WEIGHTING = "elbo"  # the classifiers' w_t (section 8 uses it; 7 compares both): "elbo" or "uniform" (the paper's)
+N_NOISE = 16  # section 2: noise draws per timestep
 FIXED_TIMESTEPS = (500,)  # section 3: plans with every trial at one of these t
 N_ORACLE = 400  # Gaussian-mixture points for the exact check
+ORACLE_COMPONENTS = 3  # section 6: round Gaussians per class on the ring
+ORACLE_STD = 0.6  # section 6: their standard deviation (the ring's radius is 2)
 N_BINS = 20  # equal-width confidence bins for calibration (two classes use those above 0.5)
 N_ARMS = 4  # classes (spiral arms) in section 8
 KEEP = (2, 1)  # Algorithm 2: classes kept after each of its two stages
@@ -191,14 +194,14 @@ plt.show()
 #
 # ## 2. Which timesteps carry the class?
 #
-# Score every class with trials that all use one timestep $t$ (16 noise draws, one set per seed). Near
+# Score every class with trials that all use one timestep $t$ (`N_NOISE` Sobol noise draws, one set per seed). Near
 # $t = 0$ the noisy point is the point itself, and every class denoises it almost perfectly; near $T$
 # it is pure noise, and no class can tell. In between, the class decides how well the noise can be
 # predicted. The paper finds the middle of the schedule most informative.
 
 # %%
 timesteps = list(range(0, T, T // 20))
-single = ablations.single_timestep_accuracy(denoiser, x, labels, timesteps, seeds=seeds)  # [seeds, len(timesteps)]
+single = ablations.single_timestep_accuracy(denoiser, x, labels, timesteps, n_noise=N_NOISE, seeds=seeds)  # [seeds, T']
 fig, ax = plt.subplots(figsize=(7, 4), layout="constrained")
 figures.draw_single_timestep(ax, timesteps, single)
 plt.show()
@@ -240,31 +243,70 @@ for scheme, curve in curves.items():  # curve: accuracy [seeds, sizes]
     print(
         f"{figures.scheme_label(scheme):40s} error with {sizes[0]}: {m[0]:.3f} +- {e[0]:.3f}, with {sizes[-1]}: {m[-1]:.3f} +- {e[-1]:.3f}"
     )
+
+
+def compare(curve, against):
+    """Budgets where the accuracy of ``curve`` is ahead of, level with (within two standard errors of the
+    difference) and behind that of ``against``: three boolean arrays [sizes]."""
+    (m_a, e_a), (m_b, e_b) = mean_and_error(curve), mean_and_error(against)
+    lead, margin = m_a - m_b, 2 * np.hypot(e_a, e_b)
+    return lead > margin, np.abs(lead) <= margin, lead < -margin
+
+
+def budgets(mask):
+    return [n for n, chosen in zip(sizes, mask, strict=True) if chosen]
+
+
 random_t, even_t = (
     curves[TrialScheme(timesteps="random", noise_sampling="gaussian")],
     curves[TrialScheme(noise_sampling="gaussian")],
 )
-(m_r, e_r), (m_e, e_e) = mean_and_error(random_t), mean_and_error(even_t)
-level = np.abs(m_r - m_e) <= 2 * np.hypot(e_r, e_e)  # [sizes] within two standard errors of each other
+ahead, level, behind = compare(even_t, random_t)
 print(
-    f"Random t is level with evenly spaced t (within two standard errors) at {level.sum()} of {len(sizes)} budgets; "
-    f"evenly spaced t is ahead at {((m_e - m_r) > 2 * np.hypot(e_r, e_e)).sum()}, "
-    f"at budgets {[n for n, ahead in zip(sizes, (m_e - m_r) > 2 * np.hypot(e_r, e_e), strict=True) if ahead]}."
+    f"Evenly spaced against random t, both with Gaussian noise, at {len(sizes)} budgets: ahead at {ahead.sum()} "
+    f"{budgets(ahead)}, level (within two standard errors) at {level.sum()}, behind at {behind.sum()} {budgets(behind)}."
+)
+if ahead.sum() > len(sizes) / 2:
+    print("As in the paper, evenly spaced t beats random t at most budgets here.")
+elif ahead.sum() > behind.sum():
+    print(
+        "Evenly spaced t is ahead more often than behind, but not at most budgets: the paper's advantage shows here only in part."
+    )
+else:
+    print("Unlike the paper's finding, evenly spaced t is not ahead of random t more often than behind here.")
+one_even = ablations.scheme_plan(denoiser, TrialScheme(noise_sampling="gaussian"), 1, seed=SEED)  # N = 1
+for t_fixed in FIXED_TIMESTEPS:
+    one_fixed = ablations.scheme_plan(
+        denoiser, TrialScheme(noise_sampling="gaussian", fixed_timestep=t_fixed), 1, seed=SEED
+    )
+    if torch.equal(one_even.timesteps, one_fixed.timesteps) and torch.equal(one_even.noise, one_fixed.noise):
+        print(
+            f"At N = 1, evenly spaced t puts its single t at the centre of one bin, t = {t_fixed}: the same plan as "
+            f"'t = {t_fixed} only', so those two curves start at the same point."
+        )
+sobol_ahead, sobol_level, sobol_behind = compare(curves[TrialScheme()], even_t)
+print(
+    f"Sobol against Gaussian noise, both with evenly spaced t: ahead at {sobol_ahead.sum()} {budgets(sobol_ahead)}, "
+    f"level at {sobol_level.sum()}, behind at {sobol_behind.sum()} {budgets(sobol_behind)} of {len(sizes)} budgets."
 )
 best_scheme = {n: max(curves, key=lambda s: curves[s][:, i].mean()) for i, n in enumerate(sizes)}
 default_best = [n for n, scheme in best_scheme.items() if scheme == TrialScheme()]
 print(f"toyclf's default (evenly spaced t, Sobol noise) has the lowest mean error at budgets {default_best}.")
-agrees = "As in the paper" if level.sum() <= len(sizes) / 2 else "Unlike the paper's finding"
-verb = (
-    "beats random t at most budgets" if level.sum() <= len(sizes) / 2 else "is no better than random t at most budgets"
-)
-print(f"{agrees}, with Gaussian noise evenly spaced t {verb} here.")
+if t_best not in FIXED_TIMESTEPS:
+    print(f"Try this: FIXED_TIMESTEPS = {(*FIXED_TIMESTEPS, t_best)} in the parameters cell (section 2's best t).")
 
 # %% [markdown]
-# Sobol points fill $(t, \epsilon)$ evenly; Gaussian draws leave gaps and clumps, and the paper's
-# evenly spaced $t$ removes them in $t$ only.
+# Sobol points fill $(t, \epsilon)$ more evenly than independent Gaussian draws, which leave gaps and
+# clumps; the paper's evenly spaced $t$ removes them in $t$ only. Filling more evenly lowers the
+# variance of the estimate on average, not at every budget: with one plan per seed and a few seeds,
+# Sobol noise can come out level with Gaussian noise, or behind it, at some budgets; the counts above
+# say how it went here.
+# At $N = 1$ there is nothing to spread: the single evenly spaced $t$ is the centre of one bin, the
+# middle of the schedule; when `FIXED_TIMESTEPS` holds that $t$, the two plans are the same (the cell
+# says so).
 #
-# **Try this:** add the best single timestep of section 2 (`t_best`) to `FIXED_TIMESTEPS`.
+# **Try this:** add the best single timestep of section 2 to `FIXED_TIMESTEPS` in the parameters
+# cell, as a number (`t_best` does not exist yet there): the cell above prints the line to paste.
 #
 # ## 4. Shared noise
 #
@@ -351,30 +393,31 @@ print(
 #
 # ## 6. The exact check: a Gaussian mixture
 #
-# When each class is a mixture of round Gaussians, $p(x_0 \mid c) = \sum_k \pi_k\, \mathcal N(\mu_k, s_k^2 I)$,
-# everything is known in closed form. The noisy marginal is again a mixture,
-# $p_t(x_t \mid c) = \sum_k \pi_k\, \mathcal N\big(\sqrt{\bar\alpha_t}\,\mu_k,\ (\bar\alpha_t s_k^2 + 1 - \bar\alpha_t) I\big)$,
+# When each class is a mixture of round Gaussians, $p(x_0 \mid c) = \sum_j \pi_{c,j}\, \mathcal N(\mu_{c,j}, s_{c,j}^2 I)$
+# ($j$ numbers the components of class $c$), everything is known in closed form. The noisy marginal is again a mixture,
+# $p_t(x_t \mid c) = \sum_j \pi_{c,j}\, \mathcal N\big(\sqrt{\bar\alpha_t}\,\mu_{c,j},\ (\bar\alpha_t s_{c,j}^2 + 1 - \bar\alpha_t) I\big)$,
 # and the best noise predictor (the one training converges to) is the posterior mean of $\epsilon$. By
 # **Tweedie's formula**: $\nabla_{x_t} \log q(x_t \mid x_0) = -\epsilon / \sqrt{1-\bar\alpha_t}$, and the score of the
 # marginal is the posterior mean of that, $\nabla \log p_t(x_t) = \mathbb E[\nabla_{x_t} \log q(x_t \mid x_0) \mid x_t]$
 # (differentiate $p_t(x_t) = \int q(x_t \mid x_0)\, p(x_0)\, dx_0$ under the integral), so
 #
 # $$\epsilon^*(x_t, t, c) = \mathbb E[\epsilon \mid x_t, c] = -\sqrt{1-\bar\alpha_t}\ \nabla_{x_t} \log p_t(x_t \mid c)
-# = \sqrt{1-\bar\alpha_t} \sum_k r_k(x_t)\ \frac{x_t - \sqrt{\bar\alpha_t}\,\mu_k}{\bar\alpha_t s_k^2 + 1 - \bar\alpha_t},$$
+# = \sqrt{1-\bar\alpha_t} \sum_j r_{c,j}(x_t)\ \frac{x_t - \sqrt{\bar\alpha_t}\,\mu_{c,j}}{\bar\alpha_t s_{c,j}^2 + 1 - \bar\alpha_t},$$
 #
-# with $r_k$ the responsibilities of the components at $x_t$. `GaussianMixtureOracle` is this
+# with $r_{c,j}$ the responsibilities of class $c$'s components at $x_t$. `GaussianMixtureOracle` is this
 # predictor behind the same protocol as the MLP. The cell writes $\epsilon^*$ in a few lines and
 # checks the oracle against it, then computes the exact posterior by Bayes' rule.
 
 # %%
-oracle = GaussianMixtureOracle.ring()  # 2 classes of 3 round Gaussians on a ring, neighbours of different classes
+oracle = GaussianMixtureOracle.ring(n_components=ORACLE_COMPONENTS, std=ORACLE_STD)  # neighbours: other classes
 mu, pi = oracle.means, oracle.weights  # [K, J, 2], [K, J]
+print(f"{oracle.n_classes} classes of {mu.shape[1]} round Gaussians each (standard deviation {ORACLE_STD}) on a ring")
 s2 = oracle.covariances[..., 0, 0]  # [K, J]
 assert torch.equal(oracle.covariances, s2[..., None, None] * torch.eye(2, dtype=torch.float64))  # round
 
 
 def log_components(x, c, abar):
-    """log pi_k N(x; sqrt(abar) mu_k, (abar s_k^2 + 1 - abar) I) of class c's components: [M, 2], [M], [M] -> [M, J]."""
+    """log pi_cj N(x; sqrt(abar) mu_cj, (abar s_cj^2 + 1 - abar) I) of class c's components: [M, 2], [M], [M] -> [M, J]."""
     var = abar[:, None] * s2[c] + 1 - abar[:, None]  # [M, J]
     distance = (x[:, None] - abar.sqrt()[:, None, None] * mu[c]).square().sum(-1)  # [M, J]
     return pi[c].log() - distance / (2 * var) - torch.log(2 * torch.pi * var)  # 2D: (2 pi var)^(D/2) = 2 pi var
@@ -383,7 +426,7 @@ def log_components(x, c, abar):
 def eps_star(x_t, t, c):
     """Tweedie: -sqrt(1 - abar) grad log p_t(x_t | c). [M, 2], [M], [M] -> [M, 2]"""
     abar = oracle.schedule.alphas_cumprod[t]  # [M]
-    r = torch.softmax(log_components(x_t, c, abar), dim=1)  # [M, J] responsibilities
+    r = torch.softmax(log_components(x_t, c, abar), dim=1)  # [M, J] responsibilities r_cj
     var = abar[:, None] * s2[c] + 1 - abar[:, None]  # [M, J]
     score = -(r[..., None] * (x_t[:, None] - abar.sqrt()[:, None, None] * mu[c]) / var[..., None]).sum(1)  # [M, 2]
     return -(1 - abar).sqrt()[:, None] * score
@@ -413,23 +456,30 @@ for key, ratio in exact["estimates"].items():
         f"{figures.estimate_label(key):45s} mean |p - p_exact| = {gap:.3f}, slope of estimated on exact log-ratio {slope:.3f}"
     )
 elbo_gap = ablations.posterior_gap(exact["estimates"][OracleEstimate("elbo", 1000)], exact["exact"])
-uniform_gap = ablations.posterior_gap(exact["estimates"][OracleEstimate("uniform", 256)], exact["exact"])
+uniform_key, fitted_key = OracleEstimate("uniform", 256), OracleEstimate("uniform", 256, fitted_temperature=True)
+uniform_gap = ablations.posterior_gap(exact["estimates"][uniform_key], exact["exact"])
+fitted_gap = ablations.posterior_gap(exact["estimates"][fitted_key], exact["exact"])
 slopes = {key: np.polyfit(exact["exact"], ratio, 1)[0] for key, ratio in exact["estimates"].items()}
-assert abs(slopes[OracleEstimate("elbo", 1000)] - 1) < 0.1  # the ELBO estimate lies on the diagonal
-assert slopes[OracleEstimate("uniform", 256)] < 0.5  # uniform weighting: flattened
-assert abs(slopes[OracleEstimate("uniform", 256, fitted_temperature=True)] - 1) < 0.1  # until the temperature
+oracle_temperature = exact["temperature"]
+# identities, true of any mixture: the fitted estimate is the uniform one divided by the temperature, and so is its slope
+np.testing.assert_allclose(exact["estimates"][fitted_key] * oracle_temperature, exact["estimates"][uniform_key])
+assert np.isclose(slopes[fitted_key] * oracle_temperature, slopes[uniform_key])
 print(
-    f"With the exact denoiser, ELBO weights give the Bayes posterior to {elbo_gap:.3f}; uniform weights miss it "
-    f"by {uniform_gap:.3f} until the temperature {exact['temperature']:.3f} is fitted."
+    f"With the exact denoiser, ELBO weights give the Bayes posterior to {elbo_gap:.3f} (slope "
+    f"{slopes[OracleEstimate('elbo', 1000)]:.3f}); uniform weights miss it by {uniform_gap:.3f} (slope "
+    f"{slopes[uniform_key]:.3f}: {1 / slopes[uniform_key]:.1f}x too flat) until the temperature "
+    f"{oracle_temperature:.3f} is fitted: then by {fitted_gap:.3f} (slope {slopes[fitted_key]:.3f})."
 )
 
 # %% [markdown]
 # Left: the exact posterior, and the points coloured by the estimate on the same scale: where they
-# vanish into the background the estimate is right. With the ELBO weights the estimated
-# log-likelihood ratio lies on the diagonal (slope near 1); uniform weights keep the order of the
-# points, so the decisions, but flatten every ratio by about one factor, which a temperature removes.
+# vanish into the background the estimate is right. The slopes say how the estimated log-likelihood
+# ratio scales with the exact one: the ELBO weights aim at the diagonal, slope 1; uniform weights
+# keep the order of the points, so the decisions, but flatten every ratio by about one factor,
+# which dividing by the fitted temperature undoes.
 #
-# **Try this:** `GaussianMixtureOracle.ring(n_components=2, std=0.9)` overlaps the classes more.
+# **Try this:** `ORACLE_COMPONENTS = 2` and `ORACLE_STD = 0.9` in the parameters cell overlap the
+# classes more: do the slopes and the fitted temperature move?
 #
 # ## 7. Calibration
 #
@@ -465,21 +515,33 @@ for weighting in ("uniform", "elbo"):
         f"{weighting}: ECE {at_one[weighting]:.4f} at temperature 1, {fitted[weighting]:.4f} fitted: fitting {verdict}."
     )
 temperatures = {s.weighting: e["temperature"] for s, e in calibration.items() if s.fitted_temperature}
-print(
-    f"Fitted temperatures: uniform {temperatures['uniform']:.3f} (its softmax was {1 / temperatures['uniform']:.1f}x "
-    f"too flat), ELBO {temperatures['elbo']:.3f}."
-)
+
+
+def how_far(tau):
+    """A reading aid for a fitted temperature; it tests nothing."""
+    if 0.8 <= tau <= 1.25:
+        return "close to 1"
+    return "well below 1" if tau < 0.5 else "below 1" if tau < 1 else "above 1"
+
+
+for weighting, tau in temperatures.items():
+    print(
+        f"Fitted temperature, {weighting} weighting: {tau:.3f}, {how_far(tau)}: its softmax at temperature 1 was "
+        f"{1 / tau:.2f}x {'too flat' if tau < 1 else 'too sharp'}."
+    )
 
 # %% [markdown]
-# A fitted temperature below 1 says the raw softmax was too flat: the errors were not on the scale
-# of log-likelihoods.
+# A fitted temperature well below 1 says the raw softmax was much too flat: the errors were not on
+# the scale of log-likelihoods. One close to 1 says they nearly were: what is left is the model's
+# own error and the noise of the estimate, not a change of scale. The cell above prints where each
+# weighting's fitted temperature lies.
 #
 # **Try this:** `N_BINS = 10` or `40`: the ECE depends on the binning as well as on the probabilities.
 #
 # ## 8. Spending less: staged elimination and early stopping
 #
-# Four spiral arms, four classes: scoring every class on every trial costs $4N$ denoiser evaluations
-# per point. The paper's **Algorithm 2** scores every class on the first $n_1$ trials, keeps the
+# `N_ARMS` spiral arms, as many classes $K$: scoring every class on every trial costs $K N$ denoiser
+# evaluations per point. The paper's **Algorithm 2** scores every class on the first $n_1$ trials, keeps the
 # best `KEEP[0]`, scores those on trials up to $n_2$, and so on, all on the shared $(t, \epsilon)$. The
 # cell writes it for one point in a dozen lines and checks it against `StagedElimination` on
 # `N_PRUNED` points: the same survivor, the same error, the same number of evaluations.
@@ -608,7 +670,8 @@ accuracy = float(curves[TrialScheme()][:, -1].mean())  # toyclf's default plan, 
 print(f"- toyclf's default plan with {sizes[-1]} trials: accuracy {accuracy:.4f} (mean of {len(seeds)} plan seeds).")
 print(f"- one timestep is most informative {where}.")
 print(
-    f"- random t is level with evenly spaced t at {level.sum()} of {len(sizes)} budgets (the paper: evenly spaced is better)."
+    f"- evenly spaced t against random t: ahead at {ahead.sum()}, level at {level.sum()}, behind at {behind.sum()} "
+    f"of {len(sizes)} budgets (the paper: evenly spaced is better)."
 )
 print(
     f"- shared noise divides the variance of err(c) - err(c') by {medians.mean():.2f} +- {mean_and_error(medians)[1]:.2f}"

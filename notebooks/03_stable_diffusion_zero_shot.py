@@ -101,7 +101,7 @@ for t, eps in zip(plan.timesteps, plan.noise, strict=True):
         maps[k] += ((predicted - eps.to(x0.device)) ** 2).sum(1)[0].cpu() / N_TRIALS
 by_hand = maps.sum((1, 2))  # [K]
 errors = class_errors(denoiser, images[:1], plan)[0]  # [K], the estimator
-assert torch.allclose(by_hand, errors, rtol=1e-4), (by_hand, errors)
+assert torch.allclose(by_hand, errors, rtol=1e-4 if DEVICE == "cpu" else 1e-2), (by_hand, errors)  # float16 on a GPU
 print("errors by hand:  ", np.round(by_hand.numpy(), 3))
 print("class_errors:    ", np.round(errors.numpy(), 3))
 
@@ -177,8 +177,8 @@ plt.show()
 #   UNet evaluation. The dtype becomes float16 on CUDA (`load_denoiser(..., dtype=...)` to choose).
 # - **The budget.** The predictions now mean something, and more trials buy accuracy: the paper uses
 #   `StagedElimination((50, 500), (5, 1))` on CIFAR-10's 10 classes (the cell below counts its evaluations) and
-#   100,000 evaluations per image for ImageNet's 1000 classes with DiT. The paper reports about 100 UNet evaluations
-#   per second at 512 x 512 on an RTX 3090 (float16, batch 32). Set `N_TRIALS` to 500 and `CLASSES` to your own.
+#   100,000 evaluations per image for ImageNet's 1000 classes with DiT. Li et al. report about 100 UNet evaluations
+#   per second at 512 x 512 on an RTX 3090 (float16, batch 32), and 18 s (Pets) to 1000 s (ImageNet) per image. Set `N_TRIALS` to 500 and `CLASSES` to your own.
 # - **Nothing else.** `class_errors`, the plan, the pruning rules and the posterior are the same objects; the only
 #   new line is the `load_denoiser` call that builds the denoiser.
 #

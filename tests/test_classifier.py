@@ -115,8 +115,8 @@ def test_sample(fitted, spirals_split):
     assert np.mean(y_train[nearest] == y) > 0.85
     Xd, _ = fitted.sample(20, method="ddim", n_steps=20, random_state=0)
     assert Xd.shape == (20, 2) and np.isfinite(Xd).all()
-    with pytest.raises(ValueError, match="method must be one of 'ddpm', 'ddim'; got 'euler'"):
-        fitted.sample(4, method="euler")
+    with pytest.raises(ValueError, match="method must be one of 'ddpm', 'ddim', 'euler'; got 'langevin'"):
+        fitted.sample(4, method="langevin")
 
 
 # --- the scikit-learn tool chain ------------------------------------------------------

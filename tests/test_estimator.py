@@ -123,7 +123,7 @@ def test_posterior_sign_temperature_and_prior():
         (lambda d, p, x: class_errors(d, x, p, loss="l3"), "loss must be one of 'l2', 'l1', 'huber'; got 'l3'"),
         (
             lambda d, p, x: class_errors(d, x, p, weighting="snr"),
-            "weighting must be one of 'uniform', 'elbo'; got 'snr'",
+            "weighting must be one of 'uniform', 'elbo', 'velocity'; got 'snr'",
         ),
         (lambda d, p, x: class_errors(d, x, p, classes=[0, 3]), r"label ids in \[0, 3\); got \[0, 3\]"),
         (lambda d, p, x: class_errors(d, x, p, classes=[]), "non-empty"),

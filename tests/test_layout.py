@@ -28,10 +28,11 @@ LAYERS: dict[str, int] = {
     "toyclf.utils.checkpoint": 0,
     "toyclf.utils.results_file": 0,
     "toyclf.utils.threads": 0,
-    # 1 data: the data sets, the noising path, feature scaling
+    # 1 data: the data sets, the noising paths and what a network predicts on them, feature scaling
     "toyclf.data": 1,
     "toyclf.schedule": 1,
     "toyclf.scaling": 1,
+    "toyclf.prediction": 1,
     # 2 models: the shared (t, eps) plan and every denoiser
     "toyclf.plan": 2,
     "toyclf.denoisers": 2,

@@ -61,6 +61,11 @@ CASES = [
         # the model that ships with toyclf (RETRAIN = True, a plain fit, is covered by tests/test_digits.py)
         floors={"accuracy": 0.95, "saving": 1.0},  # ten classes: chance is 0.1; the shipped model gets 0.99
     ),
+    NotebookCase(  # the flow-matching model of the spirals, classified by the same estimator
+        "05_flow_matching",
+        overrides={"N_SAMPLES": 300, "N_TEST": 200, "TRAIN_STEPS": 150, "N_ORACLE": 100, "N_TRIALS": 32, "GRID": 24},
+        floors={"accuracy": 0.75},
+    ),
 ]
 
 

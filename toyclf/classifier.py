@@ -27,8 +27,7 @@ from toyclf.pruning import PRUNING_CONSTRAINT
 from toyclf.sampling import sample
 from toyclf.saving import load_classifier, save_classifier
 from toyclf.scaling import SCALINGS, make_scaler
-from toyclf.schedule import NoiseSchedule
-from toyclf.training import seeded_mlp, train_denoiser
+from toyclf.training import OBJECTIVES, objective_schedule, seeded_mlp, train_denoiser
 from toyclf.utils.device import resolve_device
 from toyclf.utils.threads import threads_for_load
 from toyclf.utils.validation import POSITIVE_FINITE, check_known_labels, check_priors, is_int
@@ -61,10 +60,13 @@ class DiffusionClassifier(ClassifierMixin, BaseEstimator):
         How X is standardised before the denoiser sees it: each feature to mean 0 and variance 1
         (:class:`~sklearn.preprocessing.StandardScaler`), or all features by one mean and one
         standard deviation (:class:`~toyclf.scaling.GlobalStandardScaler`), which keeps features that
-        share a unit (the pixels of an image) in proportion: a faint border pixel is not blown up
-        to the scale of the strokes.
+        share a unit (the pixels of an image) in proportion: faint border pixels stay faint.
+    objective : {"epsilon", "flow"}, default="epsilon"
+        "epsilon": the MLP predicts the noise on DDPM's path (``noise_schedule``). "flow": flow
+        matching, the MLP predicts the velocity eps - x_0 on the straight path of rectified flow
+        (:class:`~toyclf.schedule.RectifiedFlowSchedule`). The estimator is the same for both.
     noise_schedule : {"cosine", "linear"}, default="cosine"
-        The forward process the denoiser is trained for.
+        DDPM's forward process for ``objective="epsilon"``.
     schedule_shift : float, default=4.0
         Multiplies every signal-to-noise ratio of the schedule by ``schedule_shift**2``
         (:meth:`NoiseSchedule.shifted`): low-dimensional data want more timesteps at low noise.
@@ -129,11 +131,6 @@ class DiffusionClassifier(ClassifierMixin, BaseEstimator):
     plan_seed_ : int, the seed of the prediction plan (fixed at fit, so predictions are repeatable)
     data_bound_ : float, the largest |value| of the standardised data; :meth:`sample` clips x0 to 1.5 times it
 
-    Examples
-    --------
-    >>> from toyclf import DiffusionClassifier, make_spirals
-    >>> X, y = make_spirals(n_samples=2000, noise=0.2, random_state=0)
-    >>> DiffusionClassifier(random_state=0).fit(X, y).predict_proba(X[:2])  # doctest: +SKIP
     """
 
     _parameter_constraints: ClassVar[dict[str, list]] = {
@@ -141,6 +138,7 @@ class DiffusionClassifier(ClassifierMixin, BaseEstimator):
         "n_layers": [Interval(Integral, 0, None, closed="left")],
         "n_frequencies": [Interval(Integral, 0, None, closed="left")],
         "feature_scaling": [StrOptions(set(SCALINGS))],
+        "objective": [StrOptions(set(OBJECTIVES))],
         "noise_schedule": [StrOptions(set(SCHEDULES))],
         "schedule_shift": [POSITIVE_FINITE],
         "n_timesteps": [Interval(Integral, 2, None, closed="left")],
@@ -165,6 +163,7 @@ class DiffusionClassifier(ClassifierMixin, BaseEstimator):
     n_layers: int = 3
     n_frequencies: int = 8
     feature_scaling: str = "per_feature"
+    objective: str = "epsilon"
     noise_schedule: str = "cosine"
     schedule_shift: float = 4.0
     n_timesteps: int = 1000
@@ -205,8 +204,9 @@ class DiffusionClassifier(ClassifierMixin, BaseEstimator):
         init_seed, train_seed, self.plan_seed_ = (int(s) for s in rng.randint(np.iinfo(np.int32).max, size=3))
         self.scaler_ = make_scaler(self.feature_scaling).fit(X)
         self.data_bound_ = float(np.abs(self.scaler_.transform(X)).max())
-        schedule = NoiseSchedule.from_name(self.noise_schedule, self.n_timesteps, shift=float(self.schedule_shift))
+        schedule = objective_schedule(self.objective, self.noise_schedule, self.n_timesteps, float(self.schedule_shift))
         sizes = {"hidden_size": self.hidden_size, "n_layers": self.n_layers, "n_frequencies": self.n_frequencies}
+        sizes["prediction_type"] = OBJECTIVES[self.objective]  # the noise, or the velocity of flow matching
         self.denoiser_ = seeded_mlp(X.shape[1], len(self.classes_), schedule, seed=init_seed, **sizes).to(device)
         labels = torch.as_tensor(y_index, dtype=torch.long)  # [n]
         training = {"steps": self.max_iter, "batch_size": self.batch_size, "learning_rate": self.learning_rate}
@@ -276,10 +276,11 @@ class DiffusionClassifier(ClassifierMixin, BaseEstimator):
         return self
 
     def sample(
-        self, n_samples: int = 100, *, method: str = "ddpm", n_steps: int = 50, random_state: Any = None
+        self, n_samples: int = 100, *, method: str | None = None, n_steps: int = 50, random_state: Any = None
     ) -> tuple[np.ndarray, np.ndarray]:
-        """``n_samples`` points split evenly over the classes (DDPM or DDIM sampling): ``X``
-        (n_samples, n_features) in the units of the training data, and ``y``."""
+        """``n_samples`` points split evenly over the classes (:func:`toyclf.sampling.sample`: DDPM, DDIM
+        or Euler; by default DDPM, Euler for ``objective="flow"``): ``X`` (n_samples, n_features) in the
+        units of the training data, and ``y``."""
         check_is_fitted(self)
         if not is_int(n_samples, 1):
             raise ValueError(f"n_samples must be a positive int; got {n_samples!r}.")
@@ -295,6 +296,5 @@ class DiffusionClassifier(ClassifierMixin, BaseEstimator):
 
     @classmethod
     def load(cls, path: str | os.PathLike, *, device: str | torch.device | None = None) -> DiffusionClassifier:
-        """Load a classifier written by :meth:`save` (:func:`toyclf.saving.load_classifier`); ``device``
-        overrides the saved one. It predicts exactly what the saved one did."""
+        """Load a file of :meth:`save` (:func:`toyclf.saving.load_classifier`; ``device`` overrides the saved one)."""
         return load_classifier(cls, path, device=device)

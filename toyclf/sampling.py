@@ -25,14 +25,16 @@ from torch import Tensor
 from tqdm import tqdm
 
 from toyclf.denoisers.base import Denoiser
+from toyclf.schedule import RectifiedFlowSchedule
 from toyclf.utils.validation import is_int
 
-METHODS = ("ddpm", "ddim")
+METHODS = ("ddpm", "ddim", "euler")
 
 
-def predict_x0(x_t: Tensor, eps: Tensor, abar_t: Tensor, clip: float | None = None) -> Tensor:
-    """x0_hat = (x_t - sqrt(1 - abar_t) eps) / sqrt(abar_t) (Ho et al. eq. 15), clipped to [-clip, clip]. [n, *S]"""
-    x0_hat = (x_t - (1 - abar_t).sqrt() * eps) / abar_t.sqrt()
+def predict_x0(x_t: Tensor, eps: Tensor, alpha_t: Tensor, sigma_t: Tensor, clip: float | None = None) -> Tensor:
+    """x0_hat = (x_t - sigma_t eps) / alpha_t (Ho et al. eq. 15 on DDPM's path, alpha = sqrt(abar),
+    sigma = sqrt(1 - abar)), clipped to [-clip, clip]. [n, *S]"""
+    x0_hat = (x_t - sigma_t * eps) / alpha_t
     return x0_hat if clip is None else x0_hat.clamp(-clip, clip)
 
 
@@ -45,10 +47,13 @@ def ddpm_step(x_t: Tensor, x0_hat: Tensor, t: int, abar: Tensor, betas: Tensor, 
     return mean + std * z
 
 
-def ddim_step(x0_hat: Tensor, eps: Tensor, abar_s: Tensor) -> Tensor:
-    """One deterministic step to an earlier time s: x_s = sqrt(abar_s) x0_hat + sqrt(1 - abar_s) eps
-    (Song et al. eq. 12, eta = 0): the clean estimate noised again with the model's own eps. [n, *S]"""
-    return abar_s.sqrt() * x0_hat + (1 - abar_s).sqrt() * eps
+def ddim_step(x0_hat: Tensor, eps: Tensor, alpha_s: Tensor, sigma_s: Tensor) -> Tensor:
+    """One deterministic step to an earlier time s: x_s = alpha_s x0_hat + sigma_s eps (Song et
+    al. eq. 12, eta = 0): the clean estimate noised again with the model's own eps. [n, *S]
+
+    On rectified flow this is Euler's step of the flow ODE: x_s - x_t = (sigma_s - sigma_t)
+    (eps - x0_hat) = (sigma_s - sigma_t) v_hat, since both points lie on the same straight line."""
+    return alpha_s * x0_hat + sigma_s * eps
 
 
 @torch.no_grad()
@@ -56,7 +61,7 @@ def sample(
     denoiser: Denoiser,
     labels: Tensor,
     *,
-    method: str = "ddpm",
+    method: str | None = None,
     n_steps: int = 50,
     clip: float | None = None,
     seed: int = 0,
@@ -65,19 +70,26 @@ def sample(
 ) -> Tensor:
     """Draw one sample x_0 [*S] per label id: [n] long -> [n, *S] (in the denoiser's space).
 
-    All noise comes from a CPU generator seeded with ``seed``. ``n_steps`` is used by DDIM only;
-    DDPM runs every one of the T steps. ``clip`` bounds |x0_hat| (None: no clipping).
+    ``method``: ``"ddpm"`` (ancestral, DDPM's path only; the default there), ``"ddim"``, or
+    ``"euler"``, the flow ODE (the default on rectified flow; the same deterministic step as DDIM,
+    see :func:`ddim_step`). All noise comes from a CPU generator seeded with ``seed``. ``n_steps``
+    is used by DDIM and Euler only; DDPM runs every one of the T steps. ``clip`` bounds |x0_hat| (None: no clipping).
     ``each_step(t, x_t)`` is called with the pure noise x_T first and after every step (the
     animations record the path this way).
     """
     each_step = each_step or (lambda t, x: None)
+    flow = isinstance(denoiser.schedule, RectifiedFlowSchedule)
+    method = ("euler" if flow else "ddpm") if method is None else method
     if method not in METHODS:
         raise ValueError(f"method must be one of {', '.join(map(repr, METHODS))}; got {method!r}.")
+    if method == "ddpm" and flow:
+        raise ValueError("method='ddpm' samples DDPM's variance-preserving path; on rectified flow use 'euler'.")
     if not is_int(n_steps):
         raise ValueError(f"n_steps must be a positive int; got {n_steps!r}.")
     device, schedule = denoiser.device, denoiser.schedule
     labels = torch.as_tensor(labels, dtype=torch.long).to(device)
     abar, betas = schedule.alphas_cumprod.to(device), schedule.betas.to(device)  # [T] each, float64
+    alphas, sigmas = schedule.alphas.to(device), schedule.sigmas.to(device)  # [T] each, float64
     generator = torch.Generator().manual_seed(int(seed))
 
     def gaussian() -> Tensor:  # [n, *S], drawn on the CPU, then moved
@@ -85,7 +97,7 @@ def sample(
 
     def denoise(x_t: Tensor, t: int) -> tuple[Tensor, Tensor]:  # eps_theta and x0_hat, [n, *S] each
         eps = denoiser.predict_noise(x_t.float(), torch.full_like(labels, t), labels).double()
-        return eps, predict_x0(x_t, eps, abar[t], clip)
+        return eps, predict_x0(x_t, eps, alphas[t], sigmas[t], clip)
 
     x = gaussian().double()  # x_T ~ N(0, I)
     each_step(schedule.num_timesteps, x.float())
@@ -101,6 +113,6 @@ def sample(
     steps = torch.linspace(schedule.num_timesteps - 1, 0, min(n_steps, schedule.num_timesteps)).round().long().tolist()
     for t, s in zip(tqdm(steps, desc="sampling", disable=not progress, leave=False), [*steps[1:], None], strict=True):
         eps, x0_hat = denoise(x, t)
-        x = x0_hat if s is None else ddim_step(x0_hat, eps, abar[s])
+        x = x0_hat if s is None else ddim_step(x0_hat, eps, alphas[s], sigmas[s])
         each_step(0 if s is None else s, x.float())
     return x.float()

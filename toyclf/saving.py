@@ -18,7 +18,7 @@ from sklearn.utils.validation import check_is_fitted
 
 from toyclf.denoisers.mlp import MLPDenoiser
 from toyclf.scaling import make_scaler
-from toyclf.schedule import NoiseSchedule
+from toyclf.schedule import NoiseSchedule, RectifiedFlowSchedule
 from toyclf.utils.checkpoint import load_checkpoint, save_checkpoint
 from toyclf.utils.device import resolve_device
 
@@ -58,6 +58,7 @@ def save_classifier(clf: Any, path: str | os.PathLike) -> Path:
         "loss_curve": list(clf.loss_curve_),
         "denoiser_config": clf.denoiser_.config,
         "alphas_cumprod": clf.denoiser_.schedule.alphas_cumprod,
+        "sigmas": clf.denoiser_.schedule.sigmas,  # rectified flow's schedule is its sigmas
         "state_dict": {k: v.detach().cpu() for k, v in clf.denoiser_.state_dict().items()},
     }
     return save_checkpoint(payload, path, kind=CHECKPOINT_KIND)
@@ -86,7 +87,9 @@ def load_classifier(cls: type, path: str | os.PathLike, device: str | torch.devi
         clf.data_bound_ = float(doc["data_bound"])
         clf.loss_curve_ = list(doc["loss_curve"])
         clf.n_iter_ = len(clf.loss_curve_)
-        denoiser = MLPDenoiser.from_config(doc["denoiser_config"], NoiseSchedule(doc["alphas_cumprod"]))
+        flow = doc["params"].get("objective") == "flow"
+        schedule = RectifiedFlowSchedule(doc["sigmas"]) if flow else NoiseSchedule(doc["alphas_cumprod"])
+        denoiser = MLPDenoiser.from_config(doc["denoiser_config"], schedule)
         denoiser.load_state_dict(doc["state_dict"])
     except (KeyError, TypeError, ValueError, RuntimeError) as error:
         raise ValueError(f"{str(path)!r} is a damaged {CHECKPOINT_KIND} checkpoint: {error}") from None

@@ -1,9 +1,16 @@
-"""The forward (noising) process of a DDPM, kept apart from any model (as diffusers does).
+"""The forward (noising) process, kept apart from any model (as diffusers does).
 
-Everything follows from ``alphas_cumprod`` (abar_t, t = 0 .. T-1):
+Every path noises a clean x_0 as
 
-    q(x_t | x_0) = N( sqrt(abar_t) x_0, (1 - abar_t) I )        (Ho et al. 2020, eq. 4)
-    x_t = sqrt(abar_t) x_0 + sqrt(1 - abar_t) eps,  eps ~ N(0, I)
+    x_t = alpha_t x_0 + sigma_t eps,  eps ~ N(0, I),  t = 0 .. T-1
+
+with two instances: the variance-preserving path of DDPM (:class:`NoiseSchedule`: alpha_t =
+sqrt(abar_t), sigma_t = sqrt(1 - abar_t); Ho et al. 2020, eq. 4) and the straight line of
+rectified flow (:class:`RectifiedFlowSchedule`: alpha_t = 1 - sigma_t; Liu et al. 2023,
+Stable Diffusion 3). What the classifier needs from a path is its signal-to-noise ratio
+SNR_t = alpha_t^2 / sigma_t^2: two paths with the same SNR_t differ only by the scale
+alpha_t + sigma_t of x_t, so both are also described by abar_t = SNR_t / (1 + SNR_t), the
+``alphas_cumprod`` of the variance-preserving path with the same noise levels.
 """
 
 from __future__ import annotations
@@ -99,6 +106,16 @@ class NoiseSchedule:
         return 1 - self.alphas_cumprod / previous
 
     @property
+    def alphas(self) -> Tensor:
+        """alpha_t, the scale of the signal in x_t: sqrt(abar_t). Shape [T], float64."""
+        return self.alphas_cumprod.sqrt()
+
+    @property
+    def sigmas(self) -> Tensor:
+        """sigma_t, the scale of the noise in x_t: sqrt(1 - abar_t). Shape [T], float64."""
+        return (1 - self.alphas_cumprod).sqrt()
+
+    @property
     def snr(self) -> Tensor:
         """Signal-to-noise ratio abar_t / (1 - abar_t). Shape [T]."""
         return self.alphas_cumprod / (1 - self.alphas_cumprod)
@@ -140,3 +157,60 @@ class NoiseSchedule:
     def __repr__(self) -> str:
         a = self.alphas_cumprod
         return f"NoiseSchedule(T={self.num_timesteps}, abar_0={a[0]:.6g}, abar_T-1={a[-1]:.3g})"
+
+
+class RectifiedFlowSchedule(NoiseSchedule):
+    """The straight path of rectified flow: x_t = (1 - sigma_t) x_0 + sigma_t eps (Liu et al. 2023;
+    Lipman et al. 2023), on which flow-matching models learn the velocity v = eps - x_0 (Stable
+    Diffusion 3, Esser et al. 2024). ``sigmas`` rise strictly inside (0, 1), from nearly clean to
+    nearly pure noise.
+
+    Its SNR_t is ((1 - sigma_t) / sigma_t)^2, and ``alphas_cumprod`` is the variance-preserving
+    path with those noise levels, abar_t = (1 - sigma_t)^2 / ((1 - sigma_t)^2 + sigma_t^2): the
+    ELBO weights, ``noise_range`` and the shift, all defined through log SNR, apply unchanged.
+    """
+
+    def __init__(self, sigmas: Tensor) -> None:
+        sigma = torch.as_tensor(sigmas, dtype=torch.float64).detach().cpu()
+        if sigma.ndim != 1 or len(sigma) < 2:
+            raise ValueError(f"sigmas must be a 1D tensor of at least 2 timesteps, got shape {tuple(sigma.shape)}.")
+        if not (torch.all(sigma > 0) and torch.all(sigma < 1) and torch.all(sigma[1:] > sigma[:-1])):
+            raise ValueError("sigmas must be strictly increasing and inside (0, 1).")
+        alpha = 1 - sigma
+        super().__init__(alpha.square() / (alpha.square() + sigma.square()))
+        self._sigmas = sigma  # [T], float64 on the CPU
+
+    @classmethod
+    def linear(cls, num_timesteps: int = 1000, *, shift: float = 1.0) -> RectifiedFlowSchedule:
+        """sigma_t = (t + 1/2) / T, evenly spaced (the uniform noise levels of flow matching),
+        optionally :meth:`shifted`. Stable Diffusion 3's ``shift`` s (sigma -> s sigma / (1 + (s - 1)
+        sigma)) divides every SNR by s^2: it is ``shift=1 / s`` here."""
+        sigma = (torch.arange(num_timesteps, dtype=torch.float64) + 0.5) / num_timesteps
+        schedule = cls(sigma)
+        return schedule if shift == 1.0 else schedule.shifted(shift)
+
+    @property
+    def alphas(self) -> Tensor:
+        """alpha_t = 1 - sigma_t. Shape [T], float64."""
+        return 1 - self._sigmas
+
+    @property
+    def sigmas(self) -> Tensor:
+        """sigma_t, the noise level (0: clean, 1: pure noise). Shape [T], float64."""
+        return self._sigmas
+
+    def shifted(self, shift: float) -> RectifiedFlowSchedule:
+        """Multiply every SNR by ``shift**2``, staying on the straight path: (1 - sigma) / sigma
+        grows by ``shift``, so sigma -> sigma / (sigma + shift (1 - sigma))."""
+        if not (isinstance(shift, (int, float)) and math.isfinite(shift) and shift > 0):
+            raise ValueError(f"shift must be a positive finite number; got {shift!r}.")
+        return RectifiedFlowSchedule(torch.sigmoid(-(self.log_snr + 2 * math.log(shift)) / 2))
+
+    def add_noise(self, x0: Tensor, noise: Tensor, t: Tensor) -> Tensor:
+        """x_t = (1 - sigma_t) x_0 + sigma_t eps. ``x0`` and ``noise`` [B, *S], ``t`` [B] long."""
+        sigma = self._sigmas.to(x0.device)[t].to(x0.dtype).reshape(-1, *([1] * (x0.ndim - 1)))  # [B, 1, ...]
+        return (1 - sigma) * x0 + sigma * noise
+
+    def __repr__(self) -> str:
+        s = self._sigmas
+        return f"RectifiedFlowSchedule(T={self.num_timesteps}, sigma_0={s[0]:.4g}, sigma_T-1={s[-1]:.4g})"

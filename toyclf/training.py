@@ -2,6 +2,9 @@
 
 repeat:  (x_0, c) ~ data,  t ~ Uniform{0 .. T-1},  eps ~ N(0, I)
          take a gradient step on || eps - eps_theta( sqrt(abar_t) x_0 + sqrt(1 - abar_t) eps, t, c ) ||^2
+
+and its flow-matching twin on the straight path x_t = (1 - sigma_t) x_0 + sigma_t eps, where the
+network learns the velocity: || (eps - x_0) - v_theta(x_t, t, c) ||^2.
 """
 
 from __future__ import annotations
@@ -11,8 +14,22 @@ from torch import Tensor, nn
 from tqdm import tqdm
 
 from toyclf.denoisers.mlp import MLPDenoiser
-from toyclf.schedule import NoiseSchedule
+from toyclf.prediction import prediction_target
+from toyclf.schedule import NoiseSchedule, RectifiedFlowSchedule
 from toyclf.utils.threads import torch_threads
+
+OBJECTIVES = {"epsilon": "epsilon", "flow": "velocity"}  # the training objective -> what the network predicts
+
+
+def objective_schedule(objective: str, noise_schedule: str, n_timesteps: int, shift: float) -> NoiseSchedule:
+    """The path an objective trains on: DDPM's named schedule (``"cosine"``, ``"linear"``) for
+    ``"epsilon"``, the straight line of rectified flow for ``"flow"`` (``noise_schedule`` unused);
+    either with every SNR multiplied by ``shift**2``."""
+    if objective not in OBJECTIVES:
+        raise ValueError(f"objective must be one of {', '.join(map(repr, OBJECTIVES))}; got {objective!r}.")
+    if objective == "flow":
+        return RectifiedFlowSchedule.linear(n_timesteps, shift=shift)
+    return NoiseSchedule.from_name(noise_schedule, n_timesteps, shift=shift)
 
 
 def seeded_mlp(n_features: int, n_classes: int, schedule: NoiseSchedule, *, seed: int, **sizes: int) -> MLPDenoiser:
@@ -35,7 +52,10 @@ def train_denoiser(
     progress: bool = False,
     num_threads: int | None = 1,
 ) -> list[float]:
-    """Fit ``denoiser`` to predict the noise added to ``x0`` (the training algorithm of Ho et al. 2020).
+    """Fit ``denoiser`` to predict the noise added to ``x0`` (the training algorithm of Ho et al. 2020),
+    or what its ``prediction_type`` names: for ``"velocity"`` on a rectified-flow schedule, the
+    velocity eps - x0 of flow matching (Lipman et al. 2023; :mod:`toyclf.prediction`). Either way
+    the loss is the MSE of the network's own output, t uniform over the schedule's T levels.
 
     ``x0`` is [n, *S] (already encoded) and ``labels`` [n] (long). AdamW with a cosine decay of the
     learning rate to zero. Minibatches, timesteps and noise come from one CPU generator seeded
@@ -48,6 +68,7 @@ def train_denoiser(
     """
     device = denoiser.device
     schedule = denoiser.schedule
+    prediction_type = getattr(denoiser, "prediction_type", "epsilon")
     generator = torch.Generator().manual_seed(seed)
     x0, labels = x0.to(device), labels.to(device)
     optimizer = torch.optim.AdamW(denoiser.parameters(), lr=learning_rate, weight_decay=0.0, fused=True)
@@ -62,7 +83,9 @@ def train_denoiser(
             noise = torch.randn((batch_size, *x0.shape[1:]), generator=generator)  # [b, *S]
             index, t, noise = index.to(device), t.to(device), noise.to(device)
             x_t = schedule.add_noise(x0[index], noise, t)  # [b, *S]
-            loss = nn.functional.mse_loss(denoiser.predict_noise(x_t, t, labels[index]), noise)
+            alpha, sigma = schedule.alphas.to(device)[t], schedule.sigmas.to(device)[t]  # [b] each
+            target = prediction_target(x0[index], noise, alpha, sigma, prediction_type)  # eps, or eps - x0, ...
+            loss = nn.functional.mse_loss(denoiser(x_t, t, labels[index]), target)
             optimizer.zero_grad(set_to_none=True)
             loss.backward()
             optimizer.step()

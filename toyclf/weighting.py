@@ -1,10 +1,13 @@
 """What one trial adds to a class's error: the weight w(t_n) times the denoising loss.
 
 The error of class c is the mean over the plan's trials of w(t_n) loss(eps_n, eps_theta(x_t, t_n, c))
-(Li et al. 2023, eq. 5). With w = 1 (``"uniform"``) it is the paper's estimate, the best for
-accuracy; with the ELBO weights (``"elbo"``, :meth:`toyclf.schedule.NoiseSchedule.elbo_weights`)
-the mean is the negative ELBO itself, so the softmax of the errors is the model's own posterior.
-The loss is l2 (the ELBO's), l1 or Huber.
+(Li et al. 2023, eq. 5), the loss always taken on the implied noise (:mod:`toyclf.prediction`).
+With w = 1 (``"uniform"``) it is the paper's estimate, the best for accuracy; with the ELBO
+weights (``"elbo"``, :meth:`toyclf.schedule.NoiseSchedule.elbo_weights`) the mean is the negative
+ELBO itself, so the softmax of the errors is the model's own posterior, on any path (the ELBO
+is an integral over log SNR, which both paths share); ``"velocity"`` is the plain MSE of a
+flow-matching velocity, what a port of the paper's code to a flow model computes. The loss is
+l2 (the ELBO's), l1 or Huber.
 """
 
 from __future__ import annotations
@@ -18,14 +21,17 @@ from toyclf.plan import TrialPlan, check_choice
 from toyclf.schedule import NoiseSchedule
 
 LOSSES = ("l2", "l1", "huber")
-WEIGHTINGS = ("uniform", "elbo")
+WEIGHTINGS = ("uniform", "elbo", "velocity")
 
 
 def timestep_weights(
     schedule: NoiseSchedule, weighting: str = "uniform", *, noise_range: tuple[float, float] | None = None
 ) -> Tensor:
-    """w_t for every timestep: 1 (``"uniform"``, the paper's best accuracy) or the ELBO weights
-    (``"elbo"``, which make the errors a real negative log-likelihood bound). [T], float64.
+    """w_t for every timestep: 1 (``"uniform"``, the paper's best accuracy), the ELBO weights
+    (``"elbo"``, which make the errors a real negative log-likelihood bound), or ``"velocity"``:
+    ((alpha_t + sigma_t) / alpha_t)^2, which turns the noise error into the error of the velocity
+    v = eps - x_0 (eps_hat - eps = alpha / (alpha + sigma) (v_hat - v)); on rectified flow
+    1 / (1 - sigma_t)^2, growing without bound at the noisy end. [T], float64.
 
     ``noise_range=(low, high)`` keeps the timesteps whose noise-to-signal ratio sigma_t / alpha_t
     = sqrt((1 - abar_t) / abar_t) lies in [low, high] and gives the others weight 0. With the
@@ -39,6 +45,8 @@ def timestep_weights(
     check_choice("weighting", weighting, WEIGHTINGS)
     if weighting == "uniform":
         weights = torch.ones(schedule.num_timesteps, dtype=torch.float64)
+    elif weighting == "velocity":
+        weights = ((schedule.alphas + schedule.sigmas) / schedule.alphas).square()
     else:
         weights = schedule.elbo_weights()
     if noise_range is None:

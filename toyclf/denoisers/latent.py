@@ -19,9 +19,10 @@ from typing import Any
 import torch
 from torch import Tensor, nn
 
+from toyclf.prediction import epsilon_from_prediction
 from toyclf.schedule import NoiseSchedule
 
-PREDICTION_TYPES = ("epsilon", "v_prediction")
+PREDICTION_TYPES = ("epsilon", "v_prediction")  # the DDPM-family schedulers' (flow models: a path of their own)
 
 
 class LatentDenoiser(nn.Module):
@@ -84,10 +85,8 @@ class LatentDenoiser(nn.Module):
     def predict_noise(self, x_t: Tensor, t: Tensor, labels: Tensor) -> Tensor:
         """eps_theta(x_t, t, c) in fp32: [M, *S], [M] long, [M] long -> [M, *S]."""
         output = self.network(x_t.to(self.dtype), t, labels).float()  # [M, *S]
-        if self.prediction_type == "epsilon":
-            return output
-        abar = self.schedule.alphas_cumprod.to(x_t.device)[t].float().reshape(-1, 1, 1, 1)  # [M, 1, 1, 1]
-        return abar.sqrt() * output + (1 - abar).sqrt() * x_t.float()  # eps from v
+        alpha, sigma = (v.to(x_t.device)[t] for v in (self.schedule.alphas, self.schedule.sigmas))  # [M] each
+        return epsilon_from_prediction(output, x_t, alpha, sigma, self.prediction_type)
 
     def extra_repr(self) -> str:
         return (

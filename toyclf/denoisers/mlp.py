@@ -14,6 +14,7 @@ from typing import Any
 import torch
 from torch import Tensor, nn
 
+from toyclf.prediction import check_prediction_type, epsilon_from_prediction
 from toyclf.schedule import NoiseSchedule
 
 
@@ -43,6 +44,10 @@ class MLPDenoiser(nn.Module):
         0 feeds the coordinates in as they are (what suits images).
     max_frequency : float, default=16.0
         Highest Fourier frequency (radians per unit of standardised input).
+    prediction_type : {"epsilon", "v_prediction", "velocity"}, default="epsilon"
+        What the network outputs (:mod:`toyclf.prediction`): the noise (DDPM), or the velocity
+        eps - x_0 of flow matching (train it on a :class:`~toyclf.schedule.RectifiedFlowSchedule`).
+        :meth:`predict_noise` always returns the noise it implies.
     """
 
     def __init__(
@@ -55,8 +60,10 @@ class MLPDenoiser(nn.Module):
         n_layers: int = 3,
         n_frequencies: int = 16,
         max_frequency: float = 16.0,
+        prediction_type: str = "epsilon",
     ) -> None:
         super().__init__()
+        self.prediction_type = check_prediction_type(prediction_type)
         self.schedule = schedule if schedule is not None else NoiseSchedule.linear()
         self.n_classes = n_classes
         self.latent_shape = (n_features,)
@@ -68,6 +75,8 @@ class MLPDenoiser(nn.Module):
             "n_frequencies": n_frequencies,
             "max_frequency": max_frequency,
         }
+        if prediction_type != "epsilon":  # recorded only when set, so earlier files load unchanged
+            self.config["prediction_type"] = prediction_type
         time_dim = class_dim = 32
         self.register_buffer(
             "x_frequencies", torch.logspace(math.log10(1 / 8), math.log10(max_frequency), n_frequencies)
@@ -89,7 +98,7 @@ class MLPDenoiser(nn.Module):
         return x
 
     def forward(self, x_t: Tensor, t: Tensor, labels: Tensor) -> Tensor:
-        """eps_theta(x_t, t, c): [M, D], [M], [M] -> [M, D]."""
+        """The network's output (eps_theta(x_t, t, c), or the velocity): [M, D], [M], [M] -> [M, D]."""
         h = torch.cat(
             [
                 sinusoidal_embedding(x_t, self.x_frequencies) if len(self.x_frequencies) else x_t,  # [M, D * 2F or D]
@@ -103,10 +112,16 @@ class MLPDenoiser(nn.Module):
             h = h + block(h).relu_()  # residual block, [M, H]
         return self.output(h)  # [M, D]
 
-    predict_noise = forward
+    def predict_noise(self, x_t: Tensor, t: Tensor, labels: Tensor) -> Tensor:
+        """eps_theta(x_t, t, c), the noise the output implies: [M, D], [M], [M] -> [M, D]."""
+        output = self(x_t, t, labels)  # [M, D]
+        if self.prediction_type == "epsilon":
+            return output
+        alpha, sigma = (v.to(x_t.device)[t] for v in (self.schedule.alphas, self.schedule.sigmas))  # [M] each
+        return epsilon_from_prediction(output, x_t, alpha, sigma, self.prediction_type)
 
     def extra_repr(self) -> str:
-        return f"schedule={self.schedule}"
+        return f"prediction_type={self.prediction_type!r}, schedule={self.schedule}"
 
     @classmethod
     def from_config(cls, config: dict[str, Any], schedule: NoiseSchedule | None = None) -> MLPDenoiser:

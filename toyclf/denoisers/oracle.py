@@ -1,16 +1,20 @@
 """The exact denoiser for Gaussian-mixture data: a ground truth to check the estimator against.
 
 If every class is a mixture of Gaussians, p(x | c) = sum_j pi_cj N(x; mu_cj, Sigma_cj), then so
-is every noisy marginal: x_t = sqrt(abar_t) x + sqrt(1 - abar_t) eps gives
+is every noisy marginal: x_t = alpha_t x + sigma_t eps (alpha = sqrt(abar), sigma = sqrt(1 - abar)
+on DDPM's path, alpha = 1 - sigma on rectified flow's) gives
 
-    p_t(x_t | c) = sum_j pi_cj N(x_t; sqrt(abar_t) mu_cj, abar_t Sigma_cj + (1 - abar_t) I),
+    p_t(x_t | c) = sum_j pi_cj N(x_t; alpha_t mu_cj, alpha_t^2 Sigma_cj + sigma_t^2 I),
 
 and the best possible noise prediction (the one training converges to) is Tweedie's formula,
 
-    eps*(x_t, t, c) = E[eps | x_t, c] = -sqrt(1 - abar_t) grad log p_t(x_t | c)
-                    = sqrt(1 - abar_t) sum_j r_j(x_t) S_j^-1 (x_t - sqrt(abar_t) mu_cj),
+    eps*(x_t, t, c) = E[eps | x_t, c] = -sigma_t grad log p_t(x_t | c)
+                    = sigma_t sum_j r_j(x_t) S_j^-1 (x_t - alpha_t mu_cj),
 
-with S_j = abar_t Sigma_cj + (1 - abar_t) I and r_j the responsibilities of the components.
+with S_j = alpha_t^2 Sigma_cj + sigma_t^2 I and r_j the responsibilities of the components. The
+best velocity v = eps - x (flow matching) has a closed form of its own, from the posterior mean
+of the clean point, E[x | x_t, j] = mu_cj + alpha_t Sigma_cj S_j^-1 (x_t - alpha_t mu_cj) (the
+Gaussian conditional): v* = (x_t - alpha_t E[x | x_t]) / sigma_t - E[x | x_t].
 The oracle implements the :class:`~toyclf.denoisers.Denoiser` protocol with eps*, and also
 gives what no trained model can: the exact log p(x | c) and the exact Bayes posterior p(c | x).
 """
@@ -96,25 +100,40 @@ class GaussianMixtureOracle:
         """The oracle works on the points themselves: identity."""
         return torch.as_tensor(x)
 
-    def _components(self, x: Tensor, labels: Tensor, abar: Tensor) -> tuple[Tensor, Tensor]:
-        """log pi_j N(x; sqrt(abar) mu_j, abar Sigma_j + (1 - abar) I) for the components of each
-        row's class, [M, J], and S_j^-1 (x - sqrt(abar) mu_j), [M, J, D]. Float64.
-        ``x`` [M, D], ``labels`` [M], ``abar`` [M] (1 for the clean data)."""
+    def _components(self, x: Tensor, labels: Tensor, alpha: Tensor, sigma: Tensor) -> tuple[Tensor, Tensor]:
+        """log pi_j N(x; alpha mu_j, alpha^2 Sigma_j + sigma^2 I) for the components of each row's
+        class, [M, J], and S_j^-1 (x - alpha mu_j), [M, J, D]. Float64. ``x`` [M, D], ``labels``
+        [M], ``alpha`` and ``sigma`` [M] (1 and 0 for the clean data)."""
         axes = self._axes[labels]  # [M, J, D, D]
-        offset = x[:, None, :] - abar.sqrt()[:, None, None] * self.means[labels]  # [M, J, D]
+        offset = x[:, None, :] - alpha[:, None, None] * self.means[labels]  # [M, J, D]
         z = torch.einsum("mjde,mjd->mje", axes, offset)  # offset in each component's eigenbasis
-        variances = abar[:, None, None] * self._variances[labels] + (1 - abar)[:, None, None]  # [M, J, D]
+        variances = alpha.square()[:, None, None] * self._variances[labels] + sigma.square()[:, None, None]  # [M, J, D]
         log_density = -0.5 * (z.square() / variances + torch.log(2 * math.pi * variances)).sum(-1)  # [M, J]
         solved = torch.einsum("mjde,mje->mjd", axes, z / variances)  # S^-1 offset, [M, J, D]
         return self.weights[labels].log() + log_density, solved
 
+    def _posterior(self, x_t: Tensor, t: Tensor, labels: Tensor) -> tuple[Tensor, Tensor, Tensor, Tensor]:
+        """alpha_t, sigma_t [M], the responsibilities r_j [M, J] and S_j^-1 (x_t - alpha_t mu_cj) [M, J, D]."""
+        t = t.cpu()
+        alpha, sigma = self.schedule.alphas[t], self.schedule.sigmas[t]  # [M] float64 each
+        log_components, solved = self._components(x_t.double().cpu(), labels.cpu(), alpha, sigma)
+        return alpha, sigma, torch.softmax(log_components, dim=1), solved
+
     def predict_noise(self, x_t: Tensor, t: Tensor, labels: Tensor) -> Tensor:
-        """eps*(x_t, t, c) = sqrt(1 - abar_t) sum_j r_j S_j^-1 (x_t - sqrt(abar_t) mu_cj): [M, D], [M], [M] -> [M, D]."""
-        abar = self.schedule.alphas_cumprod[t.cpu()]  # [M] float64
-        log_components, solved = self._components(x_t.double().cpu(), labels.cpu(), abar)
-        responsibilities = torch.softmax(log_components, dim=1)  # [M, J]
-        eps = (1 - abar).sqrt()[:, None] * (responsibilities[..., None] * solved).sum(1)  # [M, D]
+        """eps*(x_t, t, c) = sigma_t sum_j r_j S_j^-1 (x_t - alpha_t mu_cj) (Tweedie): [M, D], [M], [M] -> [M, D]."""
+        _, sigma, responsibilities, solved = self._posterior(x_t, t, labels)
+        eps = sigma[:, None] * (responsibilities[..., None] * solved).sum(1)  # [M, D]
         return eps.to(x_t.dtype)
+
+    def predict_velocity(self, x_t: Tensor, t: Tensor, labels: Tensor) -> Tensor:
+        """v*(x_t, t, c) = E[eps - x | x_t, c] from the posterior mean of the clean point (module
+        docstring), not from Tweedie's formula: [M, D], [M], [M] -> [M, D]."""
+        alpha, sigma, responsibilities, solved = self._posterior(x_t, t, labels)
+        covariances = self.covariances[labels.cpu()]  # [M, J, D, D]
+        x0_j = self.means[labels.cpu()] + alpha[:, None, None] * torch.einsum("mjde,mje->mjd", covariances, solved)
+        x0 = (responsibilities[..., None] * x0_j).sum(1)  # E[x | x_t, c], [M, D]
+        eps = (x_t.double().cpu() - alpha[:, None] * x0) / sigma[:, None]  # x_t = alpha x + sigma eps
+        return (eps - x0).to(x_t.dtype)
 
     def log_likelihood(self, x) -> Tensor:
         """The exact log p(x | c) for every point and class: (n, D) -> [n, K] float64."""
@@ -122,7 +141,8 @@ class GaussianMixtureOracle:
         columns = []
         for c in range(self.n_classes):
             labels = torch.full((len(x),), c, dtype=torch.long)
-            log_components, _ = self._components(x, labels, torch.ones(len(x), dtype=torch.float64))
+            clean = torch.ones(len(x), dtype=torch.float64), torch.zeros(len(x), dtype=torch.float64)  # alpha, sigma
+            log_components, _ = self._components(x, labels, *clean)
             columns.append(torch.logsumexp(log_components, dim=1))
         return torch.stack(columns, dim=1)
 
