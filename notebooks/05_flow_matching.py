@@ -42,7 +42,7 @@ import torch
 from toyclf import DiffusionClassifier, make_spirals, probability_map
 from toyclf.calibration import expected_calibration_error
 from toyclf.denoisers import GaussianMixtureOracle
-from toyclf.estimator import class_errors
+from toyclf.estimator import class_errors, log_posterior
 from toyclf.plan import make_plan
 from toyclf.plots import keys, maps
 from toyclf.prediction import epsilon_from_prediction
@@ -205,8 +205,9 @@ scores = {}
 for objective, clf in models.items():
     for weighting in WEIGHTINGS:
         clf.set_params(weighting=weighting)
-        errors, trials = clf.class_errors(X_test, return_trials=True)
-        proba = clf.predict_proba(X_test)
+        errors, trials = clf.class_errors(X_test, return_trials=True)  # [n, 2] each: scored once
+        log_prior = torch.as_tensor(np.log(clf.class_prior_))
+        proba = log_posterior(torch.as_tensor(errors), temperature=clf.temperature, log_prior=log_prior).exp().numpy()
         scores[objective, weighting] = accuracy = float(np.mean(clf.classes_[proba.argmax(1)] == y_test))
         ece = expected_calibration_error(proba, np.searchsorted(clf.classes_, y_test))
         print(f"{objective:8s} {weighting:9s} {accuracy:8.4f} {ece:7.4f} {trials.sum(1).mean():8.0f}")

@@ -39,6 +39,7 @@ class NoiseSchedule:
         if not (torch.all(abar > 0) and torch.all(abar < 1) and torch.all(abar[1:] < abar[:-1])):
             raise ValueError("alphas_cumprod must be strictly decreasing and inside (0, 1).")
         self.alphas_cumprod = abar  # [T], float64 on the CPU
+        self._alphas, self._sigmas = abar.sqrt(), (1 - abar).sqrt()  # [T] each: alpha_t, sigma_t of the path
 
     # --- constructors -------------------------------------------------------------------
     @classmethod
@@ -107,13 +108,17 @@ class NoiseSchedule:
 
     @property
     def alphas(self) -> Tensor:
-        """alpha_t, the scale of the signal in x_t: sqrt(abar_t). Shape [T], float64."""
-        return self.alphas_cumprod.sqrt()
+        """alpha_t, the scale of the signal in x_t (sqrt(abar_t) on DDPM's path). Shape [T], float64."""
+        return self._alphas
 
     @property
     def sigmas(self) -> Tensor:
-        """sigma_t, the scale of the noise in x_t: sqrt(1 - abar_t). Shape [T], float64."""
-        return (1 - self.alphas_cumprod).sqrt()
+        """sigma_t, the scale of the noise in x_t (sqrt(1 - abar_t) on DDPM's path). Shape [T], float64."""
+        return self._sigmas
+
+    def scales(self, t: Tensor) -> tuple[Tensor, Tensor]:
+        """alpha_t and sigma_t at the timesteps ``t`` [M] (long), on t's device: [M] each, float64."""
+        return self._alphas.to(t.device)[t], self._sigmas.to(t.device)[t]
 
     @property
     def snr(self) -> Tensor:
@@ -178,7 +183,7 @@ class RectifiedFlowSchedule(NoiseSchedule):
             raise ValueError("sigmas must be strictly increasing and inside (0, 1).")
         alpha = 1 - sigma
         super().__init__(alpha.square() / (alpha.square() + sigma.square()))
-        self._sigmas = sigma  # [T], float64 on the CPU
+        self._alphas, self._sigmas = alpha, sigma  # [T] each, float64 on the CPU: the straight path itself
 
     @classmethod
     def linear(cls, num_timesteps: int = 1000, *, shift: float = 1.0) -> RectifiedFlowSchedule:
@@ -188,16 +193,6 @@ class RectifiedFlowSchedule(NoiseSchedule):
         sigma = (torch.arange(num_timesteps, dtype=torch.float64) + 0.5) / num_timesteps
         schedule = cls(sigma)
         return schedule if shift == 1.0 else schedule.shifted(shift)
-
-    @property
-    def alphas(self) -> Tensor:
-        """alpha_t = 1 - sigma_t. Shape [T], float64."""
-        return 1 - self._sigmas
-
-    @property
-    def sigmas(self) -> Tensor:
-        """sigma_t, the noise level (0: clean, 1: pure noise). Shape [T], float64."""
-        return self._sigmas
 
     def shifted(self, shift: float) -> RectifiedFlowSchedule:
         """Multiply every SNR by ``shift**2``, staying on the straight path: (1 - sigma) / sigma

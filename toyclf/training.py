@@ -83,8 +83,7 @@ def train_denoiser(
             noise = torch.randn((batch_size, *x0.shape[1:]), generator=generator)  # [b, *S]
             index, t, noise = index.to(device), t.to(device), noise.to(device)
             x_t = schedule.add_noise(x0[index], noise, t)  # [b, *S]
-            alpha, sigma = schedule.alphas.to(device)[t], schedule.sigmas.to(device)[t]  # [b] each
-            target = prediction_target(x0[index], noise, alpha, sigma, prediction_type)  # eps, or eps - x0, ...
+            target = prediction_target(x0[index], noise, *schedule.scales(t), prediction_type)  # eps, or eps - x0, ...
             loss = nn.functional.mse_loss(denoiser(x_t, t, labels[index]), target)
             optimizer.zero_grad(set_to_none=True)
             loss.backward()

@@ -85,8 +85,7 @@ class LatentDenoiser(nn.Module):
     def predict_noise(self, x_t: Tensor, t: Tensor, labels: Tensor) -> Tensor:
         """eps_theta(x_t, t, c) in fp32: [M, *S], [M] long, [M] long -> [M, *S]."""
         output = self.network(x_t.to(self.dtype), t, labels).float()  # [M, *S]
-        alpha, sigma = (v.to(x_t.device)[t] for v in (self.schedule.alphas, self.schedule.sigmas))  # [M] each
-        return epsilon_from_prediction(output, x_t, alpha, sigma, self.prediction_type)
+        return epsilon_from_prediction(output, x_t, *self.schedule.scales(t), self.prediction_type)
 
     def extra_repr(self) -> str:
         return (

@@ -114,11 +114,7 @@ class MLPDenoiser(nn.Module):
 
     def predict_noise(self, x_t: Tensor, t: Tensor, labels: Tensor) -> Tensor:
         """eps_theta(x_t, t, c), the noise the output implies: [M, D], [M], [M] -> [M, D]."""
-        output = self(x_t, t, labels)  # [M, D]
-        if self.prediction_type == "epsilon":
-            return output
-        alpha, sigma = (v.to(x_t.device)[t] for v in (self.schedule.alphas, self.schedule.sigmas))  # [M] each
-        return epsilon_from_prediction(output, x_t, alpha, sigma, self.prediction_type)
+        return epsilon_from_prediction(self(x_t, t, labels), x_t, *self.schedule.scales(t), self.prediction_type)
 
     def extra_repr(self) -> str:
         return f"prediction_type={self.prediction_type!r}, schedule={self.schedule}"

@@ -114,8 +114,7 @@ class GaussianMixtureOracle:
 
     def _posterior(self, x_t: Tensor, t: Tensor, labels: Tensor) -> tuple[Tensor, Tensor, Tensor, Tensor]:
         """alpha_t, sigma_t [M], the responsibilities r_j [M, J] and S_j^-1 (x_t - alpha_t mu_cj) [M, J, D]."""
-        t = t.cpu()
-        alpha, sigma = self.schedule.alphas[t], self.schedule.sigmas[t]  # [M] float64 each
+        alpha, sigma = self.schedule.scales(t.cpu())  # [M] float64 each
         log_components, solved = self._components(x_t.double().cpu(), labels.cpu(), alpha, sigma)
         return alpha, sigma, torch.softmax(log_components, dim=1), solved
 

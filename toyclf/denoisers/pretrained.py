@@ -96,9 +96,8 @@ def load_denoiser(
     from toyclf.denoisers.dit import DiTDenoiser
     from toyclf.denoisers.stable_diffusion import DEFAULT_TEMPLATE, StableDiffusionDenoiser
 
-    named = classes if classes is not None else prompts  # what the classifier will choose between
-    if named is None or isinstance(named, str) or len(named) < 2:
-        what = "classes" if classes is not None or prompts is None else "prompts"
+    what, named = ("prompts", prompts) if classes is None and prompts is not None else ("classes", classes)
+    if named is None or isinstance(named, str) or len(named) < 2:  # what the classifier will choose between
         raise ValueError(f"{what} must be a list of at least two (a classifier chooses between them); got {named!r}.")
     device = resolve_device(device)
     dtype = resolve_dtype(dtype, device)

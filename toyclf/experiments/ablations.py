@@ -22,6 +22,7 @@ from toyclf.calibration import expected_calibration_error, fit_temperature
 from toyclf.denoisers.oracle import GaussianMixtureOracle
 from toyclf.estimator import class_errors, log_posterior, pair_losses, timestep_weights, trial_weights
 from toyclf.plan import TrialPlan, make_plan, sobol_normal
+from toyclf.plots.maps import make_grid
 
 
 @dataclass(frozen=True)
@@ -222,9 +223,8 @@ def oracle_against_exact(oracle: GaussianMixtureOracle, n_points: int = 400, *, 
     val_errors = class_errors(oracle, torch.tensor(X_val, dtype=torch.float32), plans[uniform])  # [2000, 2]
     temperature = fit_temperature(val_errors, y_val)
     estimates[OracleEstimate("uniform", 256, fitted_temperature=True)] = estimates[uniform] / temperature
-    low, high = X.min(0) - 0.5, X.max(0) + 0.5
-    xx, yy = np.meshgrid(np.linspace(low[0], high[0], grid), np.linspace(low[1], high[1], grid))  # [grid, grid]
-    grid_posterior = oracle.log_posterior(np.column_stack([xx.ravel(), yy.ravel()]))[:, 1].exp().view(grid, grid)
+    xx, yy, points = make_grid(X, grid)  # [grid, grid] x2, [grid * grid, 2]
+    grid_posterior = oracle.log_posterior(points)[:, 1].exp().view(grid, grid)
     result = {"X": X, "exact": (exact[:, 1] - exact[:, 0]).numpy(), "estimates": estimates, "temperature": temperature}
     return {**result, "xx": xx, "yy": yy, "grid_posterior": grid_posterior.numpy()}
 
