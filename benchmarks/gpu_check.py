@@ -4,7 +4,7 @@
     python benchmarks/gpu_check.py --tiny --device cpu # anywhere: the same checks at tiny sizes (tests run this)
 
 1. Agreement, the CPU against ``--device``, in float32: the toy classifier (a spirals MLP trained on
-   the CPU, saved, loaded onto each device) and the tiny random Stable Diffusion and DiT pipelines
+   the CPU, saved, loaded onto each device) and the tiny random Stable Diffusion 1/2, XL and 3 and DiT pipelines
    (through ``load_denoiser``): the share of the same decisions, the largest relative difference of
    the per-class errors, and on the device the largest difference between scoring in a batch and
    one row at a time. Also the device's default dtype (float16 on CUDA) against the CPU's float32.
@@ -29,7 +29,12 @@ import torch
 
 from toyclf import DiffusionClassifier, make_spirals
 from toyclf.denoisers import load_denoiser
-from toyclf.denoisers.tiny import save_tiny_dit, save_tiny_stable_diffusion
+from toyclf.denoisers.tiny import (
+    save_tiny_dit,
+    save_tiny_stable_diffusion,
+    save_tiny_stable_diffusion_3,
+    save_tiny_stable_diffusion_xl,
+)
 from toyclf.estimator import class_errors
 from toyclf.plan import make_plan
 
@@ -69,6 +74,8 @@ def pipeline_agreement(device: str, folder: Path) -> bool:
     ok = True
     for name, model, classes in (
         ("tiny Stable Diffusion", save_tiny_stable_diffusion(folder / "sd"), ["cat", "dog", "fish"]),
+        ("tiny SDXL", save_tiny_stable_diffusion_xl(folder / "sdxl"), ["cat", "dog", "fish"]),
+        ("tiny Stable Diffusion 3", save_tiny_stable_diffusion_3(folder / "sd3"), ["cat", "dog", "fish"]),
         ("tiny DiT", save_tiny_dit(folder / "dit"), ["tench", "goldfish", "great white shark"]),
     ):
         errors = {}

@@ -71,14 +71,22 @@ def fitted(spirals_split) -> DiffusionClassifier:
 @pytest.fixture(scope="session")
 def tiny_models(tmp_path_factory) -> dict[str, str]:
     """Folders holding tiny random pipelines saved with save_pretrained: Stable Diffusion
-    (epsilon and v-prediction) and DiT. They load through the same code as a hub id."""
+    (epsilon and v-prediction), SDXL, Stable Diffusion 3 and DiT. They load through the same
+    code as a hub id."""
     pytest.importorskip("diffusers")
-    from toyclf.denoisers.tiny import save_tiny_dit, save_tiny_stable_diffusion
+    from toyclf.denoisers.tiny import (
+        save_tiny_dit,
+        save_tiny_stable_diffusion,
+        save_tiny_stable_diffusion_3,
+        save_tiny_stable_diffusion_xl,
+    )
 
     root = tmp_path_factory.mktemp("models")
     return {
         "sd": str(save_tiny_stable_diffusion(root / "sd")),
         "sd_v": str(save_tiny_stable_diffusion(root / "sd_v", prediction_type="v_prediction", seed=1)),
+        "sdxl": str(save_tiny_stable_diffusion_xl(root / "sdxl")),
+        "sd3": str(save_tiny_stable_diffusion_3(root / "sd3")),
         "dit": str(save_tiny_dit(root / "dit")),
     }
 

@@ -41,6 +41,8 @@ LAYERS: dict[str, int] = {
     "toyclf.denoisers.oracle": 2,
     "toyclf.denoisers.latent": 2,
     "toyclf.denoisers.stable_diffusion": 2,
+    "toyclf.denoisers.stable_diffusion_xl": 2,
+    "toyclf.denoisers.stable_diffusion_3": 2,
     "toyclf.denoisers.dit": 2,
     "toyclf.denoisers.pretrained": 2,
     "toyclf.denoisers.images": 2,

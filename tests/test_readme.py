@@ -22,8 +22,8 @@ README = ROOT / "README.md"
 TEXT = README.read_text(encoding="utf-8")
 BLOCKS = re.findall(r"^```python\n(.*?)^```", TEXT, flags=re.DOTALL | re.MULTILINE)
 
-# One list of (README text, replacement) per ```python block, in order. "{sd}" and "{dit}" in a
-# replacement become the folders of the tiny random pipelines (the session fixture tiny_models).
+# One list of (README text, replacement) per ```python block, in order. "{sd}", "{dit}" (any key of
+# tiny_models) in a replacement become the folders of the tiny random pipelines, quoted.
 SUBSTITUTIONS: list[list[tuple[str, str]]] = [
     [  # the scikit-learn way, on the spirals
         ("make_spirals(n_samples=2000,", "make_spirals(n_samples=300,"),
@@ -63,6 +63,14 @@ SUBSTITUTIONS: list[list[tuple[str, str]]] = [
         ("make_plan(sd, 500,", "make_plan(sd, 8,"),
         ("n_samples=(50, 500)", "n_samples=(4, 8)"),
     ],
+    [  # SDXL and Stable Diffusion 3
+        (
+            '("stabilityai/stable-diffusion-xl-base-1.0", "stabilityai/stable-diffusion-3-medium-diffusers")',
+            "({sdxl}, {sd3})",
+        ),
+        ('device="cuda"', 'device="cpu"'),
+        ("make_plan(denoiser, 64,", "make_plan(denoiser, 8,"),
+    ],
     [  # DiT
         ('"facebook/DiT-XL-2-256"', "{dit}"),
         ('device="cuda"', 'device="cpu"'),
@@ -81,8 +89,8 @@ def shrink(index: int, code: str, folders: dict[str, str]) -> str:
         f"occur in it, so it would run at full size; update the table: {unmatched}"
     )
     for old, new in SUBSTITUTIONS[index]:
-        if new in ("{sd}", "{dit}"):
-            new = repr(folders[new.strip("{}")])
+        for name, folder in folders.items():  # "{sd}" -> the folder of the tiny "sd" pipeline, quoted
+            new = new.replace("{" + name + "}", repr(folder))
         code = code.replace(old, new)
     return code
 

@@ -1,7 +1,8 @@
 """python -m toyclf.zeroshot on folders with files that are not readable images, through every
-backend (Stable Diffusion and DiT, tiny random pipelines): skipped with a warning, listed at the
-end and beside the CSV, tried again on resume, or the end of the run with --strict; and class
-lists of fewer than two distinct classes, refused before any model loads."""
+backend (Stable Diffusion 1/2, XL and 3, and DiT: tiny random pipelines): skipped with a
+warning, listed at the end and beside the CSV, tried again on resume, or the end of the run
+with --strict; and class lists of fewer than two distinct classes, refused before any model
+loads."""
 
 from __future__ import annotations
 
@@ -17,8 +18,8 @@ from toyclf import zeroshot
 from toyclf.zeroshot import main
 
 FAST = ["--trials", "4", "--quiet"]
-BACKENDS = ["sd", "dit"]
-CLASS = {"sd": "cat", "dit": "tench"}  # a class each backend knows
+BACKENDS = ["sd", "sdxl", "sd3", "dit"]
+CLASS = {"sd": "cat", "sdxl": "cat", "sd3": "cat", "dit": "tench"}  # a class each backend knows
 
 
 def read(path) -> list[dict]:

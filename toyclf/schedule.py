@@ -201,6 +201,25 @@ class RectifiedFlowSchedule(NoiseSchedule):
             raise ValueError(f"shift must be a positive finite number; got {shift!r}.")
         return RectifiedFlowSchedule(torch.sigmoid(-(self.log_snr + 2 * math.log(shift)) / 2))
 
+    @classmethod
+    def from_diffusers(cls, scheduler: Any) -> RectifiedFlowSchedule:
+        """The path of a diffusers ``FlowMatchEulerDiscreteScheduler`` (Stable Diffusion 3).
+
+        Its training noise levels are sigma = i / T, i = 1 .. T, bent by its ``shift`` s; its
+        network takes the continuous timestep sigma T. The same shift on the midpoints (t + 1/2) / T
+        gives noise levels the network was trained around, all strictly inside (0, 1): sigma = 1
+        (pure noise) says nothing about the class and has an infinite ELBO weight.
+        """
+        config = scheduler.config
+        if not hasattr(config, "shift") or not hasattr(scheduler, "sigmas"):
+            raise TypeError(f"{type(scheduler).__name__} is not a flow-matching scheduler (no shift and sigmas).")
+        if config.get("use_dynamic_shifting", False):
+            raise ValueError(
+                f"{type(scheduler).__name__} shifts its noise levels with the image size (use_dynamic_shifting, "
+                "as FLUX does); toyclf needs a fixed path: a scheduler with use_dynamic_shifting=False."
+            )
+        return cls.linear(config.num_train_timesteps, shift=1 / config.shift)
+
     def add_noise(self, x0: Tensor, noise: Tensor, t: Tensor) -> Tensor:
         """x_t = (1 - sigma_t) x_0 + sigma_t eps. ``x0`` and ``noise`` [B, *S], ``t`` [B] long."""
         sigma = self._sigmas.to(x0.device)[t].to(x0.dtype).reshape(-1, *([1] * (x0.ndim - 1)))  # [B, 1, ...]

@@ -1,7 +1,7 @@
 """python -m toyclf.zeroshot: classify images with a pretrained diffusion model, zero-shot.
 
-Loads a Stable Diffusion pipeline (classes are text prompts) or a DiT pipeline (classes are its
-ImageNet labels) from a hub id or a local folder and runs the same Monte Carlo estimator as the
+Loads a Stable Diffusion 1/2, SDXL or Stable Diffusion 3 pipeline (classes are text prompts) or a
+DiT pipeline (classes are its ImageNet labels) from a hub id or a local folder and runs the same Monte Carlo estimator as the
 toy model on every image: one line per image with the prediction and the per-class errors and
 probabilities. A folder with one subfolder per class is a labelled set: accuracy is reported.
 Results can go to a CSV as they are computed; running the same command again resumes.
@@ -78,13 +78,17 @@ def build_parser() -> argparse.ArgumentParser:
         "images", nargs="*", help="image files, folders of images, or one folder with a subfolder per class"
     )
     parser.add_argument(
-        "--model", default=DEFAULT_MODEL, help="diffusers hub id or local folder (Stable Diffusion or DiT)"
+        "--model",
+        default=DEFAULT_MODEL,
+        help="diffusers hub id or local folder (Stable Diffusion 1/2, XL or 3, or DiT)",
     )
     parser.add_argument(
         "--classes", nargs="+", help="two or more class names (default: the subfolders of a labelled folder)"
     )
-    parser.add_argument("--template", default="a photo of a {}.", help="prompt of a class name (Stable Diffusion)")
-    parser.add_argument("--prompts", nargs="+", help="one prompt per class instead of --template (Stable Diffusion)")
+    parser.add_argument("--template", default="a photo of a {}.", help="prompt of a class name (text-to-image models)")
+    parser.add_argument(
+        "--prompts", nargs="+", help="one prompt per class instead of --template (text-to-image models)"
+    )
     parser.add_argument(
         "--device", default="auto", help="cpu, cuda, cuda:1, mps; auto: this process's GPU if any, else cpu"
     )

@@ -42,9 +42,12 @@ class DiTDenoiser(LatentDenoiser):
     """A diffusers DiT transformer behind the Denoiser protocol; label id k means the model's label ``ids[k]``."""
 
     def __init__(self, transformer: Any, vae: Any, scheduler: Any, names: Sequence[str], ids: Sequence[int]):
-        super().__init__(vae, scheduler, [str(n) for n in names], transformer.config.sample_size)
-        self.transformer = transformer.eval().requires_grad_(False)  # eval: no random label dropout
+        super().__init__(transformer, vae, scheduler, [str(n) for n in names])
         self.register_buffer("label_ids", torch.as_tensor(list(ids), dtype=torch.long, device=self.device))
+
+    @property
+    def transformer(self) -> Any:
+        return self.backbone
 
     @classmethod
     def from_pipeline(cls, pipeline: Any, classes: Sequence[str | int]) -> DiTDenoiser:
@@ -53,7 +56,9 @@ class DiTDenoiser(LatentDenoiser):
         ids = label_ids(classes, pipeline.labels, n_labels)
         return cls(pipeline.transformer, pipeline.vae, pipeline.scheduler, [str(c) for c in classes], ids)
 
-    def network(self, x_t: Tensor, t: Tensor, labels: Tensor) -> Tensor:
+    def network(self, x_t: Tensor, timesteps: Tensor, labels: Tensor) -> Tensor:
         """eps channels of DiT(x_t, t, label): [M, C, h, w], [M], [M] -> [M, C, h, w]."""
-        output = self.transformer(x_t, timestep=t, class_labels=self.label_ids[labels]).sample  # [M, 2C or C, h, w]
+        output = self.transformer(
+            x_t, timestep=timesteps, class_labels=self.label_ids[labels]
+        ).sample  # [M, 2C or C, h, w]
         return output[:, : self.latent_shape[0]]  # drop the learned-variance channels

@@ -1,14 +1,20 @@
-"""What Stable Diffusion and DiT share: a pretrained latent diffusion model behind the Denoiser protocol.
+"""What every pretrained backend shares: a latent diffusion model behind the Denoiser protocol.
 
-Both diffuse VAE latents, read their forward process from a diffusers scheduler and run their
-network in fp16/bf16 on a GPU. This base class does those parts once; a backend only says how a
-label id becomes the network's conditioning (:meth:`LatentDenoiser.network`).
+Stable Diffusion 1/2, SDXL, Stable Diffusion 3 and DiT all diffuse VAE latents, read their
+forward process from a diffusers scheduler and run their network (the backbone: a UNet or a
+transformer) in fp16/bf16 on a GPU. This base class does those parts once; a backend only says
+how a label id becomes the backbone's conditioning (:meth:`LatentDenoiser.network`).
 
-    x0    = vae.encode(image).latent_dist.mean * vae.config.scaling_factor     [B, C, h, w]
-    eps   = network(x_t, t, c)                  (epsilon models), or
-    eps   = sqrt(abar_t) v + sqrt(1 - abar_t) x_t   (v-prediction models: v = sqrt(abar) eps - sqrt(1 - abar) x0)
+    x0  = (vae.encode(image).latent_dist.mean - shift_factor) * scaling_factor     [B, C, h, w]
+    out = backbone(x_t, timestep(t), c)          eps, v or the flow velocity, by the scheduler
+    eps = epsilon_from_prediction(out, x_t, alpha_t, sigma_t)      (toyclf.prediction)
 
-Errors are computed in fp32 whatever dtype the network runs in: :meth:`predict_noise` returns
+DDPM-family schedulers (SD 1/2, SDXL, DiT) give the variance-preserving path and the backbone
+takes the timestep index t itself; a flow-matching scheduler (SD3) gives the rectified-flow
+path, a velocity-predicting backbone, and the continuous timestep sigma_t T
+(:meth:`toyclf.schedule.RectifiedFlowSchedule.from_diffusers`).
+
+Errors are computed in fp32 whatever dtype the backbone runs in: :meth:`predict_noise` returns
 fp32, and the estimator takes the difference to the plan's fp32 noise.
 """
 
@@ -20,51 +26,68 @@ import torch
 from torch import Tensor, nn
 
 from toyclf.prediction import epsilon_from_prediction
-from toyclf.schedule import NoiseSchedule
+from toyclf.schedule import NoiseSchedule, RectifiedFlowSchedule
 
-PREDICTION_TYPES = ("epsilon", "v_prediction")  # the DDPM-family schedulers' (flow models: a path of their own)
+PREDICTION_TYPES = ("epsilon", "v_prediction")  # the DDPM-family schedulers' (flow schedulers: "velocity")
 
 
-class LatentDenoiser(nn.Module):
-    """Base class of the pretrained backends: VAE encoding, the scheduler's schedule, v -> eps.
-
-    Parameters
-    ----------
-    vae : diffusers.AutoencoderKL
-        Encodes images [B, 3, H, W] in [-1, 1] to latents [B, C, H/f, W/f].
-    scheduler : a diffusers DDPM-family scheduler
-        Gives ``alphas_cumprod`` (the forward process) and ``prediction_type``.
-    class_names : list of str
-        One name per label id 0 .. K-1 (what the command line prints).
-    latent_size : int
-        Side of the square latents the network takes (its config's ``sample_size``); the images
-        are ``latent_size`` times the VAE's downsampling factor.
-    """
-
-    def __init__(self, vae: Any, scheduler: Any, class_names: list[str], latent_size: int) -> None:
-        super().__init__()
+def read_scheduler(scheduler: Any) -> tuple[NoiseSchedule, str, Tensor]:
+    """(path, prediction type, the backbone's timestep of every t [T]) of a diffusers scheduler."""
+    if hasattr(scheduler, "alphas_cumprod"):  # DDPM, DDIM, Euler, ...: the variance-preserving path
         prediction_type = scheduler.config.prediction_type
         if prediction_type not in PREDICTION_TYPES:
             raise ValueError(
                 f"the scheduler's prediction_type must be one of {PREDICTION_TYPES}; got {prediction_type!r}."
             )
+        schedule = NoiseSchedule.from_diffusers(scheduler)
+        return schedule, prediction_type, torch.arange(schedule.num_timesteps)  # [T] long: t itself
+    if hasattr(scheduler.config, "shift"):  # FlowMatchEulerDiscreteScheduler: the straight path
+        schedule = RectifiedFlowSchedule.from_diffusers(scheduler)
+        return schedule, "velocity", (schedule.sigmas * schedule.num_timesteps).float()  # [T]: sigma_t T
+    raise TypeError(
+        f"{type(scheduler).__name__} is neither a DDPM-family scheduler (alphas_cumprod) nor a flow-matching one."
+    )
+
+
+class LatentDenoiser(nn.Module):
+    """Base class of the pretrained backends: VAE encoding, the scheduler's path, output -> eps.
+
+    Parameters
+    ----------
+    backbone : the diffusers UNet or transformer
+        Its config's ``sample_size`` is the side of the square latents it takes.
+    vae : diffusers.AutoencoderKL
+        Encodes images [B, 3, H, W] in [-1, 1] to latents [B, C, H/f, W/f]. A VAE whose config
+        asks for it (``force_upcast``, SDXL's) runs in fp32 while the backbone runs in fp16.
+    scheduler : a diffusers DDPM-family or flow-matching scheduler
+        Gives the forward process and what the backbone predicts.
+    class_names : list of str
+        One name per label id 0 .. K-1 (what the command line prints).
+    """
+
+    def __init__(self, backbone: Any, vae: Any, scheduler: Any, class_names: list[str]) -> None:
+        super().__init__()
+        self.schedule, self.prediction_type, timesteps = read_scheduler(scheduler)
+        self.backbone = backbone.eval().requires_grad_(False)  # eval: no dropout, no random label drop
+        if vae.config.get("force_upcast", False) and vae.dtype == torch.float16:
+            vae = vae.to(torch.float32)  # fp16 overflows in this VAE; encoding is once per image
         self.vae = vae.eval().requires_grad_(False)
-        self.schedule = NoiseSchedule.from_diffusers(scheduler)
-        self.prediction_type = prediction_type
+        self.register_buffer("timesteps", timesteps.to(self.device), persistent=False)  # [T]
         self.class_names = list(class_names)
         self.n_classes = len(self.class_names)
         factor = 2 ** (len(vae.config.block_out_channels) - 1)  # the VAE's downsampling factor
-        self.image_size = int(latent_size) * factor
-        self.latent_shape = (vae.config.latent_channels, int(latent_size), int(latent_size))
+        latent_size = int(backbone.config.sample_size)
+        self.image_size = latent_size * factor
+        self.latent_shape = (vae.config.latent_channels, latent_size, latent_size)
 
     @property
     def device(self) -> torch.device:
-        return next(self.vae.parameters()).device
+        return next(self.backbone.parameters()).device
 
     @property
     def dtype(self) -> torch.dtype:
-        """The dtype the networks run in (errors are fp32 regardless)."""
-        return next(self.vae.parameters()).dtype
+        """The dtype the backbone runs in (errors are fp32 regardless)."""
+        return next(self.backbone.parameters()).dtype
 
     @torch.inference_mode()
     def encode(self, x: Tensor) -> Tensor:
@@ -74,17 +97,18 @@ class LatentDenoiser(nn.Module):
                 f"expected images of shape [B, 3, {self.image_size}, {self.image_size}] in [-1, 1] "
                 f"(toyclf.denoisers.images.preprocess_images makes them); got {tuple(x.shape)}."
             )
-        latents = self.vae.encode(x.to(self.device, self.dtype)).latent_dist.mean
-        return latents.float() * self.vae.config.scaling_factor
+        config = self.vae.config
+        latents = self.vae.encode(x.to(self.device, self.vae.dtype)).latent_dist.mean.float()  # [B, C, h, w]
+        return (latents - (config.get("shift_factor") or 0.0)) * config.scaling_factor
 
-    def network(self, x_t: Tensor, t: Tensor, labels: Tensor) -> Tensor:
-        """The raw network output for label ids, in the model's dtype: [M, *S], [M], [M] -> [M, *S]."""
+    def network(self, x_t: Tensor, timesteps: Tensor, labels: Tensor) -> Tensor:
+        """The backbone's raw output for label ids, in its dtype: [M, *S], [M] its timesteps, [M] -> [M, *S]."""
         raise NotImplementedError
 
     @torch.inference_mode()
     def predict_noise(self, x_t: Tensor, t: Tensor, labels: Tensor) -> Tensor:
         """eps_theta(x_t, t, c) in fp32: [M, *S], [M] long, [M] long -> [M, *S]."""
-        output = self.network(x_t.to(self.dtype), t, labels).float()  # [M, *S]
+        output = self.network(x_t.to(self.dtype), self.timesteps[t], labels).float()  # [M, *S]
         return epsilon_from_prediction(output, x_t, *self.schedule.scales(t), self.prediction_type)
 
     def extra_repr(self) -> str:

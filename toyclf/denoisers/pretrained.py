@@ -1,4 +1,5 @@
-"""Loading a pretrained backend: one call for a hub id and a local folder, Stable Diffusion or DiT.
+"""Loading a pretrained backend: one call for a hub id and a local folder, Stable Diffusion 1/2,
+SDXL, Stable Diffusion 3 or DiT.
 
 :func:`load_denoiser` is the one loader of pretrained models: it loads the diffusers pipeline and
 hands it to the denoiser class that drives it (``from_pipeline``), which never loads anything itself.
@@ -81,13 +82,14 @@ def load_denoiser(
     Parameters
     ----------
     model : str or path, default=DEFAULT_MODEL
-        A diffusers hub id or a local folder saved with ``save_pretrained``: a Stable Diffusion
-        pipeline (classes are prompts) or a DiT pipeline (classes are its ImageNet labels).
+        A diffusers hub id or a local folder saved with ``save_pretrained``: a Stable Diffusion 1/2,
+        SDXL or Stable Diffusion 3 pipeline (classes are prompts) or a DiT pipeline (classes are
+        its ImageNet labels).
     classes : list of str (or int label ids, DiT)
         The class names.
-    prompts : list of str, optional (Stable Diffusion)
+    prompts : list of str, optional (text-to-image models)
         One prompt per class, instead of ``template``.
-    template : str, default="a photo of a {}." (Stable Diffusion)
+    template : str, default="a photo of a {}." (text-to-image models)
         Turns a class name into its prompt.
     device : str or torch.device, default="cpu"
     dtype : {"float32", "float16", "bfloat16"} or torch.dtype, optional
@@ -95,6 +97,8 @@ def load_denoiser(
     """
     from toyclf.denoisers.dit import DiTDenoiser
     from toyclf.denoisers.stable_diffusion import DEFAULT_TEMPLATE, StableDiffusionDenoiser
+    from toyclf.denoisers.stable_diffusion_3 import StableDiffusion3Denoiser
+    from toyclf.denoisers.stable_diffusion_xl import StableDiffusionXLDenoiser
 
     what, named = ("prompts", prompts) if classes is None and prompts is not None else ("classes", classes)
     if named is None or isinstance(named, str) or len(named) < 2:  # what the classifier will choose between
@@ -111,6 +115,14 @@ def load_denoiser(
                 f"{model!r} is a class-conditional DiT ({kind}): give class names or label ids, not prompts."
             )
         return DiTDenoiser.from_pipeline(pipeline, classes)
-    if hasattr(pipeline, "unet") and hasattr(pipeline, "text_encoder"):
-        return StableDiffusionDenoiser.from_pipeline(pipeline, classes, prompts=prompts, template=template)
-    raise ValueError(f"{model!r} is a {kind}; toyclf drives Stable Diffusion and DiT pipelines.")
+    if pipeline.config.get("requires_aesthetics_score", False):
+        raise ValueError(f"{model!r} is an SDXL refiner ({kind}), which refines images; load an SDXL base model.")
+    if hasattr(pipeline, "transformer") and hasattr(pipeline, "text_encoder_3"):
+        backend = StableDiffusion3Denoiser
+    elif hasattr(pipeline, "unet") and hasattr(pipeline, "text_encoder_2"):
+        backend = StableDiffusionXLDenoiser
+    elif hasattr(pipeline, "unet") and hasattr(pipeline, "text_encoder"):
+        backend = StableDiffusionDenoiser
+    else:
+        raise ValueError(f"{model!r} is a {kind}; toyclf drives Stable Diffusion 1/2, SDXL, SD3 and DiT pipelines.")
+    return backend.from_pipeline(pipeline, classes, prompts=prompts, template=template)

@@ -1,7 +1,9 @@
 """Stable Diffusion as a zero-shot classifier: classes are text prompts (the paper's section 3).
 
 The UNet eps_theta(x_t, t, text) is conditioned on the CLIP embedding of one prompt per class
-("a photo of a {}."), computed once; a label id k picks prompt k. Images become VAE latents once
+("a photo of a {}."), computed once by the pipeline's own ``encode_prompt`` and cached; a label
+id k picks prompt k. SDXL and Stable Diffusion 3 (:mod:`toyclf.denoisers.stable_diffusion_xl`,
+:mod:`toyclf.denoisers.stable_diffusion_3`) differ only in what else their prompts give. Images become VAE latents once
 (:class:`~toyclf.denoisers.latent.LatentDenoiser`). The estimator drives it as it drives the toy
 MLP: it never knows which denoiser it holds.
 """
@@ -40,32 +42,36 @@ def class_prompts(classes: Sequence[str] | None, prompts: Sequence[str] | None, 
     return names, prompts
 
 
-class StableDiffusionDenoiser(LatentDenoiser):
-    """A diffusers Stable Diffusion UNet behind the Denoiser protocol, one text prompt per class.
+class PromptDenoiser(LatentDenoiser):
+    """A text-to-image backbone behind the Denoiser protocol, one text prompt per class.
 
-    Build it with :meth:`from_pipeline` from a loaded pipeline; to load one from a hub id or a
+    Build one with :meth:`from_pipeline` from a loaded pipeline; to load one from a hub id or a
     local folder, use :func:`toyclf.denoisers.load_denoiser` (the one loader of pretrained models).
+    A subclass says how its pipeline encodes prompts (:meth:`encode_prompts`) and how its backbone
+    takes them (:meth:`network`).
 
     Attributes
     ----------
     prompts : list of str, the prompt of every label id
-    prompt_embeddings : Tensor [K, L, E], the text encoder's last hidden state per prompt
+    prompt_embeddings : Tensor [K, L, E], the text encoders' hidden states per prompt
+    pooled_embeddings : Tensor [K, P] or None, one pooled vector per prompt (SDXL, SD3)
     """
 
-    def __init__(self, unet: Any, vae: Any, text_encoder: Any, tokenizer: Any, scheduler: Any, names, prompts):
-        super().__init__(vae, scheduler, names, unet.config.sample_size)
-        self.unet = unet.eval().requires_grad_(False)
+    def __init__(
+        self,
+        backbone: Any,
+        vae: Any,
+        scheduler: Any,
+        names: Sequence[str],
+        prompts: Sequence[str],
+        prompt_embeddings: Tensor,
+        pooled_embeddings: Tensor | None = None,
+    ) -> None:
+        super().__init__(backbone, vae, scheduler, list(names))
         self.prompts = list(prompts)
-        tokens = tokenizer(
-            self.prompts,
-            padding="max_length",
-            max_length=tokenizer.model_max_length,
-            truncation=True,
-            return_tensors="pt",
-        )
-        with torch.inference_mode():
-            embeddings = text_encoder(tokens.input_ids.to(text_encoder.device))[0]  # [K, L, E]
-        self.register_buffer("prompt_embeddings", embeddings.to(self.device, self.dtype).clone())
+        self.register_buffer("prompt_embeddings", prompt_embeddings.to(self.device, self.dtype).clone())  # [K, L, E]
+        pooled = None if pooled_embeddings is None else pooled_embeddings.to(self.device, self.dtype).clone()
+        self.register_buffer("pooled_embeddings", pooled)  # [K, P] or None
 
     @classmethod
     def from_pipeline(
@@ -75,12 +81,33 @@ class StableDiffusionDenoiser(LatentDenoiser):
         *,
         prompts: Sequence[str] | None = None,
         template: str = DEFAULT_TEMPLATE,
-    ) -> StableDiffusionDenoiser:
-        """From a loaded ``StableDiffusionPipeline`` (its UNet, VAE, text encoder, tokenizer, scheduler)."""
+    ) -> PromptDenoiser:
+        """From a loaded pipeline: its backbone, VAE and scheduler, and every prompt encoded once."""
         names, prompts = class_prompts(classes, prompts, template)
-        p = pipeline
-        return cls(p.unet, p.vae, p.text_encoder, p.tokenizer, p.scheduler, names, prompts)
+        with torch.inference_mode():
+            embeddings = cls.encode_prompts(pipeline, prompts)
+        backbone = pipeline.transformer if hasattr(pipeline, "transformer") else pipeline.unet
+        return cls(backbone, pipeline.vae, pipeline.scheduler, names, prompts, *embeddings)
 
-    def network(self, x_t: Tensor, t: Tensor, labels: Tensor) -> Tensor:
+    @staticmethod
+    def encode_prompts(pipeline: Any, prompts: list[str]) -> tuple[Tensor, ...]:
+        """The pipeline's own ``encode_prompt``, without classifier-free guidance: embeddings [K, L, E]
+        (and pooled [K, P] where the backbone takes them)."""
+        raise NotImplementedError
+
+
+class StableDiffusionDenoiser(PromptDenoiser):
+    """Stable Diffusion 1 or 2: a UNet conditioned on CLIP's last hidden state [K, 77, E]."""
+
+    @property
+    def unet(self) -> Any:
+        return self.backbone
+
+    @staticmethod
+    def encode_prompts(pipeline: Any, prompts: list[str]) -> tuple[Tensor]:
+        embeddings, _ = pipeline.encode_prompt(prompts, pipeline.device, 1, do_classifier_free_guidance=False)
+        return (embeddings,)  # [K, 77, E]
+
+    def network(self, x_t: Tensor, timesteps: Tensor, labels: Tensor) -> Tensor:
         """UNet(x_t, t, prompt embedding of each label): [M, C, h, w], [M], [M] -> [M, C, h, w]."""
-        return self.unet(x_t, t, encoder_hidden_states=self.prompt_embeddings[labels]).sample
+        return self.unet(x_t, timesteps, encoder_hidden_states=self.prompt_embeddings[labels]).sample

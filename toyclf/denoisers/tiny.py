@@ -1,8 +1,9 @@
-"""Tiny random Stable Diffusion and DiT pipelines, built offline from configs and saved to a folder.
+"""Tiny random Stable Diffusion (1/2, XL, 3) and DiT pipelines, built offline from configs and saved.
 
-They have the real architectures' layout (a cross-attention UNet, a KL autoencoder, a CLIP text
-encoder and tokenizer; a DiT transformer with adaLN-zero and learned-variance channels), a few
-thousand parameters each and random weights. Saved with ``save_pretrained``, a folder loads
+They have the real architectures' layout (a cross-attention UNet, a KL autoencoder, CLIP text
+encoders and tokenizers; SDXL's second text encoder and added time embedding; SD3's MM-DiT, three
+text encoders with T5 and a flow-matching scheduler; a DiT transformer with adaLN-zero and
+learned-variance channels), thousands to a million parameters each and random weights. Saved with ``save_pretrained``, a folder loads
 through exactly the code that loads a hub id (:func:`toyclf.denoisers.load_denoiser`), so the
 tests, notebook 03 in CI and the benchmark's CPU mode exercise the real path without downloading
 anything. A pipeline is a few MB and builds in well under a second.
@@ -39,6 +40,14 @@ TINY_DIT = dict(  # a 2-layer DiT on 16x16x4 latents in 2x2 patches; 8 outputs: 
     num_attention_heads=2, attention_head_dim=8, num_layers=2, patch_size=2,
     in_channels=4, out_channels=8, sample_size=16,
 )
+TINY_T5 = dict(  # a 2-layer T5 encoder of width 64: SD3's third text encoder
+    vocab_size=128, d_model=64, d_ff=37, d_kv=8, num_layers=2, num_heads=4, relative_attention_num_buckets=8,
+)
+TINY_SD3 = dict(  # a 2-layer MM-DiT on 16x16x16 latents in 2x2 patches; text width 64 = T5's = two CLIPs'
+    sample_size=16, patch_size=2, in_channels=16, out_channels=16, num_layers=2, attention_head_dim=8,
+    num_attention_heads=2, joint_attention_dim=64, caption_projection_dim=16, pooled_projection_dim=64,
+    pos_embed_max_size=16,
+)
 SD_SCHEDULE = dict(  # Stable Diffusion's scaled_linear DDPM schedule
     beta_start=0.00085, beta_end=0.012, beta_schedule="scaled_linear", clip_sample=False, steps_offset=1,
 )
@@ -57,11 +66,19 @@ def tiny_clip_tokenizer():
     return CLIPTokenizer(vocab={s: i for i, s in enumerate(symbols)}, merges=[], model_max_length=77)
 
 
-def _tiny_vae(seed: int):
+def tiny_t5_tokenizer():
+    """A T5 tokenizer with a character-level unigram vocabulary: every ASCII text tokenizes offline."""
+    from transformers import T5Tokenizer
+
+    specials = [("<pad>", 0.0), ("</s>", 0.0), ("<unk>", 0.0), ("\u2581", -2.0)]  # ids 0, 1, 2; the word start
+    return T5Tokenizer(vocab=specials + [(chr(c), -3.0) for c in range(32, 127)], extra_ids=0)
+
+
+def _tiny_vae(seed: int, **config):
     from diffusers import AutoencoderKL
 
     torch.manual_seed(seed)
-    return AutoencoderKL(**TINY_VAE).eval()
+    return AutoencoderKL(**{**TINY_VAE, **config}).eval()
 
 
 def save_tiny_stable_diffusion(
@@ -89,6 +106,61 @@ def save_tiny_stable_diffusion(
         requires_safety_checker=False,
     )
     pipeline.save_pretrained(folder)
+    return Path(folder)
+
+
+def save_tiny_stable_diffusion_xl(folder: str | os.PathLike, *, seed: int = 0) -> Path:
+    """Build a random SDXL pipeline (two CLIP text encoders, the second with a projection; a UNet
+    with the "text_time" added embedding; an fp32-only VAE; Euler scheduler) and save it."""
+    from diffusers import EulerDiscreteScheduler, StableDiffusionXLPipeline, UNet2DConditionModel
+    from transformers import CLIPTextConfig, CLIPTextModel, CLIPTextModelWithProjection
+
+    quiet_libraries()
+
+    torch.manual_seed(seed)
+    width, projection, time_width = TINY_CLIP_TEXT["hidden_size"], 32, 8
+    unet = UNet2DConditionModel(  # cross-attention on both encoders' states; pooled + 6 time ids added
+        **{**TINY_UNET, "cross_attention_dim": 2 * width},
+        addition_embed_type="text_time",
+        addition_time_embed_dim=time_width,
+        projection_class_embeddings_input_dim=projection + 6 * time_width,
+    )
+    text_encoder = CLIPTextModel(CLIPTextConfig(**TINY_CLIP_TEXT))
+    text_encoder_2 = CLIPTextModelWithProjection(CLIPTextConfig(**TINY_CLIP_TEXT, projection_dim=projection))
+    schedule = {key: value for key, value in SD_SCHEDULE.items() if key != "clip_sample"}
+    StableDiffusionXLPipeline(
+        vae=_tiny_vae(seed, scaling_factor=0.13025, force_upcast=True),
+        text_encoder=text_encoder.eval(),
+        text_encoder_2=text_encoder_2.eval(),
+        tokenizer=tiny_clip_tokenizer(),
+        tokenizer_2=tiny_clip_tokenizer(),
+        unet=unet.eval(),
+        scheduler=EulerDiscreteScheduler(**schedule),
+    ).save_pretrained(folder)
+    return Path(folder)
+
+
+def save_tiny_stable_diffusion_3(folder: str | os.PathLike, *, seed: int = 0) -> Path:
+    """Build a random Stable Diffusion 3 pipeline (MM-DiT transformer, 16-channel VAE with a shift
+    factor, two projecting CLIP text encoders and a T5, flow matching with SD3's shift 3) and save it."""
+    from diffusers import FlowMatchEulerDiscreteScheduler, SD3Transformer2DModel, StableDiffusion3Pipeline
+    from transformers import CLIPTextConfig, CLIPTextModelWithProjection, T5Config, T5EncoderModel
+
+    quiet_libraries()
+
+    torch.manual_seed(seed)
+    clip = CLIPTextConfig(**TINY_CLIP_TEXT, projection_dim=32)
+    StableDiffusion3Pipeline(
+        transformer=SD3Transformer2DModel(**TINY_SD3).eval(),
+        scheduler=FlowMatchEulerDiscreteScheduler(shift=3.0),
+        vae=_tiny_vae(seed, latent_channels=16, scaling_factor=1.5305, shift_factor=0.0609),
+        text_encoder=CLIPTextModelWithProjection(clip).eval(),
+        tokenizer=tiny_clip_tokenizer(),
+        text_encoder_2=CLIPTextModelWithProjection(clip).eval(),
+        tokenizer_2=tiny_clip_tokenizer(),
+        text_encoder_3=T5EncoderModel(T5Config(**TINY_T5)).eval(),
+        tokenizer_3=tiny_t5_tokenizer(),
+    ).save_pretrained(folder)
     return Path(folder)
 
 
