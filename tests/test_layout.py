@@ -46,6 +46,7 @@ LAYERS: dict[str, int] = {
     "toyclf.denoisers.dit": 2,
     "toyclf.denoisers.pretrained": 2,
     "toyclf.denoisers.images": 2,
+    "toyclf.denoisers.speed": 2,
     "toyclf.denoisers.tiny": 2,
     # 3 method: the estimator (Algorithm 1), pruning (Algorithm 2), calibration, training, sampling
     "toyclf.weighting": 3,
@@ -56,6 +57,7 @@ LAYERS: dict[str, int] = {
     "toyclf.sampling": 3,
     # 4 classifier: the scikit-learn estimator and its files
     "toyclf.saving": 4,
+    "toyclf.image_classification": 4,
     "toyclf.classifier": 4,
     # 5 lecture: what the notebooks and figures measure, and the figures
     "toyclf.mapping": 5,

@@ -122,6 +122,8 @@ def pair_losses(
     return losses.view(P, N)
 
 
+DEFAULT_BATCH_SIZE = 4096  # rows per call of a denoiser that does not say (the toy MLP: a few MB)
+
 # How many points the fast path scores together (a chunk). Two limits, the smaller wins:
 LOSS_TABLE_BYTES = 16 * 2**20
 """Memory for one chunk's table of per-trial losses, [b, K, N] float64 (8 bytes a number): the
@@ -212,7 +214,7 @@ def class_errors(
     pruning: str | FixedTrials | StagedElimination | EarlyStopping | None = None,
     log_prior: Tensor | None = None,
     temperature: float = 1.0,
-    batch_size: int = 4096,
+    batch_size: int | None = None,
     num_threads: int | None = None,
     progress: bool = False,
     return_trials: bool = False,
@@ -229,7 +231,9 @@ def class_errors(
     plan), ``"staged"`` / :class:`StagedElimination` (Algorithm 2) or ``"early_stopping"`` /
     :class:`EarlyStopping` (a sequential test per point). Their decisions compare
     err(x, c) - temperature * log p(c), what :func:`log_posterior` compares, given ``log_prior``
-    [K] and ``temperature``. With ``return_trials=True`` also returns the number of trials
+    [K] and ``temperature``. ``batch_size``: rows (point, class, trial) per denoiser call; None:
+    the denoiser's own ``batch_size`` (a pretrained one measures what fills its GPU), else 4096.
+    With ``return_trials=True`` also returns the number of trials
     (denoiser evaluations) each (point, class) pair received, [B, K] long. ``num_threads``: CPU
     threads while scoring (None: torch's setting; :func:`toyclf.utils.threads.threads_for_load`).
     """
@@ -252,6 +256,7 @@ def class_errors(
     weights = trial_weights(denoiser.schedule, plan, weighting, noise_range=noise_range)  # [N] float64
 
     stage_ends = rule.stage_ends(len(plan))
+    batch_size = getattr(denoiser, "batch_size", DEFAULT_BATCH_SIZE) if batch_size is None else batch_size
     scoring = ChunkScoring(
         denoiser=denoiser,
         plan=plan,

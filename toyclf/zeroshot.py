@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import argparse
 import sys
-from collections.abc import Iterator, Sequence
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
@@ -24,11 +24,11 @@ import torch
 from tqdm.auto import tqdm
 
 from toyclf.cli import PRUNING_CHOICES, command_parser, positive_float, positive_int, pruning_of
-from toyclf.denoisers.images import UnreadableImageError, collect_images, load_image, preprocess_images
-from toyclf.denoisers.latent import LatentDenoiser
+from toyclf.denoisers.images import UnreadableImageError, collect_images, load_image
 from toyclf.denoisers.pretrained import DEFAULT_MODEL, DTYPES, load_denoiser
-from toyclf.estimator import LOSSES, WEIGHTINGS, class_errors, log_posterior
-from toyclf.plan import NOISE_SAMPLINGS, TrialPlan, make_plan
+from toyclf.estimator import LOSSES, WEIGHTINGS
+from toyclf.image_classification import classify_images, images_per_group
+from toyclf.plan import NOISE_SAMPLINGS, make_plan
 from toyclf.pruning import StagedElimination
 from toyclf.utils.results_file import (
     SKIPPED_COLUMNS,
@@ -40,35 +40,6 @@ from toyclf.utils.results_file import (
     skipped_path,
     write_skipped,
 )
-
-
-def classify_images(
-    denoiser: LatentDenoiser,
-    images: Sequence[Any],
-    plan: TrialPlan,
-    *,
-    pruning=None,
-    loss: str = "l2",
-    weighting: str = "uniform",
-    temperature: float = 1.0,
-    batch_size: int = 32,
-) -> Iterator[dict]:
-    """For each image in turn: {"prediction", "errors" [K], "probabilities" [K], "trials" [K]}.
-
-    One image at a time through :func:`toyclf.estimator.class_errors` with the same ``plan``,
-    so every image's answer is the same whether it is classified alone or in a folder.
-    """
-    settings = dict(loss=loss, weighting=weighting, pruning=pruning, temperature=temperature, batch_size=batch_size)
-    for image in images:
-        x = preprocess_images([image], denoiser.image_size)  # [1, 3, H, W]
-        errors, trials = class_errors(denoiser, x, plan, return_trials=True, **settings)  # [1, K] each
-        probabilities = log_posterior(errors, temperature=temperature).exp()[0]  # [K]
-        yield {
-            "prediction": denoiser.class_names[int(probabilities.argmax())],
-            "errors": errors[0].numpy(),
-            "probabilities": probabilities.numpy(),
-            "trials": trials[0].numpy(),
-        }
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -95,7 +66,15 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument(
         "--dtype", choices=DTYPES, default=None, help="network dtype (default: float16 on CUDA, float32 elsewhere)"
     )
-    parser.add_argument("--batch-size", type=positive_int, default=32, help="denoiser evaluations per forward pass")
+    parser.add_argument(
+        "--batch-size",
+        type=positive_int,
+        default=None,
+        help="denoiser evaluations per forward pass (default: what fills half the GPU's free memory; 32 on a CPU)",
+    )
+    parser.add_argument(
+        "--compile", action="store_true", help="torch.compile the network (pays off on long runs: minutes to compile)"
+    )
     parser.add_argument(
         "--trials",
         type=positive_int,
@@ -175,9 +154,17 @@ def run(args: argparse.Namespace) -> int:
 
     device = state.device if args.device == "auto" else args.device
     denoiser = load_denoiser(
-        args.model, classes, prompts=args.prompts, template=args.template, device=device, dtype=args.dtype
+        args.model,
+        classes,
+        prompts=args.prompts,
+        template=args.template,
+        device=device,
+        dtype=args.dtype,
+        batch_size=args.batch_size,
+        compile=args.compile,
     )
     plan = make_plan(denoiser, n_trials, noise_sampling=args.noise_sampling, seed=args.seed)
+    group_size = images_per_group(denoiser, plan, settings["pruning"], args.batch_size)  # images scored together
 
     columns = ["path", "label", "prediction", "trials"]
     columns += [f"error[{c}]" for c in classes] + [f"p[{c}]" for c in classes]
@@ -196,16 +183,20 @@ def run(args: argparse.Namespace) -> int:
         log = None if args.csv is None else skipped_path(args.csv)  # unreadable files: appended as they come
         skips = ResultsFile(part_path(log, state.process_index) if several else log, SKIPPED_COLUMNS)
         bar = tqdm(total=len(mine), desc="images", disable=args.quiet or not state.is_main_process)
-        for path, label in mine:
-            try:
-                picture = load_image(path)
-            except UnreadableImageError as error:
-                if args.strict:
-                    raise
-                skips.append({"path": path, "reason": error.reason})
-                bar.write(f"warning: skipped {path!r}, not a readable image: {error.reason}", file=sys.stderr)
-            else:
-                out = next(classify_images(denoiser, [picture], plan, **settings))
+        for start in range(0, len(mine), group_size):
+            group, pictures, stop = [], [], None
+            for path, label in mine[start : start + group_size]:
+                try:
+                    pictures.append(load_image(path))
+                    group.append((path, label))
+                except UnreadableImageError as error:
+                    if args.strict:  # stop here, once the files read before it are scored and written
+                        stop = error
+                        break
+                    skips.append({"path": path, "reason": error.reason})
+                    bar.write(f"warning: skipped {path!r}, not a readable image: {error.reason}", file=sys.stderr)
+            outcomes = classify_images(denoiser, pictures, plan, group_size=group_size, **settings)
+            for (path, label), out in zip(group, outcomes, strict=True):
                 writer.append(result_row(path, label, out, classes))
                 if not args.quiet:
                     scores = "  ".join(
@@ -213,7 +204,9 @@ def run(args: argparse.Namespace) -> int:
                         for c, p, e in zip(classes, out["probabilities"], out["errors"], strict=True)
                     )
                     bar.write(f"{path}  ->  {out['prediction']}   ({scores})")
-            bar.update()
+            if stop is not None:
+                raise stop
+            bar.update(len(mine[start : start + group_size]))
         bar.close()
 
     state.wait_for_everyone()

@@ -18,6 +18,7 @@ from typing import Any
 import torch
 
 from toyclf.denoisers.latent import LatentDenoiser
+from toyclf.denoisers.speed import check_speed_settings, speed_up
 from toyclf.utils.device import resolve_device
 
 DEFAULT_MODEL = (
@@ -76,6 +77,10 @@ def load_denoiser(
     template: str | None = None,
     device: str | torch.device = "cpu",
     dtype: str | torch.dtype | None = None,
+    batch_size: int | None = None,
+    attention: str = "sdpa",
+    channels_last: bool | None = None,
+    compile: bool = False,
 ) -> LatentDenoiser:
     """A pretrained diffusion model as a classifier's denoiser, chosen by its pipeline type.
 
@@ -94,20 +99,37 @@ def load_denoiser(
     device : str or torch.device, default="cpu"
     dtype : {"float32", "float16", "bfloat16"} or torch.dtype, optional
         What the networks run in (default float16 on CUDA, float32 elsewhere); errors are fp32.
+    batch_size : int, optional
+        Rows (image, class, trial) per network call, what the estimator uses unless told otherwise
+        (``denoiser.batch_size``); default: measured to fill half of the GPU's free memory, 32 on
+        a CPU.
+    attention, channels_last, compile
+        How the network runs (:func:`toyclf.denoisers.speed.speed_up`): PyTorch's fused attention
+        (``"classic"`` materialises softmax(QK^T), as the paper's code did), channels-last memory
+        (default: for a UNet on CUDA), ``torch.compile`` (off: it compiles for minutes first).
     """
-    from toyclf.denoisers.dit import DiTDenoiser
-    from toyclf.denoisers.stable_diffusion import DEFAULT_TEMPLATE, StableDiffusionDenoiser
-    from toyclf.denoisers.stable_diffusion_3 import StableDiffusion3Denoiser
-    from toyclf.denoisers.stable_diffusion_xl import StableDiffusionXLDenoiser
+    from toyclf.denoisers.stable_diffusion import DEFAULT_TEMPLATE
 
     what, named = ("prompts", prompts) if classes is None and prompts is not None else ("classes", classes)
     if named is None or isinstance(named, str) or len(named) < 2:  # what the classifier will choose between
         raise ValueError(f"{what} must be a list of at least two (a classifier chooses between them); got {named!r}.")
+    check_speed_settings(attention, batch_size)
     device = resolve_device(device)
     dtype = resolve_dtype(dtype, device)
     template = DEFAULT_TEMPLATE if template is None else template
     pipeline = load_pipeline(model, dtype)
     pipeline.to(device)
+    denoiser = backend_for(pipeline, model, classes, prompts, template)
+    return speed_up(denoiser, attention=attention, channels_last=channels_last, batch_size=batch_size, compile=compile)
+
+
+def backend_for(pipeline: Any, model: Any, classes: Any, prompts: Any, template: str) -> LatentDenoiser:
+    """The denoiser class that drives a loaded pipeline, chosen by the parts it has, built from it."""
+    from toyclf.denoisers.dit import DiTDenoiser
+    from toyclf.denoisers.stable_diffusion import StableDiffusionDenoiser
+    from toyclf.denoisers.stable_diffusion_3 import StableDiffusion3Denoiser
+    from toyclf.denoisers.stable_diffusion_xl import StableDiffusionXLDenoiser
+
     kind = type(pipeline).__name__
     if hasattr(pipeline, "transformer") and hasattr(pipeline, "labels"):
         if prompts is not None:
