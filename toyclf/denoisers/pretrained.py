@@ -108,25 +108,37 @@ def load_denoiser(
         (``"classic"`` materialises softmax(QK^T), as the paper's code did), channels-last memory
         (default: for a UNet on CUDA), ``torch.compile`` (off: it compiles for minutes first).
     """
-    from toyclf.denoisers.stable_diffusion import DEFAULT_TEMPLATE
-
     what, named = ("prompts", prompts) if classes is None and prompts is not None else ("classes", classes)
     if named is None or isinstance(named, str) or len(named) < 2:  # what the classifier will choose between
         raise ValueError(f"{what} must be a list of at least two (a classifier chooses between them); got {named!r}.")
     check_speed_settings(attention, batch_size)
     device = resolve_device(device)
     dtype = resolve_dtype(dtype, device)
-    template = DEFAULT_TEMPLATE if template is None else template
     pipeline = load_pipeline(model, dtype)
     pipeline.to(device)
-    denoiser = backend_for(pipeline, model, classes, prompts, template)
-    return speed_up(denoiser, attention=attention, channels_last=channels_last, batch_size=batch_size, compile=compile)
+    speed = dict(attention=attention, channels_last=channels_last, batch_size=batch_size, compile=compile)
+    return denoiser_from_pipeline(pipeline, classes, prompts=prompts, template=template, name=model, **speed)
 
 
-def backend_for(pipeline: Any, model: Any, classes: Any, prompts: Any, template: str) -> LatentDenoiser:
-    """The denoiser class that drives a loaded pipeline, chosen by the parts it has, built from it."""
+def denoiser_from_pipeline(
+    pipeline: Any,
+    classes: Sequence[str | int] | None = None,
+    *,
+    prompts: Sequence[str] | None = None,
+    template: str | None = None,
+    name: Any = None,
+    **speed: Any,
+) -> LatentDenoiser:
+    """The denoiser that drives a pipeline already loaded (or built), chosen by the parts it has,
+    set up to run fast with ``speed`` (:func:`toyclf.denoisers.speed.speed_up`): what
+    :func:`load_denoiser` returns once it has loaded the pipeline. ``name`` names it in errors."""
+    denoiser = _backend_for(pipeline, classes, prompts, template, repr(name) if name else type(pipeline).__name__)
+    return speed_up(denoiser, **speed)
+
+
+def _backend_for(pipeline: Any, classes: Any, prompts: Any, template: str | None, model: str) -> LatentDenoiser:
     from toyclf.denoisers.dit import DiTDenoiser
-    from toyclf.denoisers.stable_diffusion import StableDiffusionDenoiser
+    from toyclf.denoisers.stable_diffusion import DEFAULT_TEMPLATE, StableDiffusionDenoiser
     from toyclf.denoisers.stable_diffusion_3 import StableDiffusion3Denoiser
     from toyclf.denoisers.stable_diffusion_xl import StableDiffusionXLDenoiser
 
@@ -134,11 +146,11 @@ def backend_for(pipeline: Any, model: Any, classes: Any, prompts: Any, template:
     if hasattr(pipeline, "transformer") and hasattr(pipeline, "labels"):
         if prompts is not None:
             raise ValueError(
-                f"{model!r} is a class-conditional DiT ({kind}): give class names or label ids, not prompts."
+                f"{model} is a class-conditional DiT ({kind}): give class names or label ids, not prompts."
             )
         return DiTDenoiser.from_pipeline(pipeline, classes)
     if pipeline.config.get("requires_aesthetics_score", False):
-        raise ValueError(f"{model!r} is an SDXL refiner ({kind}), which refines images; load an SDXL base model.")
+        raise ValueError(f"{model} is an SDXL refiner ({kind}), which refines images; load an SDXL base model.")
     if hasattr(pipeline, "transformer") and hasattr(pipeline, "text_encoder_3"):
         backend = StableDiffusion3Denoiser
     elif hasattr(pipeline, "unet") and hasattr(pipeline, "text_encoder_2"):
@@ -146,5 +158,6 @@ def backend_for(pipeline: Any, model: Any, classes: Any, prompts: Any, template:
     elif hasattr(pipeline, "unet") and hasattr(pipeline, "text_encoder"):
         backend = StableDiffusionDenoiser
     else:
-        raise ValueError(f"{model!r} is a {kind}; toyclf drives Stable Diffusion 1/2, SDXL, SD3 and DiT pipelines.")
+        raise ValueError(f"{model} is a {kind}; toyclf drives Stable Diffusion 1/2, SDXL, SD3 and DiT pipelines.")
+    template = DEFAULT_TEMPLATE if template is None else template
     return backend.from_pipeline(pipeline, classes, prompts=prompts, template=template)

@@ -46,8 +46,7 @@ def speed_up(
     is_unet = hasattr(backbone, "conv_in")
     if channels_last is None:
         channels_last = is_unet and denoiser.device.type == "cuda"
-    if channels_last:
-        backbone.to(memory_format=torch.channels_last)
+    backbone.to(memory_format=torch.channels_last if channels_last else torch.contiguous_format)
     denoiser.batch_size = fitting_batch_size(denoiser) if batch_size is None else batch_size
     if compile:
         denoiser.backbone = torch.compile(backbone)

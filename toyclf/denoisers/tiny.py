@@ -1,12 +1,13 @@
-"""Tiny random Stable Diffusion (1/2, XL, 3) and DiT pipelines, built offline from configs and saved.
+"""Tiny random Stable Diffusion (1/2, XL, 3) and DiT pipelines, saved to a folder for the tests.
 
-They have the real architectures' layout (a cross-attention UNet, a KL autoencoder, CLIP text
-encoders and tokenizers; SDXL's second text encoder and added time embedding; SD3's MM-DiT, three
-text encoders with T5 and a flow-matching scheduler; a DiT transformer with adaLN-zero and
-learned-variance channels), thousands to a million parameters each and random weights. Saved with ``save_pretrained``, a folder loads
-through exactly the code that loads a hub id (:func:`toyclf.denoisers.load_denoiser`), so the
-tests, notebook 03 in CI and the benchmark's CPU mode exercise the real path without downloading
-anything. A pipeline is a few MB and builds in well under a second.
+They have the real architectures' layout (:mod:`toyclf.denoisers.random_pipelines`: a
+cross-attention UNet, a KL autoencoder, CLIP text encoders; SDXL's second text encoder and added
+time embedding; SD3's MM-DiT, three text encoders with T5 and a flow-matching scheduler; a DiT
+transformer with adaLN-zero and learned-variance channels), thousands to a million parameters
+each and random weights. Saved with ``save_pretrained``, a folder loads through exactly the code
+that loads a hub id (:func:`toyclf.denoisers.load_denoiser`), so the tests, notebook 03 in CI
+and the benchmarks' CPU mode exercise the real path without downloading anything. A pipeline is
+a few MB and builds in well under a second.
 """
 
 from __future__ import annotations
@@ -15,9 +16,7 @@ import json
 import os
 from pathlib import Path
 
-import torch
-
-from toyclf.denoisers.pretrained import quiet_libraries
+from toyclf.denoisers import random_pipelines
 
 # The tiny configs: the real layouts at a width of a few channels, one compact table each
 # (fmt: off keeps the formatter from spreading them to one keyword a line).
@@ -48,37 +47,28 @@ TINY_SD3 = dict(  # a 2-layer MM-DiT on 16x16x16 latents in 2x2 patches; text wi
     num_attention_heads=2, joint_attention_dim=64, caption_projection_dim=16, pooled_projection_dim=64,
     pos_embed_max_size=16,
 )
-SD_SCHEDULE = dict(  # Stable Diffusion's scaled_linear DDPM schedule
-    beta_start=0.00085, beta_end=0.012, beta_schedule="scaled_linear", clip_sample=False, steps_offset=1,
+TINY_SDXL_UNET = dict(  # cross-attention on both encoders' states (32 + 32); pooled (32) + 6 time ids (8 each) added
+    TINY_UNET, cross_attention_dim=64, addition_embed_type="text_time", addition_time_embed_dim=8,
+    projection_class_embeddings_input_dim=32 + 6 * 8,
 )
 # fmt: on
-
-# the 256 byte-level BPE symbols CLIP's tokenizer starts from (GPT-2's bytes_to_unicode)
-_PRINTABLE = [*range(ord("!"), ord("~") + 1), *range(ord("¡"), ord("¬") + 1), *range(ord("®"), ord("ÿ") + 1)]
-_BYTE_SYMBOLS = [chr(b) for b in _PRINTABLE] + [chr(256 + i) for i in range(256 - len(_PRINTABLE))]
-
-
-def tiny_clip_tokenizer():
-    """A CLIPTokenizer with a character-level vocabulary (no merges): every text tokenizes offline."""
-    from transformers import CLIPTokenizer
-
-    symbols = ["<|startoftext|>", "<|endoftext|>", *_BYTE_SYMBOLS, *(s + "</w>" for s in _BYTE_SYMBOLS)]
-    return CLIPTokenizer(vocab={s: i for i, s in enumerate(symbols)}, merges=[], model_max_length=77)
-
-
-def tiny_t5_tokenizer():
-    """A T5 tokenizer with a character-level unigram vocabulary: every ASCII text tokenizes offline."""
-    from transformers import T5Tokenizer
-
-    specials = [("<pad>", 0.0), ("</s>", 0.0), ("<unk>", 0.0), ("\u2581", -2.0)]  # ids 0, 1, 2; the word start
-    return T5Tokenizer(vocab=specials + [(chr(c), -3.0) for c in range(32, 127)], extra_ids=0)
-
-
-def _tiny_vae(seed: int, **config):
-    from diffusers import AutoencoderKL
-
-    torch.manual_seed(seed)
-    return AutoencoderKL(**{**TINY_VAE, **config}).eval()
+TINY = {  # the spec of each architecture (random_pipelines)
+    "sd": dict(unet=TINY_UNET, vae=TINY_VAE, text_encoder=TINY_CLIP_TEXT),
+    "sdxl": dict(
+        unet=TINY_SDXL_UNET,
+        vae=dict(TINY_VAE, scaling_factor=0.13025, force_upcast=True),  # fp32 only, as SDXL's
+        text_encoder=TINY_CLIP_TEXT,
+        text_encoder_2=dict(TINY_CLIP_TEXT, projection_dim=32),
+    ),
+    "sd3": dict(
+        transformer=TINY_SD3,
+        vae=dict(TINY_VAE, latent_channels=16, scaling_factor=1.5305, shift_factor=0.0609),
+        text_encoder=dict(TINY_CLIP_TEXT, projection_dim=32),
+        text_encoder_2=dict(TINY_CLIP_TEXT, projection_dim=32),
+        t5=TINY_T5,
+    ),
+    "dit": dict(transformer=TINY_DIT, vae=TINY_VAE),
+}
 
 
 def save_tiny_stable_diffusion(
@@ -86,81 +76,22 @@ def save_tiny_stable_diffusion(
 ) -> Path:
     """Build a random Stable Diffusion pipeline (UNet block_out_channels (32, 64), scaled_linear
     schedule, ``prediction_type`` "epsilon" or "v_prediction") and save it to ``folder``."""
-    from diffusers import DDPMScheduler, StableDiffusionPipeline, UNet2DConditionModel
-    from transformers import CLIPTextConfig, CLIPTextModel
-
-    quiet_libraries()
-
-    torch.manual_seed(seed)
-    unet = UNet2DConditionModel(**{**TINY_UNET, "sample_size": image_size // 2})
-    text_encoder = CLIPTextModel(CLIPTextConfig(**TINY_CLIP_TEXT))
-    scheduler = DDPMScheduler(**SD_SCHEDULE, prediction_type=prediction_type)
-    pipeline = StableDiffusionPipeline(
-        vae=_tiny_vae(seed),
-        text_encoder=text_encoder.eval(),
-        tokenizer=tiny_clip_tokenizer(),
-        unet=unet.eval(),
-        scheduler=scheduler,
-        safety_checker=None,
-        feature_extractor=None,
-        requires_safety_checker=False,
-    )
-    pipeline.save_pretrained(folder)
+    spec = dict(TINY["sd"], unet=dict(TINY_UNET, sample_size=image_size // 2))
+    random_pipelines.stable_diffusion(spec, prediction_type=prediction_type, seed=seed).save_pretrained(folder)
     return Path(folder)
 
 
 def save_tiny_stable_diffusion_xl(folder: str | os.PathLike, *, seed: int = 0) -> Path:
     """Build a random SDXL pipeline (two CLIP text encoders, the second with a projection; a UNet
     with the "text_time" added embedding; an fp32-only VAE; Euler scheduler) and save it."""
-    from diffusers import EulerDiscreteScheduler, StableDiffusionXLPipeline, UNet2DConditionModel
-    from transformers import CLIPTextConfig, CLIPTextModel, CLIPTextModelWithProjection
-
-    quiet_libraries()
-
-    torch.manual_seed(seed)
-    width, projection, time_width = TINY_CLIP_TEXT["hidden_size"], 32, 8
-    unet = UNet2DConditionModel(  # cross-attention on both encoders' states; pooled + 6 time ids added
-        **{**TINY_UNET, "cross_attention_dim": 2 * width},
-        addition_embed_type="text_time",
-        addition_time_embed_dim=time_width,
-        projection_class_embeddings_input_dim=projection + 6 * time_width,
-    )
-    text_encoder = CLIPTextModel(CLIPTextConfig(**TINY_CLIP_TEXT))
-    text_encoder_2 = CLIPTextModelWithProjection(CLIPTextConfig(**TINY_CLIP_TEXT, projection_dim=projection))
-    schedule = {key: value for key, value in SD_SCHEDULE.items() if key != "clip_sample"}
-    StableDiffusionXLPipeline(
-        vae=_tiny_vae(seed, scaling_factor=0.13025, force_upcast=True),
-        text_encoder=text_encoder.eval(),
-        text_encoder_2=text_encoder_2.eval(),
-        tokenizer=tiny_clip_tokenizer(),
-        tokenizer_2=tiny_clip_tokenizer(),
-        unet=unet.eval(),
-        scheduler=EulerDiscreteScheduler(**schedule),
-    ).save_pretrained(folder)
+    random_pipelines.stable_diffusion_xl(TINY["sdxl"], seed=seed).save_pretrained(folder)
     return Path(folder)
 
 
 def save_tiny_stable_diffusion_3(folder: str | os.PathLike, *, seed: int = 0) -> Path:
     """Build a random Stable Diffusion 3 pipeline (MM-DiT transformer, 16-channel VAE with a shift
     factor, two projecting CLIP text encoders and a T5, flow matching with SD3's shift 3) and save it."""
-    from diffusers import FlowMatchEulerDiscreteScheduler, SD3Transformer2DModel, StableDiffusion3Pipeline
-    from transformers import CLIPTextConfig, CLIPTextModelWithProjection, T5Config, T5EncoderModel
-
-    quiet_libraries()
-
-    torch.manual_seed(seed)
-    clip = CLIPTextConfig(**TINY_CLIP_TEXT, projection_dim=32)
-    StableDiffusion3Pipeline(
-        transformer=SD3Transformer2DModel(**TINY_SD3).eval(),
-        scheduler=FlowMatchEulerDiscreteScheduler(shift=3.0),
-        vae=_tiny_vae(seed, latent_channels=16, scaling_factor=1.5305, shift_factor=0.0609),
-        text_encoder=CLIPTextModelWithProjection(clip).eval(),
-        tokenizer=tiny_clip_tokenizer(),
-        text_encoder_2=CLIPTextModelWithProjection(clip).eval(),
-        tokenizer_2=tiny_clip_tokenizer(),
-        text_encoder_3=T5EncoderModel(T5Config(**TINY_T5)).eval(),
-        tokenizer_3=tiny_t5_tokenizer(),
-    ).save_pretrained(folder)
+    random_pipelines.stable_diffusion_3(TINY["sd3"], seed=seed).save_pretrained(folder)
     return Path(folder)
 
 
@@ -171,18 +102,16 @@ def save_tiny_dit(
     seed: int = 0,
 ) -> Path:
     """Build a random class-conditional DiT pipeline (8 output channels: eps and the learned
-    variance, a null class at index ``len(class_names)``, linear schedule) and save it to ``folder``,
-    with the ``id2label`` table that the hub's DiT pipelines carry in model_index.json."""
-    from diffusers import DDIMScheduler, DiTPipeline, DiTTransformer2DModel
+    variance, a null class at index ``len(class_names)``, linear schedule) and save it to ``folder``."""
+    save_id2label(random_pipelines.dit(TINY["dit"], class_names, seed=seed), folder, class_names)
+    return Path(folder)
 
-    quiet_libraries()
 
-    torch.manual_seed(seed)
-    transformer = DiTTransformer2DModel(**TINY_DIT, num_embeds_ada_norm=len(class_names))
-    scheduler = DDIMScheduler(beta_start=0.0001, beta_end=0.02, beta_schedule="linear", clip_sample=False)
-    DiTPipeline(transformer.eval(), _tiny_vae(seed), scheduler).save_pretrained(folder)
+def save_id2label(pipeline, folder: str | os.PathLike, class_names: tuple[str, ...]) -> None:
+    """Save a DiT pipeline with the ``id2label`` table that the hub's carry in model_index.json
+    (diffusers reads it back but does not write it)."""
+    pipeline.save_pretrained(folder)
     index_file = Path(folder) / "model_index.json"
     index = json.loads(index_file.read_text())
     index["id2label"] = {str(i): name for i, name in enumerate(class_names)}
     index_file.write_text(json.dumps(index, indent=2))
-    return Path(folder)
