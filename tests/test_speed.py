@@ -87,3 +87,16 @@ def test_images_in_groups_get_the_answers_they_get_alone(tiny_models, tiny_image
 def test_classic_attention_is_refused_for_sd3s_joint_attention(tiny_models):
     with pytest.raises(ValueError, match="attention='classic' is for UNets and DiT; this network's attention is Joint"):
         load_denoiser(tiny_models["sd3"], CLASSES, attention="classic")
+
+
+def test_padded_batches_give_the_same_errors(tiny_models):
+    """A compiled network sees one batch shape: short batches are padded, and the padding is dropped."""
+    sd = load_denoiser(tiny_models["sd"], CLASSES, batch_size=8)
+    x = torch.rand(2, 3, 32, 32, generator=torch.Generator().manual_seed(0)) * 2 - 1
+    plan = make_plan(sd, 5, seed=0)  # 30 rows: batches of 8, 8, 8 and 6
+    plain = class_errors(sd, x, plan)
+    sizes = []
+    network = sd.network
+    sd.network = lambda x_t, timesteps, labels: sizes.append(len(x_t)) or network(x_t, timesteps, labels)
+    sd.fixed_rows = 8
+    assert torch.allclose(class_errors(sd, x, plan), plain, rtol=1e-5) and sizes == [8, 8, 8, 8]

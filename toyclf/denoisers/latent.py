@@ -65,6 +65,8 @@ class LatentDenoiser(nn.Module):
         One name per label id 0 .. K-1 (what the command line prints).
     """
 
+    fixed_rows: int | None = None  # pad every batch to this many rows (set for a compiled backbone)
+
     def __init__(self, backbone: Any, vae: Any, scheduler: Any, class_names: list[str]) -> None:
         super().__init__()
         self.schedule, self.prediction_type, timesteps = read_scheduler(scheduler)
@@ -108,7 +110,12 @@ class LatentDenoiser(nn.Module):
     @torch.inference_mode()
     def predict_noise(self, x_t: Tensor, t: Tensor, labels: Tensor) -> Tensor:
         """eps_theta(x_t, t, c) in fp32: [M, *S], [M] long, [M] long -> [M, *S]."""
-        output = self.network(x_t.to(self.dtype), self.timesteps[t], labels).float()  # [M, *S]
+        inputs = (x_t.to(self.dtype), self.timesteps[t], labels)
+        rows = len(x_t)
+        if self.fixed_rows is not None and rows < self.fixed_rows:  # a compiled network sees one batch shape:
+            extra = self.fixed_rows - rows  # short batches are padded with copies of their last row, not recompiled
+            inputs = tuple(torch.cat([v, v[-1:].expand(extra, *v.shape[1:])]) for v in inputs)
+        output = self.network(*inputs)[:rows].float()  # [M, *S]
         return epsilon_from_prediction(output, x_t, *self.schedule.scales(t), self.prediction_type)
 
     def extra_repr(self) -> str:

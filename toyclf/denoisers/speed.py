@@ -11,7 +11,8 @@ NCHW, eager), toyclf's is:
 - a batch that fills the device: the rows (point, class, trial) per backbone call are measured
   on the GPU (:func:`fitting_batch_size`), so a 24 GB card and an 80 GB one both stay busy
   without running out of memory;
-- ``torch.compile`` on request (its first calls compile for minutes).
+- ``torch.compile`` on request (its first calls compile for minutes), for one batch shape: the
+  short batches at the end of a stage are padded to it rather than compiled again.
 """
 
 from __future__ import annotations
@@ -48,8 +49,9 @@ def speed_up(
         channels_last = is_unet and denoiser.device.type == "cuda"
     backbone.to(memory_format=torch.channels_last if channels_last else torch.contiguous_format)
     denoiser.batch_size = fitting_batch_size(denoiser) if batch_size is None else batch_size
-    if compile:
-        denoiser.backbone = torch.compile(backbone)
+    if compile:  # one shape: batches padded to batch_size rows (LatentDenoiser.fixed_rows), no recompiling
+        denoiser.backbone = torch.compile(backbone, dynamic=False)
+        denoiser.fixed_rows = denoiser.batch_size
     return denoiser
 
 
