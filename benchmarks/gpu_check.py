@@ -94,7 +94,7 @@ def main() -> int:
     speed += ["--tiny"] if args.tiny else []
     ok &= run(speed, "3. speed")
     if args.compile:
-        run([*speed, "--compile"], "3. speed with torch.compile")
+        ok &= run([*speed, "--compile"], "3. speed with torch.compile")
     print(f"{'all checks passed' if ok else 'SOME CHECKS FAILED'}; done in {time.perf_counter() - start:.0f} s")
     return 0 if ok else 1
 

@@ -7,7 +7,7 @@
 Speed does not depend on the weights, so each architecture is built at its published size with
 random weights (``benchmarks/real_size.py``; nothing is downloaded) and driven end to end the way
 a user's run drives it: ``denoiser_from_pipeline`` (what ``load_denoiser`` does once the pipeline
-is loaded) and :func:`toyclf.estimator.class_errors` on one image, 10 classes. Side by side on
+is loaded) and :func:`toyclf.estimator.class_errors` on one image, 8 classes. Side by side on
 the same device:
 
 - toyclf's default path: fp16 on CUDA, PyTorch's fused attention, channels-last UNets, the batch
@@ -35,8 +35,8 @@ from toyclf.denoisers.pretrained import denoiser_from_pipeline, resolve_dtype
 from toyclf.estimator import class_errors
 from toyclf.plan import make_plan
 
-N_CLASSES = 10
-TRIALS = {"sd2": 64, "sdxl": 16, "sd3": 16, "dit": 256}  # per class: a few seconds of the official recipe
+N_CLASSES = 8  # divides every power-of-two batch: the timed runs are whole batches, for both recipes
+TRIALS = {"sd2": 64, "sdxl": 16, "sd3": 16, "dit": 256}  # per class, at least: seconds of the official recipe
 SCHEDULES = {  # the paper's: evaluations per image, its seconds per image on an RTX 3090
     "sd2": ("CIFAR-10 schedule (2,750 evaluations)", 2750, 30.0),
     "dit": ("ImageNet schedule (100,000 evaluations)", 100_000, 1000.0),
@@ -62,10 +62,10 @@ def matmul_flops_per_second(device: torch.device, dtype: torch.dtype, n: int) ->
     return 2 * n**3 / min(times[2:])
 
 
-def evaluations_per_second(denoiser, x: torch.Tensor, trials: int) -> float:
-    """Classify ``x`` (one image) over every class with ``trials`` trials each, after a warm-up run:
-    denoiser evaluations per second, the whole estimator included."""
-    class_errors(denoiser, x, make_plan(denoiser, max(2, trials // 4), seed=1))  # warm-up (and compilation)
+def evaluations_per_second(denoiser, x: torch.Tensor, trials: int, batch: int) -> float:
+    """Classify ``x`` (one image) over every class with ``trials`` trials each, after a warm-up run
+    of one ``batch``: denoiser evaluations per second, the whole estimator included."""
+    class_errors(denoiser, x, make_plan(denoiser, batch // denoiser.n_classes, seed=1))  # warm-up (and compiling)
     start = time.perf_counter()
     class_errors(denoiser, x, make_plan(denoiser, trials, seed=0))  # returns on the CPU: synchronised
     return len(x) * denoiser.n_classes * trials / (time.perf_counter() - start)
@@ -89,18 +89,19 @@ def benchmark(name: str, what: str, builder, spec: dict, device: torch.device, c
     else:
         pipeline = builder(spec, device=device)
     pipeline.to(device, dtype)
-    trials = TRIALS[name] if device.type == "cuda" else 4
     ours = denoiser_from_pipeline(pipeline, classes, compile=compile)
     parameters = sum(p.numel() for p in ours.backbone.parameters())
+    batch = max(ours.batch_size, OFFICIAL["batch_size"])  # both powers of two: whole batches for both
+    rows = -(-N_CLASSES * (TRIALS[name] if device.type == "cuda" else 4) // batch) * batch
     x = torch.rand(1, 3, ours.image_size, ours.image_size, generator=torch.Generator().manual_seed(0)) * 2 - 1
     if device.type == "cuda":
         torch.cuda.reset_peak_memory_stats(device)
-    our_rate = evaluations_per_second(ours, x, trials)
+    our_rate = evaluations_per_second(ours, x, rows // N_CLASSES, batch)
     memory = torch.cuda.max_memory_allocated(device) / 2**30 if device.type == "cuda" else float("nan")
-    flops = flops_per_evaluation(ours)
     setting = {**OFFICIAL, "attention": "sdpa"} if name == "sd3" else OFFICIAL  # joint attention: fused only
-    official = denoiser_from_pipeline(pipeline, classes, **setting)
-    official_rate = evaluations_per_second(official, x, trials)
+    official = denoiser_from_pipeline(pipeline, classes, **setting)  # the same network, set up the paper's way
+    flops = flops_per_evaluation(official)  # eager, one row unpadded
+    official_rate = evaluations_per_second(official, x, rows // N_CLASSES, batch)
     ratio = our_rate / official_rate
     print(f"{what}: {parameters / 1e6:.1f} M parameters, {flops / 1e9:.1f} GFLOP per evaluation", flush=True)
     print(

@@ -195,8 +195,8 @@ paper, alive, done, cifar_evaluations = StagedElimination((50, 500), (5, 1)), 10
 for n_samples, to_keep in zip(paper.n_samples, paper.to_keep, strict=True):  # Algorithm 2's cost, stage by stage
     cifar_evaluations += alive * (n_samples - done)  # every surviving class on the stage's new trials
     alive, done = to_keep, n_samples
-print(f"this run: UNet with {parameters / 1e6:.2f} M parameters, latents {tuple(denoiser.latent_shape)}, {DEVICE}")
-print(f"          {int(trials.sum())} UNet evaluations for {len(images)} images and {len(CLASSES)} classes")
+print(f"this run: a network of {parameters / 1e6:.2f} M parameters, latents {tuple(denoiser.latent_shape)}, {DEVICE}")
+print(f"          {int(trials.sum())} network evaluations for {len(images)} images and {len(CLASSES)} classes")
 print(
     f"the paper's CIFAR-10 schedule: {cifar_evaluations} evaluations per image, "
     f"{cifar_evaluations / 100:.0f} s at the paper's 100 evaluations per second"

@@ -134,3 +134,61 @@ def test_refiners_and_resolution_dependent_shifts_are_refused(tiny_models, tmp_p
         load_denoiser(tmp_path / "refiner", ["cat", "dog"])
     with pytest.raises(ValueError, match="use_dynamic_shifting, as FLUX does"):
         RectifiedFlowSchedule.from_diffusers(FlowMatchEulerDiscreteScheduler(use_dynamic_shifting=True))
+
+
+def test_sd3_timesteps_are_diffusers_own_at_our_noise_levels(tiny_models):
+    """Independently of toyclf's shift formula: diffusers' scheduler, asked for our (unshifted)
+    midpoint noise levels, shifts them to the timesteps our transformer calls receive."""
+    from diffusers import FlowMatchEulerDiscreteScheduler
+
+    sd3 = load_denoiser(tiny_models["sd3"], ["cat", "dog"])
+    scheduler = FlowMatchEulerDiscreteScheduler.from_pretrained(tiny_models["sd3"], subfolder="scheduler")
+    midpoints = (torch.arange(1000, dtype=torch.float64) + 0.5) / 1000
+    scheduler.set_timesteps(sigmas=midpoints.flip(0).numpy())  # noisiest first, as diffusers orders them
+    assert torch.allclose(sd3.timesteps, scheduler.timesteps.flip(0).float(), atol=1e-3)
+
+
+@pytest.mark.parametrize("model", ["sdxl", "sd3"])
+def test_float16_gives_the_float32_answer_to_its_precision(tiny_models, model):
+    """The conditioning (prompt states, pooled vectors, SDXL's time ids, SD3's timesteps) in fp16
+    gives the fp32 noise prediction to fp16's precision."""
+    full = load_denoiser(tiny_models[model], CLASSES, dtype="float32")
+    half = load_denoiser(tiny_models[model], CLASSES, dtype="float16")
+    x_t = torch.randn(6, *full.latent_shape, generator=torch.Generator().manual_seed(0))
+    t, labels = torch.tensor([10, 200, 400, 600, 800, 990]), torch.tensor([0, 1, 2, 0, 1, 2])
+    expected = full.predict_noise(x_t, t, labels)
+    assert torch.allclose(half.predict_noise(x_t, t, labels), expected, rtol=2e-2, atol=2e-2)
+
+
+@pytest.mark.parametrize("model, upcast", [("sd", False), ("sd3", False), ("dit", False), ("sdxl", True)])
+def test_only_sdxl_keeps_its_vae_in_float32(tiny_models, model, upcast):
+    classes = ["tench", "goldfish"] if model == "dit" else ["cat", "dog"]
+    denoiser = load_denoiser(tiny_models[model], classes, dtype="float16")
+    assert denoiser.vae.dtype == (torch.float32 if upcast else torch.float16)
+
+
+def test_pipelines_toyclf_cannot_drive_get_clear_errors(tiny_models):
+    from diffusers import DDPMPipeline, DDPMScheduler, ScoreSdeVeScheduler, UNet2DConditionModel, UNet2DModel
+
+    from toyclf.denoisers import denoiser_from_pipeline
+    from toyclf.denoisers import random_pipelines as build
+    from toyclf.denoisers.latent import read_scheduler
+    from toyclf.denoisers.tiny import TINY, TINY_UNET
+
+    unet = UNet2DModel(
+        sample_size=8,
+        block_out_channels=(32, 64),
+        down_block_types=("DownBlock2D",) * 2,
+        up_block_types=("UpBlock2D",) * 2,
+    )
+    unconditional = DDPMPipeline(unet, DDPMScheduler())
+    with pytest.raises(ValueError, match="is a DDPMPipeline; toyclf drives Stable Diffusion 1/2, SDXL, SD3 and DiT"):
+        denoiser_from_pipeline(unconditional, ["cat", "dog"])
+    inpainting = build.stable_diffusion(dict(TINY["sd"], unet=dict(TINY_UNET, in_channels=9)))
+    assert isinstance(inpainting.unet, UNet2DConditionModel)
+    with pytest.raises(ValueError, match="the network takes 9 input channels but the VAE makes 4-channel latents"):
+        denoiser_from_pipeline(inpainting, ["cat", "dog"])
+    with pytest.raises(ValueError, match=r"is a class-conditional DiT .*give class names or label ids, not prompts"):
+        load_denoiser(tiny_models["dit"], prompts=["a fish", "a shark"])
+    with pytest.raises(ValueError, match="scheduler is a ScoreSdeVeScheduler, neither a DDPM-family scheduler"):
+        read_scheduler(ScoreSdeVeScheduler())  # a variance-exploding SDE: no alphas_cumprod, no shift

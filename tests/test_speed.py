@@ -65,6 +65,7 @@ def test_batch_rule_fills_the_share_of_memory_it_is_given():
         (dict(attention="flash"), "attention must be one of 'sdpa', 'classic'; got 'flash'"),
         (dict(batch_size=0), "batch_size must be a positive integer or None (fill the device); got 0"),
         (dict(batch_size=2.5), "batch_size must be a positive integer or None (fill the device); got 2.5"),
+        (dict(batch_size=True), "batch_size must be a positive integer or None (fill the device); got True"),
     ],
 )
 def test_bad_speed_settings_are_refused_before_loading(tmp_path, kwargs, message):
@@ -100,3 +101,35 @@ def test_padded_batches_give_the_same_errors(tiny_models):
     sd.network = lambda x_t, timesteps, labels: sizes.append(len(x_t)) or network(x_t, timesteps, labels)
     sd.fixed_rows = 8
     assert torch.allclose(class_errors(sd, x, plan), plain, rtol=1e-5) and sizes == [8, 8, 8, 8]
+
+
+def test_the_measured_batch_fills_half_the_free_memory(monkeypatch):
+    """The rule on a GPU, its measurements stood in for: free memory plus PyTorch's unused cache,
+    half of it, in rows of the measured cost; a cost too small to measure gives 32."""
+    from types import SimpleNamespace
+
+    from toyclf.denoisers import speed
+
+    gib = 2**30
+    fake = SimpleNamespace(device=torch.device("cuda"))
+    monkeypatch.setattr(torch.cuda, "empty_cache", lambda: None)
+    monkeypatch.setattr(torch.cuda, "mem_get_info", lambda device: (30 * gib, 80 * gib))
+    monkeypatch.setattr(torch.cuda, "memory_reserved", lambda device: 12 * gib)
+    monkeypatch.setattr(torch.cuda, "memory_allocated", lambda device: 10 * gib)
+    monkeypatch.setattr(speed, "bytes_per_row", lambda denoiser: gib / 8)  # (30 + 2) / 2 GiB: 128 rows
+    assert speed.fitting_batch_size(fake) == 128
+    monkeypatch.setattr(speed, "bytes_per_row", lambda denoiser: 0.0)
+    assert speed.fitting_batch_size(fake) == CPU_BATCH_SIZE
+
+
+def test_images_are_encoded_a_few_at_a_time(tiny_models):
+    from toyclf.denoisers.latent import ENCODE_ROWS
+
+    sd = load_denoiser(tiny_models["sd"], CLASSES)
+    x = torch.rand(ENCODE_ROWS + 1, 3, 32, 32, generator=torch.Generator().manual_seed(0)) * 2 - 1
+    calls = []
+    encode = sd.vae.encode
+    sd.vae.encode = lambda images: calls.append(len(images)) or encode(images)
+    together = sd.encode(x)
+    assert calls == [ENCODE_ROWS, 1]
+    assert torch.allclose(together, torch.cat([sd.encode(x[i : i + 1]) for i in range(len(x))]), atol=1e-5)

@@ -124,6 +124,13 @@ def pair_losses(
 
 DEFAULT_BATCH_SIZE = 4096  # rows per call of a denoiser that does not say (the toy MLP: a few MB)
 
+
+def resolve_batch_size(denoiser: Denoiser, batch_size: int | None) -> int:
+    """``batch_size``, else the denoiser's own (``denoiser.batch_size``: a pretrained one measures
+    what fills its GPU), else :data:`DEFAULT_BATCH_SIZE`."""
+    return getattr(denoiser, "batch_size", DEFAULT_BATCH_SIZE) if batch_size is None else batch_size
+
+
 # How many points the fast path scores together (a chunk). Two limits, the smaller wins:
 LOSS_TABLE_BYTES = 16 * 2**20
 """Memory for one chunk's table of per-trial losses, [b, K, N] float64 (8 bytes a number): the
@@ -256,7 +263,7 @@ def class_errors(
     weights = trial_weights(denoiser.schedule, plan, weighting, noise_range=noise_range)  # [N] float64
 
     stage_ends = rule.stage_ends(len(plan))
-    batch_size = getattr(denoiser, "batch_size", DEFAULT_BATCH_SIZE) if batch_size is None else batch_size
+    batch_size = resolve_batch_size(denoiser, batch_size)
     scoring = ChunkScoring(
         denoiser=denoiser,
         plan=plan,

@@ -15,7 +15,7 @@ from typing import Any
 
 from toyclf.denoisers.images import preprocess_images
 from toyclf.denoisers.latent import LatentDenoiser
-from toyclf.estimator import DEFAULT_BATCH_SIZE, class_errors, log_posterior, points_per_chunk
+from toyclf.estimator import class_errors, log_posterior, points_per_chunk, resolve_batch_size
 from toyclf.plan import TrialPlan
 from toyclf.pruning import resolve_pruning
 
@@ -26,9 +26,8 @@ def images_per_group(denoiser: LatentDenoiser, plan: TrialPlan, pruning: Any, ba
     """How many images are scored together: as many as the estimator scores in one chunk
     (:func:`toyclf.estimator.points_per_chunk`: enough to fill its first stage's batches), at
     most :data:`MOST_IMAGES`."""
-    batch_size = getattr(denoiser, "batch_size", DEFAULT_BATCH_SIZE) if batch_size is None else batch_size
     stage_ends = resolve_pruning(pruning).stage_ends(len(plan))
-    return min(MOST_IMAGES, points_per_chunk(denoiser.n_classes, stage_ends, batch_size))
+    return min(MOST_IMAGES, points_per_chunk(denoiser.n_classes, stage_ends, resolve_batch_size(denoiser, batch_size)))
 
 
 def classify_images(

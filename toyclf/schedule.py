@@ -212,7 +212,7 @@ class RectifiedFlowSchedule(NoiseSchedule):
         """
         config = scheduler.config
         if not hasattr(config, "shift") or not hasattr(scheduler, "sigmas"):
-            raise TypeError(f"{type(scheduler).__name__} is not a flow-matching scheduler (no shift and sigmas).")
+            raise ValueError(f"{type(scheduler).__name__} is not a flow-matching scheduler (no shift and sigmas).")
         if config.get("use_dynamic_shifting", False):
             raise ValueError(
                 f"{type(scheduler).__name__} shifts its noise levels with the image size (use_dynamic_shifting, "

@@ -18,7 +18,11 @@ from toyclf.schedule import NoiseSchedule
 
 @runtime_checkable
 class Denoiser(Protocol):
-    """A class-conditional noise predictor eps_theta(x_t, t, c) and the space it works in."""
+    """A class-conditional noise predictor eps_theta(x_t, t, c) and the space it works in.
+
+    Optionally it says how many rows it takes per call (``batch_size``, an int): the estimator
+    then sends that many unless told otherwise (the pretrained backends measure it on a GPU).
+    """
 
     schedule: NoiseSchedule  # the model's own forward process (alphas_cumprod, [T])
     n_classes: int  # label ids are 0 .. n_classes - 1

@@ -29,6 +29,7 @@ from toyclf.prediction import epsilon_from_prediction
 from toyclf.schedule import NoiseSchedule, RectifiedFlowSchedule
 
 PREDICTION_TYPES = ("epsilon", "v_prediction")  # the DDPM-family schedulers' (flow schedulers: "velocity")
+ENCODE_ROWS = 4  # images per VAE call: a 1024 px image takes GBs of activations in the encoder
 
 
 def read_scheduler(scheduler: Any) -> tuple[NoiseSchedule, str, Tensor]:
@@ -41,11 +42,12 @@ def read_scheduler(scheduler: Any) -> tuple[NoiseSchedule, str, Tensor]:
             )
         schedule = NoiseSchedule.from_diffusers(scheduler)
         return schedule, prediction_type, torch.arange(schedule.num_timesteps)  # [T] long: t itself
-    if hasattr(scheduler.config, "shift"):  # FlowMatchEulerDiscreteScheduler: the straight path
+    if hasattr(getattr(scheduler, "config", None), "shift"):  # FlowMatchEulerDiscreteScheduler: the straight path
         schedule = RectifiedFlowSchedule.from_diffusers(scheduler)
         return schedule, "velocity", (schedule.sigmas * schedule.num_timesteps).float()  # [T]: sigma_t T
-    raise TypeError(
-        f"{type(scheduler).__name__} is neither a DDPM-family scheduler (alphas_cumprod) nor a flow-matching one."
+    raise ValueError(
+        f"the pipeline's scheduler is a {type(scheduler).__name__}, neither a DDPM-family scheduler "
+        "(alphas_cumprod) nor a flow-matching one (shift): toyclf cannot read its noising path."
     )
 
 
@@ -57,8 +59,9 @@ class LatentDenoiser(nn.Module):
     backbone : the diffusers UNet or transformer
         Its config's ``sample_size`` is the side of the square latents it takes.
     vae : diffusers.AutoencoderKL
-        Encodes images [B, 3, H, W] in [-1, 1] to latents [B, C, H/f, W/f]. A VAE whose config
-        asks for it (``force_upcast``, SDXL's) runs in fp32 while the backbone runs in fp16.
+        Encodes images [B, 3, H, W] in [-1, 1] to latents [B, C, H/f, W/f], a few at a time
+        (:data:`ENCODE_ROWS`). Where the backend upcasts (SDXL: :attr:`upcast_vae`) and the VAE's
+        config asks for it (``force_upcast``), it runs in fp32 while the backbone runs in fp16.
     scheduler : a diffusers DDPM-family or flow-matching scheduler
         Gives the forward process and what the backbone predicts.
     class_names : list of str
@@ -66,13 +69,20 @@ class LatentDenoiser(nn.Module):
     """
 
     fixed_rows: int | None = None  # pad every batch to this many rows (set for a compiled backbone)
+    upcast_vae: bool = False  # honour the VAE config's force_upcast, as diffusers' pipelines for this model do
 
     def __init__(self, backbone: Any, vae: Any, scheduler: Any, class_names: list[str]) -> None:
         super().__init__()
         self.schedule, self.prediction_type, timesteps = read_scheduler(scheduler)
         self.backbone = backbone.eval().requires_grad_(False)  # eval: no dropout, no random label drop
-        if vae.config.get("force_upcast", False) and vae.dtype == torch.float16:
+        if self.upcast_vae and vae.config.get("force_upcast", False) and vae.dtype == torch.float16:
             vae = vae.to(torch.float32)  # fp16 overflows in this VAE; encoding is once per image
+        if backbone.config.in_channels != vae.config.latent_channels:
+            raise ValueError(
+                f"the network takes {backbone.config.in_channels} input channels but the VAE makes "
+                f"{vae.config.latent_channels}-channel latents: an inpainting or depth model? toyclf needs a "
+                "text-to-image or class-conditional one, whose input is the noisy latent alone."
+            )
         self.vae = vae.eval().requires_grad_(False)
         self.register_buffer("timesteps", timesteps.to(self.device), persistent=False)  # [T]
         self.class_names = list(class_names)
@@ -99,9 +109,9 @@ class LatentDenoiser(nn.Module):
                 f"expected images of shape [B, 3, {self.image_size}, {self.image_size}] in [-1, 1] "
                 f"(toyclf.denoisers.images.preprocess_images makes them); got {tuple(x.shape)}."
             )
-        config = self.vae.config
-        latents = self.vae.encode(x.to(self.device, self.vae.dtype)).latent_dist.mean.float()  # [B, C, h, w]
-        return (latents - (config.get("shift_factor") or 0.0)) * config.scaling_factor
+        config, x = self.vae.config, x.to(self.device, self.vae.dtype)
+        latents = torch.cat([self.vae.encode(part).latent_dist.mean.float() for part in x.split(ENCODE_ROWS)])
+        return (latents - (config.get("shift_factor") or 0.0)) * config.scaling_factor  # [B, C, h, w]
 
     def network(self, x_t: Tensor, timesteps: Tensor, labels: Tensor) -> Tensor:
         """The backbone's raw output for label ids, in its dtype: [M, *S], [M] its timesteps, [M] -> [M, *S]."""

@@ -116,8 +116,9 @@ def load_denoiser(
     dtype = resolve_dtype(dtype, device)
     pipeline = load_pipeline(model, dtype)
     pipeline.to(device)
-    speed = dict(attention=attention, channels_last=channels_last, batch_size=batch_size, compile=compile)
-    return denoiser_from_pipeline(pipeline, classes, prompts=prompts, template=template, name=model, **speed)
+    denoiser = _backend_for(pipeline, classes, prompts, template, repr(model))
+    del pipeline  # its text encoders go: the batch is measured on the memory the denoiser leaves free
+    return speed_up(denoiser, attention=attention, channels_last=channels_last, batch_size=batch_size, compile=compile)
 
 
 def denoiser_from_pipeline(
@@ -137,6 +138,8 @@ def denoiser_from_pipeline(
 
 
 def _backend_for(pipeline: Any, classes: Any, prompts: Any, template: str | None, model: str) -> LatentDenoiser:
+    """The backend class for the pipeline's parts (DiT, SD3, SDXL, SD 1/2), built from it; ``model``
+    names the pipeline in errors."""
     from toyclf.denoisers.dit import DiTDenoiser
     from toyclf.denoisers.stable_diffusion import DEFAULT_TEMPLATE, StableDiffusionDenoiser
     from toyclf.denoisers.stable_diffusion_3 import StableDiffusion3Denoiser

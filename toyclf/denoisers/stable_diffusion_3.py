@@ -27,6 +27,8 @@ class StableDiffusion3Denoiser(PromptDenoiser):
 
     @staticmethod
     def encode_prompts(pipeline: Any, prompts: list[str]) -> tuple[Tensor, Tensor]:
+        """The three encoders' states [K, 77 + 256, E] and the CLIPs' pooled vectors [K, P], from the
+        pipeline's ``encode_prompt`` (prompt_2 and prompt_3 None: every encoder reads the same prompt)."""
         embeddings, _, pooled, _ = pipeline.encode_prompt(
             prompts, None, None, device=pipeline.device, num_images_per_prompt=1, do_classifier_free_guidance=False
         )

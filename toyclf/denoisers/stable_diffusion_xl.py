@@ -20,6 +20,8 @@ from toyclf.denoisers.stable_diffusion import StableDiffusionDenoiser
 class StableDiffusionXLDenoiser(StableDiffusionDenoiser):
     """An SDXL UNet behind the Denoiser protocol, one text prompt per class (``from_pipeline``)."""
 
+    upcast_vae = True  # its VAE overflows in fp16 (force_upcast in its config), as diffusers' SDXL pipelines know
+
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         size = self.image_size
@@ -28,6 +30,8 @@ class StableDiffusionXLDenoiser(StableDiffusionDenoiser):
 
     @staticmethod
     def encode_prompts(pipeline: Any, prompts: list[str]) -> tuple[Tensor, Tensor]:
+        """Both CLIPs' penultimate states, concatenated [K, 77, E1 + E2], and the second's pooled,
+        projected embedding [K, P], from the pipeline's ``encode_prompt``."""
         embeddings, _, pooled, _ = pipeline.encode_prompt(
             prompts, device=pipeline.device, num_images_per_prompt=1, do_classifier_free_guidance=False
         )
