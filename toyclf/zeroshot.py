@@ -184,8 +184,8 @@ def run(args: argparse.Namespace) -> int:
         skips = ResultsFile(part_path(log, state.process_index) if several else log, SKIPPED_COLUMNS)
         bar = tqdm(total=len(mine), desc="images", disable=args.quiet or not state.is_main_process)
         for start in range(0, len(mine), group_size):
-            group, pictures, stop = [], [], None
-            for path, label in mine[start : start + group_size]:
+            chunk, group, pictures, stop = mine[start : start + group_size], [], [], None
+            for path, label in chunk:
                 try:
                     pictures.append(load_image(path))
                     group.append((path, label))
@@ -206,7 +206,7 @@ def run(args: argparse.Namespace) -> int:
                     bar.write(f"{path}  ->  {out['prediction']}   ({scores})")
             if stop is not None:
                 raise stop
-            bar.update(len(mine[start : start + group_size]))
+            bar.update(len(chunk))
         bar.close()
 
     state.wait_for_everyone()

@@ -116,8 +116,8 @@ def load_denoiser(
     dtype = resolve_dtype(dtype, device)
     pipeline = load_pipeline(model, dtype)
     pipeline.to(device)
-    denoiser = _backend_for(pipeline, classes, prompts, template, repr(model))
-    del pipeline  # its text encoders go: the batch is measured on the memory the denoiser leaves free
+    denoiser = _backend_for(pipeline, classes, prompts, template, repr(model))  # denoiser_from_pipeline's two
+    del pipeline  # steps, with the text encoders let go between: the batch is measured on what the denoiser leaves
     return speed_up(denoiser, attention=attention, channels_last=channels_last, batch_size=batch_size, compile=compile)
 
 

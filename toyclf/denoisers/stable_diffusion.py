@@ -3,9 +3,9 @@
 The UNet eps_theta(x_t, t, text) is conditioned on the CLIP embedding of one prompt per class
 ("a photo of a {}."), computed once by the pipeline's own ``encode_prompt`` and cached; a label
 id k picks prompt k. SDXL and Stable Diffusion 3 (:mod:`toyclf.denoisers.stable_diffusion_xl`,
-:mod:`toyclf.denoisers.stable_diffusion_3`) differ only in what else their prompts give. Images become VAE latents once
-(:class:`~toyclf.denoisers.latent.LatentDenoiser`). The estimator drives it as it drives the toy
-MLP: it never knows which denoiser it holds.
+:mod:`toyclf.denoisers.stable_diffusion_3`) differ only in what else their prompts give. Images
+become VAE latents once (:class:`~toyclf.denoisers.latent.LatentDenoiser`). The estimator drives
+it as it drives the toy MLP: it never knows which denoiser it holds.
 """
 
 from __future__ import annotations
