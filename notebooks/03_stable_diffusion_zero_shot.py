@@ -47,7 +47,6 @@ import torch
 from sklearn.datasets import load_sample_images
 
 from toyclf.denoisers import load_denoiser
-from toyclf.denoisers.images import preprocess_images
 from toyclf.denoisers.tiny import save_tiny_stable_diffusion
 from toyclf.estimator import class_errors, log_posterior
 from toyclf.plan import make_plan
@@ -63,13 +62,14 @@ print(denoiser.prompts, "| latents:", denoiser.latent_shape, "| prediction:", de
 # ## 1. Images become latents
 #
 # scikit-learn ships two photographs (no download): a temple in China and a flower. Each is
-# resized and centre-cropped to the model's resolution, scaled to [-1, 1], and encoded by the VAE
-# to `4 x h/8 x w/8` latents, where the diffusion happens.
+# resized and centre-cropped to the model's resolution as the paper's code does it (torchvision's
+# bicubic `Resize` and `CenterCrop`: `denoiser.preprocess`), scaled to [-1, 1], and encoded by the
+# VAE to `4 x h/8 x w/8` latents, where the diffusion happens.
 
 # %%
 photos = load_sample_images().images  # china.jpg, flower.jpg as uint8 arrays
 truth = ["temple", "flower"]
-images = preprocess_images([torch.tensor(p).permute(2, 0, 1) for p in photos], denoiser.image_size)  # [2, 3, H, W]
+images = denoiser.preprocess([torch.tensor(p).permute(2, 0, 1) for p in photos])  # [2, 3, H, W]
 latents = denoiser.encode(images)  # [2, 4, h, w]
 
 fig, axes = plt.subplots(2, 5, figsize=(12, 5))
@@ -205,5 +205,5 @@ print(
 # %% [markdown]
 # Nothing above knew it was driving Stable Diffusion: `class_errors`, the plan, the pruning rules
 # and the posterior are the ones the toy MLP used. `python -m toyclf.zeroshot --model MODEL
-# --classes ... IMAGES` runs this on folders of images, with a CSV that resumes, and on several
+# IMAGES --classes ...` runs this on folders of images, with a CSV that resumes, and on several
 # GPUs through `accelerate launch`.

@@ -35,8 +35,26 @@ MATHJAX = Path(jupyter_server_mathjax.__file__).parent / "static"  # MathJax 2: 
 MATHJAX_CONFIG = "TeX-AMS-MML_HTMLorMML-full,Safe"  # the configurations jupyter-server-mathjax ships
 
 
+def read_stored_notebook(name: str) -> nbformat.NotebookNode:
+    """The stored notebook ``notebooks/NAME.ipynb``; a ``ValueError`` saying how to build it when
+    it is missing or cannot be read (cut short, not a notebook)."""
+    path = NOTEBOOKS / f"{name}.ipynb"
+    build = f"build it with: python notebooks/build.py {name}"
+    if not path.is_file():
+        raise ValueError(f"no stored notebook {path}: {build}")
+    try:
+        notebook = nbformat.read(path, as_version=4)
+        nbformat.validate(notebook)
+    except Exception as error:  # nbformat fails with JSON, validation and key errors alike: all mean "not readable"
+        reason = str(error).strip().splitlines()[0] if str(error).strip() else type(error).__name__
+        raise ValueError(f"{path} is not a readable notebook ({reason}): {build}") from None
+    return notebook
+
+
 def export_slides(name: str, out: Path) -> Path:
-    """Write ``out/NAME.slides.html`` and, beside it, ``reveal.js/`` and ``mathjax/``; returns the HTML path."""
+    """Write ``out/NAME.slides.html`` and, beside it, ``reveal.js/`` and ``mathjax/``; returns the HTML path.
+    The notebook is read first: nothing is written for one that is missing or damaged."""
+    notebook = read_stored_notebook(name)
     out.mkdir(parents=True, exist_ok=True)
     for source, target in ((REVEAL, out / "reveal.js"), (MATHJAX, out / "mathjax")):
         shutil.copytree(source, target, dirs_exist_ok=True)
@@ -53,7 +71,6 @@ def export_slides(name: str, out: Path) -> Path:
         exclude_input_prompt=True,
         exclude_output_prompt=True,
     )
-    notebook = nbformat.read(NOTEBOOKS / f"{name}.ipynb", as_version=4)
     for cell in notebook.cells:  # nbconvert embeds only images below its base folder: make that the repository
         if cell.cell_type == "markdown":
             cell.source = cell.source.replace("](../figures/", "](figures/")
@@ -64,15 +81,19 @@ def export_slides(name: str, out: Path) -> Path:
     return path
 
 
-def main() -> int:
-    names = sorted(path.stem for path in NOTEBOOKS.glob("[0-9]*.ipynb"))
+def main(argv: list[str] | None = None) -> int:
+    names = sorted(path.stem for path in NOTEBOOKS.glob("[0-9]*.py"))  # the sources: a notebook not built yet counts
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("name", nargs="?", default="01_spirals", help=f"one of {', '.join(names)}")
     parser.add_argument("--out", type=Path, default=NOTEBOOKS / "slides", help="folder to write (default: %(default)s)")
-    args = parser.parse_args()
+    args = parser.parse_args(argv)
     if args.name not in names:
         parser.error(f"no such notebook: {args.name!r}; expected one of {', '.join(names)}")
-    print(export_slides(args.name, args.out))
+    try:
+        print(export_slides(args.name, args.out))
+    except (ValueError, OSError) as error:
+        print(f"error: {error}", file=sys.stderr)
+        return 2
     return 0
 
 

@@ -1,7 +1,10 @@
-"""python -m toyclf.spirals, end to end with tiny settings, and its argument errors."""
+"""python -m toyclf.spirals, end to end with tiny settings, and its argument errors; the commands'
+one error boundary (bad input, Ctrl-C and SIGTERM as one line, never a traceback)."""
 
+import signal
 import subprocess
 import sys
+import time
 
 import pytest
 
@@ -36,7 +39,11 @@ def test_same_seed_same_numbers(tmp_path, capsys):
     [
         (["--steps", "0"], "--steps: expected a positive integer, got 0"),
         (["--trials", "-3"], "--trials: expected a positive integer, got -3"),
-        (["--grid", "many"], "--grid: expected a positive integer, got 'many'"),
+        (["--grid", "many"], "--grid: expected a grid size from 2 to 1000, got 'many'"),
+        (["--grid", "1"], "--grid: expected a grid size from 2 to 1000, got 1"),
+        (["--grid", "100000"], "--grid: expected a grid size from 2 to 1000, got 100000"),
+        (["--seed", "-1"], "--seed: expected a seed from 0 to 4294967295, got -1"),
+        (["--seed", "4294967296"], "--seed: expected a seed from 0 to 4294967295, got 4294967296"),
         (["--dataset", "swirls"], "--dataset: invalid choice: 'swirls'"),
         (["--noise", "-1"], "--noise: expected a number >= 0"),
         (["--device", "cuda:7"], "device='cuda:7' was requested"),
@@ -84,3 +91,59 @@ def test_inside_measures_everything_and_writes_its_figures(tmp_path, capsys):
     for what in ("best t =", "shared noise:", "oracle, ELBO, 1000 pairs", "calibration, uniform", "early stopping"):
         assert what in printed
     assert sorted(p.name for p in out.iterdir()) == sorted(f"{name}.png" for name in inside.FIGURES)
+
+
+@pytest.mark.parametrize(
+    "module", ["toyclf.spirals", "toyclf.animate", "toyclf.digits", "toyclf.inside", "toyclf.zeroshot"]
+)
+def test_a_negative_seed_is_refused_by_every_command(module, capsys):
+    main_of = __import__(module, fromlist=["main"]).main
+    with pytest.raises(SystemExit) as exit_:
+        main_of(["--seed", "-1", *(["x.png", "--classes", "a", "b"] if module.endswith("zeroshot") else [])])
+    assert exit_.value.code == 2
+    assert "--seed: expected a seed from 0 to 4294967295, got -1" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize(
+    "raised, code, line",
+    [
+        (ValueError("bad value"), 2, "error: bad value\n"),
+        (FileNotFoundError("no such file: 'x'"), 2, "error: no such file: 'x'\n"),
+        (MemoryError(), 2, "error: out of memory (no memory left); smaller sizes or batches need less.\n"),
+        (KeyboardInterrupt(), 130, "\ninterrupted\n"),
+    ],
+)
+def test_the_command_boundary_turns_errors_into_one_line(raised, code, line, capsys):
+    from toyclf.cli import command
+
+    @command
+    def failing(argv):
+        raise raised
+
+    assert failing([]) == code
+    assert capsys.readouterr().err == line
+
+
+def test_the_command_boundary_says_what_an_interruption_kept(capsys):
+    from toyclf.cli import Interrupted, command
+
+    @command
+    def interrupted(argv):
+        raise Interrupted("3 of 9 images are saved")
+
+    assert interrupted([]) == 130 and capsys.readouterr().err == "\ninterrupted: 3 of 9 images are saved\n"
+
+
+@pytest.mark.parametrize("stop", [signal.SIGINT, signal.SIGTERM])
+def test_ctrl_c_or_sigterm_during_training_is_one_line(stop, tmp_path):
+    process = subprocess.Popen(
+        [sys.executable, "-m", "toyclf.spirals", "--steps", "1000000", "--n-samples", "200", "--out", str(tmp_path)],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    assert process.stdout.readline().startswith("spirals: 200 training")  # printed just before training starts
+    time.sleep(1.0)
+    process.send_signal(stop)
+    _, err = process.communicate(timeout=60)
+    assert process.returncode == 130 and "interrupted" in err and "Traceback" not in err

@@ -67,3 +67,27 @@ def test_unknown_notebook_is_refused(capsys, monkeypatch) -> None:
         _slides_module().main()
     assert stop.value.code == 2
     assert "no such notebook: '05_missing'; expected one of 01_spirals" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize(
+    "stored, message",
+    [
+        (None, r"no stored notebook .*06_talk.ipynb: build it with: python notebooks/build.py 06_talk"),
+        (
+            b'{\n "cells": [\n  {\n   "cell_',
+            r"06_talk.ipynb is not a readable notebook .*: build it with: python notebooks/build",
+        ),
+        (b'{"cells": 3}', r"06_talk.ipynb is not a readable notebook"),
+    ],
+)
+def test_a_missing_or_damaged_notebook_is_one_line_and_writes_nothing(stored, message, tmp_path, monkeypatch, capsys):
+    slides = _slides_module()
+    monkeypatch.setattr(slides, "NOTEBOOKS", tmp_path)
+    (tmp_path / "06_talk.py").write_text("# %% [markdown]\n# A talk\n")  # its source: the notebook is known
+    if stored is not None:
+        (tmp_path / "06_talk.ipynb").write_bytes(stored)
+    out = tmp_path / "deck"
+    assert slides.main(["06_talk", "--out", str(out)]) == 2
+    err = capsys.readouterr().err
+    assert re.search(message, err) and "Traceback" not in err
+    assert not out.exists()  # reveal.js is not copied for a deck that cannot be made

@@ -82,11 +82,11 @@ def test_staged_elimination_and_dit(tiny_models, tiny_images, tmp_path):
     [
         (["{missing}", "--classes", "cat", "dog"], "no such image file or folder: '.*missing.png'"),
         (
-            ["--model", "{tmp}/nowhere", "--classes", "cat", "dog", "{image}"],
+            ["--model", "{tmp}/nowhere", "{image}", "--classes", "cat", "dog"],
             "could not load a diffusers pipeline from",
         ),
         (["{image}"], "give the class names with --classes"),
-        (["--classes", "cat", "dog", "{broken}", "--strict"], "could not read image '.*broken.png'"),
+        (["{broken}", "--strict", "--classes", "cat", "dog"], "could not read image '.*broken.png'"),
     ],
 )
 def test_errors_are_one_clear_line(tiny_models, tiny_images, tmp_path, capsys, args, message):

@@ -101,7 +101,7 @@ def test_strict_stops_at_the_first_unreadable_file(backend, tiny_models, mixed, 
 @pytest.mark.parametrize("backend", BACKENDS)
 def test_a_run_where_no_file_is_readable_fails(backend, tiny_models, mixed, capsys):
     files = paths(mixed, "tench/1.png", "tench/2.png")
-    assert main(["--model", tiny_models[backend], "--classes", "tench", "goldfish", *files, *FAST]) == 2
+    assert main(["--model", tiny_models[backend], *files, "--classes", "tench", "goldfish", *FAST]) == 2
     err = capsys.readouterr().err
     assert err.count("warning: skipped") == 2 and "skipped 2 of 2 files that are not readable images:" in err
     assert err.endswith("error: no readable image among the 2 file(s) given; nothing was classified.\n")
@@ -120,7 +120,7 @@ def test_fewer_than_two_distinct_classes_are_refused_before_loading(
     image = str(next(Path(tiny_images).glob("cat/*.png")))
     classes = [CLASS[backend]] * repeat
     with pytest.raises(SystemExit) as exit_:
-        main(["--model", tiny_models[backend], "--classes", *classes, image, *FAST])
+        main(["--model", tiny_models[backend], image, "--classes", *classes, *FAST])
     expected = (
         f"--classes needs at least two classes; got {classes}"
         if repeat == 1

@@ -15,28 +15,40 @@ from pathlib import Path
 import numpy as np
 
 from toyclf.classifier import DiffusionClassifier
-from toyclf.cli import add_output_arguments, command_parser, output_folder, positive_int, write_and_report
+from toyclf.cli import (
+    add_output_arguments,
+    command,
+    command_parser,
+    grid_int,
+    int_range,
+    output_folder,
+    positive_int,
+    seed_int,
+    write_and_report,
+)
 from toyclf.experiments.comparison import make_split
 from toyclf.plots import animations, maps
 
 ANIMATIONS = ("forward_process", "reverse_sampling", "gathering_evidence", "early_stopping")
+MAX_FRAMES = 1000  # --frames: every frame of a GIF is held in memory while it is written
 
 
 def build_parser():
     parser = command_parser("toyclf.animate", __doc__)
-    parser.add_argument("--seed", type=int, default=0, help="seeds the data, training and the plan")
+    parser.add_argument("--seed", type=seed_int, default=0, help="seeds the data, training and the plan")
     parser.add_argument("--steps", type=positive_int, default=3000, help="training steps of the denoiser")
-    parser.add_argument("--grid", type=positive_int, default=120, help="resolution of the animated maps")
-    parser.add_argument("--frames", type=positive_int, default=40, help="frames of the forward and reverse process")
+    parser.add_argument("--grid", type=grid_int, default=120, help="resolution of the animated maps")
+    parser.add_argument(
+        "--frames", type=int_range(2, MAX_FRAMES), default=40, help="frames of the forward and reverse process"
+    )
     add_output_arguments(parser, what="GIFs")
     return parser
 
 
+@command
 def main(argv: Sequence[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
-    if args.grid < 2 or args.frames < 2:
-        parser.error(f"--grid and --frames must be >= 2; got {args.grid} and {args.frames}")
     out = output_folder(parser, args)
     split = make_split("spirals", 2000, 2000, random_state=args.seed)
     clf = DiffusionClassifier(max_iter=args.steps, random_state=args.seed, verbose=not args.quiet)

@@ -26,6 +26,12 @@ def fit_temperature(errors, y, *, log_prior=None, bounds: tuple[float, float] = 
     ``errors`` is (n_samples, n_classes) (e.g. from :func:`toyclf.estimator.class_errors`), ``y``
     the true class indices 0 .. K-1. The negative log-likelihood is convex in 1 / tau, so a
     bounded one-dimensional search over log tau finds the optimum.
+
+    Data that do not determine a temperature are refused (``ValueError``) rather than answered
+    with a bound: ``y`` must hold at least two classes (with one, the likelihood only grows as
+    tau -> 0), and the optimum must lie inside ``bounds``. It does not when every sample is
+    ranked right by a margin (no sample near the boundary: the likelihood grows without end as
+    tau -> 0) or the errors carry no information (tau -> inf).
     """
     errors = torch.as_tensor(np.asarray(errors, dtype=np.float64))
     y = np.asarray(y)
@@ -35,13 +41,32 @@ def fit_temperature(errors, y, *, log_prior=None, bounds: tuple[float, float] = 
             f"errors must be (n_samples, n_classes) and y class indices in [0, {errors.shape[-1]}); "
             f"got errors of shape {tuple(errors.shape)} and y in [{y.min()}, {y.max()}]."
         )
+    present = np.unique(y)
+    if len(present) < 2:
+        raise ValueError(
+            f"calibration needs held-out samples of at least 2 classes; got {len(y)} sample(s) of class index "
+            f"{present.tolist()}: the likelihood of one class only grows as the temperature goes to 0."
+        )
     index = torch.as_tensor(y)[:, None]
 
     def nll(log_tau: float) -> float:
         log_p = log_posterior(errors, temperature=float(np.exp(log_tau)), log_prior=log_prior)
         return float(-log_p.gather(1, index).mean())
 
-    result = minimize_scalar(nll, bounds=np.log(bounds), method="bounded", options={"xatol": 1e-6})
+    log_bounds = np.log(bounds)
+    result = minimize_scalar(nll, bounds=log_bounds, method="bounded", options={"xatol": 1e-6})
+    at_low, at_high = (nll(b) <= result.fun + 1e-9 * max(1.0, abs(result.fun)) for b in log_bounds)
+    if at_low or at_high:  # as good at a bound as at the optimum found: the optimum is at or beyond it
+        if at_low and at_high:
+            why = "the likelihood does not depend on it (the errors are the same for every class)"
+        elif at_low:
+            why = "the likelihood keeps improving as it goes to 0 (every sample is ranked right, by a margin)"
+        else:
+            why = "the likelihood keeps improving as it goes to infinity (the errors rank the classes no better than the prior)"
+        raise ValueError(
+            f"these {len(y)} held-out samples do not determine a temperature: {why}. Calibrate on more held-out "
+            "data, with samples near the decision boundary."
+        )
     return float(np.exp(result.x))
 
 

@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import os
 from dataclasses import dataclass
-from numbers import Integral
 from pathlib import Path
 from typing import Any, ClassVar
 
@@ -16,9 +15,9 @@ import numpy as np
 import torch
 from sklearn.base import BaseEstimator, ClassifierMixin, _fit_context
 from sklearn.utils import check_random_state
-from sklearn.utils._param_validation import Interval, StrOptions, validate_parameter_constraints
+from sklearn.utils._param_validation import StrOptions, validate_parameter_constraints
 from sklearn.utils.multiclass import check_classification_targets
-from sklearn.utils.validation import check_is_fitted, validate_data
+from sklearn.utils.validation import check_consistent_length, check_is_fitted, validate_data
 
 from toyclf.calibration import fit_temperature, warn_if_stale
 from toyclf.estimator import LOSSES, WEIGHTINGS, class_errors, log_posterior, timestep_weights
@@ -26,11 +25,11 @@ from toyclf.plan import NOISE_SAMPLINGS, TIMESTEPS, make_plan
 from toyclf.pruning import PRUNING_CONSTRAINT
 from toyclf.sampling import sample
 from toyclf.saving import load_classifier, save_classifier
-from toyclf.scaling import SCALINGS, make_scaler
+from toyclf.scaling import SCALINGS, fit_scaler, standardize
 from toyclf.training import OBJECTIVES, objective_schedule, seeded_mlp, train_denoiser
 from toyclf.utils.device import resolve_device
 from toyclf.utils.threads import threads_for_load
-from toyclf.utils.validation import POSITIVE_FINITE, check_known_labels, check_priors, is_int
+from toyclf.utils.validation import POSITIVE_FINITE, check_known_labels, check_priors, int_at_least, is_int
 
 SCHEDULES = ("cosine", "linear")  # the noise_schedule names the classifier trains with
 PLAN_PARAMS = ("n_trials", "timesteps", "noise_sampling")  # read at prediction time -> toyclf.plan.make_plan
@@ -134,18 +133,18 @@ class DiffusionClassifier(ClassifierMixin, BaseEstimator):
     """
 
     _parameter_constraints: ClassVar[dict[str, list]] = {
-        "hidden_size": [Interval(Integral, 1, None, closed="left")],
-        "n_layers": [Interval(Integral, 0, None, closed="left")],
-        "n_frequencies": [Interval(Integral, 0, None, closed="left")],
+        "hidden_size": [int_at_least(1)],
+        "n_layers": [int_at_least(0)],
+        "n_frequencies": [int_at_least(0)],
         "feature_scaling": [StrOptions(set(SCALINGS))],
         "objective": [StrOptions(set(OBJECTIVES))],
         "noise_schedule": [StrOptions(set(SCHEDULES))],
         "schedule_shift": [POSITIVE_FINITE],
-        "n_timesteps": [Interval(Integral, 2, None, closed="left")],
-        "max_iter": [Interval(Integral, 1, None, closed="left")],
-        "batch_size": [Interval(Integral, 1, None, closed="left")],
+        "n_timesteps": [int_at_least(2)],
+        "max_iter": [int_at_least(1)],
+        "batch_size": [int_at_least(1)],
         "learning_rate": [POSITIVE_FINITE],
-        "n_trials": [Interval(Integral, 1, None, closed="left")],
+        "n_trials": [int_at_least(1)],
         "timesteps": [StrOptions(set(TIMESTEPS))],
         "noise_sampling": [StrOptions(set(NOISE_SAMPLINGS))],
         "pruning": PRUNING_CONSTRAINT,
@@ -184,14 +183,22 @@ class DiffusionClassifier(ClassifierMixin, BaseEstimator):
     verbose: bool = False
 
     def _prediction_params(self, names: tuple[str, ...]) -> dict[str, Any]:
-        """The settings ``names``, read at prediction time, checked (``set_params`` may have changed them)."""
+        """The settings ``names``, read at prediction time, checked (``set_params`` may have changed them);
+        numpy scalars as Python numbers."""
         params = {name: getattr(self, name) for name in names}
         validate_parameter_constraints(self._parameter_constraints, params, caller_name=type(self).__name__)
-        return params
+        return {name: value.item() if isinstance(value, np.generic) else value for name, value in params.items()}
 
     @_fit_context(prefer_skip_nested_validation=True)
     def fit(self, X: Any, y: Any) -> DiffusionClassifier:
-        """Train the class-conditional denoiser on (X, y). X: (n_samples, n_features); y: any labels."""
+        """Train the class-conditional denoiser on (X, y). X: (n_samples, n_features); y: any labels.
+
+        Everything that can be checked is checked before training (the data's scale, the
+        priors, the noise range against the schedule). A run whose loss stops being finite (too
+        high a ``learning_rate``) raises ``ValueError``; a classifier whose fit failed is not
+        fitted (its ``predict`` raises ``NotFittedError``), never one that predicts from nan.
+        """
+        vars(self).pop("denoiser_", None)  # fitted again only once training succeeds (__sklearn_is_fitted__)
         X, y = validate_data(self, X, y, dtype=np.float64)
         check_classification_targets(y)
         self.classes_, y_index, counts = np.unique(y, return_inverse=True, return_counts=True)
@@ -202,22 +209,30 @@ class DiffusionClassifier(ClassifierMixin, BaseEstimator):
         device = resolve_device(self.device)
         rng = check_random_state(self.random_state)
         init_seed, train_seed, self.plan_seed_ = (int(s) for s in rng.randint(np.iinfo(np.int32).max, size=3))
-        self.scaler_ = make_scaler(self.feature_scaling).fit(X)
-        self.data_bound_ = float(np.abs(self.scaler_.transform(X)).max())
-        schedule = objective_schedule(self.objective, self.noise_schedule, self.n_timesteps, float(self.schedule_shift))
+        self.scaler_ = fit_scaler(self.feature_scaling, X)
+        scaled = standardize(self.scaler_, X)  # [n, n_features] (refused if beyond float32)
+        self.data_bound_ = float(np.abs(scaled).max())
+        schedule = objective_schedule(
+            self.objective, self.noise_schedule, int(self.n_timesteps), float(self.schedule_shift)
+        )
+        timestep_weights(schedule, self.weighting, noise_range=self.noise_range)  # a range of no timestep: refused now
         sizes = {"hidden_size": self.hidden_size, "n_layers": self.n_layers, "n_frequencies": self.n_frequencies}
         sizes["prediction_type"] = OBJECTIVES[self.objective]  # the noise, or the velocity of flow matching
-        self.denoiser_ = seeded_mlp(X.shape[1], len(self.classes_), schedule, seed=init_seed, **sizes).to(device)
+        denoiser = seeded_mlp(X.shape[1], len(self.classes_), schedule, seed=init_seed, **sizes).to(device)
         labels = torch.as_tensor(y_index, dtype=torch.long)  # [n]
         training = {"steps": self.max_iter, "batch_size": self.batch_size, "learning_rate": self.learning_rate}
-        self.loss_curve_ = train_denoiser(
-            self.denoiser_, self._to_tensor(X), labels, seed=train_seed, progress=self.verbose, **training
-        )
+        x0 = torch.as_tensor(scaled, dtype=torch.float32)
+        self.loss_curve_ = train_denoiser(denoiser, x0, labels, seed=train_seed, progress=self.verbose, **training)
         self.n_iter_ = self.max_iter
+        self.denoiser_ = denoiser
         return self
 
+    def __sklearn_is_fitted__(self) -> bool:
+        """Fitted once training has succeeded: the trained denoiser is the last thing ``fit`` sets."""
+        return hasattr(self, "denoiser_")
+
     def _to_tensor(self, X: np.ndarray) -> torch.Tensor:
-        return torch.as_tensor(self.scaler_.transform(X), dtype=torch.float32)
+        return torch.as_tensor(standardize(self.scaler_, X), dtype=torch.float32)  # [n, n_features]
 
     def class_errors(self, X: Any, *, return_trials: bool = False) -> np.ndarray | tuple[np.ndarray, np.ndarray]:
         """The Monte Carlo denoising error of every sample under every class, in ``classes_`` order.
@@ -269,6 +284,7 @@ class DiffusionClassifier(ClassifierMixin, BaseEstimator):
         denoiser was not trained on. Predicting with other trials, pruning, weighting or loss warns.
         """
         check_is_fitted(self)
+        check_consistent_length(X, y)
         y = check_known_labels(y, self.classes_)
         errors = self.class_errors(X)
         self.temperature = fit_temperature(errors, np.searchsorted(self.classes_, y), log_prior=self._log_prior())

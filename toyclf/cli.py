@@ -1,14 +1,22 @@
-"""What the command lines share: argument types, the estimator's flags, checks that fail
-before any work is done (not after minutes of training), and the report of the figures written."""
+"""What the command lines share: one error boundary (:func:`command`), argument types, the
+estimator's flags, checks that fail before any work is done (not after minutes of training), and
+the report of the figures written."""
 
 from __future__ import annotations
 
 import argparse
+import contextlib
+import functools
+import signal
+import sys
+import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
+from typing import Any
 
 import numpy as np
+import torch
 
 from toyclf.pruning import PRUNINGS, resolve_pruning
 from toyclf.utils.device import resolve_device
@@ -16,6 +24,61 @@ from toyclf.utils.files import ensure_writable_dir
 from toyclf.utils.validation import POSITIVE_FINITE
 
 PRUNING_CHOICES = (*PRUNINGS, "none")  # the --pruning flag: a rule of toyclf.pruning, or none (every trial)
+EXIT_ERROR = 2  # bad input, as argparse exits for a bad flag
+EXIT_INTERRUPTED = 130  # 128 + SIGINT, as a shell reports Ctrl-C
+MAX_SEED = 2**32 - 1  # numpy's seeds: 0 .. 2**32 - 1
+MAX_GRID = 1000  # --grid: a 1000 x 1000 map is finer than any screen shows it
+
+
+class Interrupted(KeyboardInterrupt):
+    """Ctrl-C (or SIGTERM) during a command, with one line saying what was kept."""
+
+
+def command(main: Callable[[Sequence[str] | None], int]) -> Callable[[Sequence[str] | None], int]:
+    """The one error boundary of the command lines, around ``main(argv)``.
+
+    Bad input (``ValueError``, ``OSError``: a missing file, a damaged checkpoint, a model folder
+    that does not load) prints ``error: ...`` on one line and returns 2; running out of memory
+    says so and returns 2; Ctrl-C, or SIGTERM (what a scheduler or ``torchrun`` sends to stop a
+    run), prints ``interrupted`` and what was kept (:class:`Interrupted`'s message) and returns
+    130. None of them prints a traceback; a bug still does. argparse's own errors exit 2 as before.
+    """
+
+    @functools.wraps(main)
+    def guarded(argv: Sequence[str] | None = None) -> int:
+        with terminate_as_interrupt():
+            try:
+                return main(argv)
+            except KeyboardInterrupt as interrupt:
+                print(f"\ninterrupted{f': {interrupt}' if str(interrupt) else ''}", file=sys.stderr)
+                return EXIT_INTERRUPTED
+            except (MemoryError, torch.OutOfMemoryError) as error:
+                reason = str(error).splitlines()[0] if str(error) else "no memory left"
+                print(f"error: out of memory ({reason}); smaller sizes or batches need less.", file=sys.stderr)
+                return EXIT_ERROR
+            except (ValueError, OSError) as error:
+                print(f"error: {error}", file=sys.stderr)
+                return EXIT_ERROR
+
+    return guarded
+
+
+@contextlib.contextmanager
+def terminate_as_interrupt() -> Iterator[None]:
+    """Within it SIGTERM raises ``KeyboardInterrupt``, as Ctrl-C does, so that ``finally`` blocks run
+    (a half-written file is removed) before the process ends (main thread only; restored after)."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    previous = signal.signal(signal.SIGTERM, _raise_interrupt)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGTERM, previous)
+
+
+def _raise_interrupt(signum: int, frame: Any) -> None:
+    raise KeyboardInterrupt
 
 
 def command_parser(module: str, module_doc: str) -> argparse.ArgumentParser:
@@ -28,15 +91,26 @@ def command_parser(module: str, module_doc: str) -> argparse.ArgumentParser:
     )
 
 
-def positive_int(text: str) -> int:
-    """An argparse type: an int of at least 1."""
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected a positive integer, got {text!r}") from None
-    if value < 1:
-        raise argparse.ArgumentTypeError(f"expected a positive integer, got {value}")
-    return value
+def int_range(low: int, high: int | None = None, expected: str | None = None) -> Callable[[str], int]:
+    """An argparse type: an int from ``low`` to ``high`` (None: no upper bound); its error says
+    what was ``expected``."""
+    expected = expected or (f"an integer >= {low}" if high is None else f"an integer from {low} to {high}")
+
+    def parse(text: str) -> int:
+        try:
+            value = int(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"expected {expected}, got {text!r}") from None
+        if value < low or (high is not None and value > high):
+            raise argparse.ArgumentTypeError(f"expected {expected}, got {value}")
+        return value
+
+    return parse
+
+
+positive_int = int_range(1, expected="a positive integer")
+seed_int = int_range(0, MAX_SEED, expected=f"a seed from 0 to {MAX_SEED}")  # --seed
+grid_int = int_range(2, MAX_GRID, expected=f"a grid size from 2 to {MAX_GRID}")  # --grid
 
 
 def float_argument(text: str, accept: Callable[[float], bool], expected: str) -> float:

@@ -26,8 +26,10 @@ from toyclf.cli import (
     add_classifier_arguments,
     check_classifier_arguments,
     classifier_params,
+    command,
     command_parser,
     positive_int,
+    seed_int,
     write_and_report,
 )
 from toyclf.experiments.comparison import Result, Split, fit_and_score, format_table, image_baselines
@@ -131,7 +133,9 @@ def test_fraction(text: str) -> float:
 def build_parser() -> argparse.ArgumentParser:
     parser = command_parser("toyclf.digits", __doc__)
     parser.add_argument("--test-size", type=test_fraction, default=0.3, help="fraction of the images held out")
-    parser.add_argument("--seed", type=int, default=0, help="seeds the split, training, the plan and the corruptions")
+    parser.add_argument(
+        "--seed", type=seed_int, default=0, help="seeds the split, training, the plan and the corruptions"
+    )
     parser.add_argument("--steps", type=positive_int, default=8000, help="training steps of the denoiser")
     parser.add_argument("--hidden-size", type=positive_int, default=512, help="width of the denoiser's blocks")
     parser.add_argument("--save-model", type=Path, metavar="PATH", help="also write the trained classifier there")
@@ -159,6 +163,7 @@ def check_model_path(parser: argparse.ArgumentParser, path: Path | None) -> None
         parser.error(f"--save-model: {error}")
 
 
+@command
 def main(argv: Sequence[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)

@@ -34,7 +34,7 @@ from toyclf.denoisers.base import Denoiser
 from toyclf.plan import NOISE_SAMPLINGS, TIMESTEPS, TrialPlan, check_choice, make_plan
 from toyclf.pruning import EarlyStopping, FixedTrials, Stage, StagedElimination, resolve_pruning
 from toyclf.utils.threads import torch_threads
-from toyclf.utils.validation import is_positive
+from toyclf.utils.validation import is_int, is_positive
 from toyclf.weighting import LOSSES, WEIGHTINGS, denoising_loss, timestep_weights, trial_weights
 
 __all__ = [
@@ -128,7 +128,11 @@ DEFAULT_BATCH_SIZE = 4096  # rows per call of a denoiser that does not say (the 
 def resolve_batch_size(denoiser: Denoiser, batch_size: int | None) -> int:
     """``batch_size``, else the denoiser's own (``denoiser.batch_size``: a pretrained one measures
     what fills its GPU), else :data:`DEFAULT_BATCH_SIZE`."""
-    return getattr(denoiser, "batch_size", DEFAULT_BATCH_SIZE) if batch_size is None else batch_size
+    if batch_size is None:
+        return getattr(denoiser, "batch_size", DEFAULT_BATCH_SIZE)
+    if not is_int(batch_size):
+        raise ValueError(f"batch_size must be a positive int or None (the denoiser's own); got {batch_size!r}.")
+    return int(batch_size)
 
 
 # How many points the fast path scores together (a chunk). Two limits, the smaller wins:
@@ -233,6 +237,7 @@ def class_errors(
     plan (t_n, eps_n) for every point and class. ``x`` is [B, ...] raw inputs, encoded a chunk of
     points at a time; ``classes`` are label ids (default: all). Returns [B, K] float32 on the CPU.
     Lower is better: it estimates -log p(x | c) up to a constant (exactly so with ``"elbo"``).
+    Errors that are not finite are refused (:func:`check_finite_errors`), never ranked.
 
     ``pruning`` spends fewer trials where the answer is settled: None (every pair gets the whole
     plan), ``"staged"`` / :class:`StagedElimination` (Algorithm 2) or ``"early_stopping"`` /
@@ -283,7 +288,21 @@ def class_errors(
             chunk = slice(start, start + len(x0))
             errors[chunk], trials[chunk] = _score_chunk(scoring, x0)
             bar.update(len(x0))
+    check_finite_errors(errors)
     return (errors, trials) if return_trials else errors
+
+
+def check_finite_errors(errors: Tensor) -> None:
+    """Refuse (``ValueError``) errors that are not finite: a network that gives inf or nan (an
+    overflow in float16, diverged weights) ranks nothing, and an argmin over nan would quietly
+    answer the first class."""
+    bad = ~torch.isfinite(errors).all(1)  # [B]
+    if bad.any():
+        rows = bad.nonzero().flatten().tolist()
+        raise ValueError(
+            f"the denoiser's errors are not finite for {len(rows)} of {len(errors)} inputs (rows {rows[:5]}"
+            f"{', ...' if len(rows) > 5 else ''}): its predictions overflowed or are nan, so no class can be chosen."
+        )
 
 
 def log_posterior(errors: Tensor, *, temperature: float = 1.0, log_prior: Tensor | None = None) -> Tensor:
@@ -291,10 +310,16 @@ def log_posterior(errors: Tensor, *, temperature: float = 1.0, log_prior: Tensor
     errors standing in for -log p(x | c). Note the minus sign: lower error, likelier class.
     [B, K] -> [B, K] float64. With ``"elbo"`` weighting, temperature 1 is the model's own posterior;
     with ``"uniform"`` weighting the errors are on another scale and the temperature must be fitted.
+
+    Computed as -(s_c - min_c' s_c') / temperature with s_c = err(x, c) - temperature log p(c),
+    the same numbers, shifted so that the best class's logit is exactly 0: a temperature so small
+    that err / temperature overflows (1e-320) gives its limit, all the mass on the best class,
+    not 0 / 0 = nan.
     """
     if not is_positive(temperature):
         raise ValueError(f"temperature must be a positive finite number; got {temperature!r}.")
-    logits = -errors.double() / temperature
+    scores = errors.double()  # [B, K]
     if log_prior is not None:
-        logits = logits + torch.as_tensor(log_prior, dtype=torch.float64)
+        scores = scores - temperature * torch.as_tensor(log_prior, dtype=torch.float64)  # prior 0: +inf, never chosen
+    logits = -(scores - scores.min(-1, keepdim=True).values) / temperature  # [B, K], max 0
     return torch.log_softmax(logits, dim=-1)

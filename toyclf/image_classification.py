@@ -13,7 +13,6 @@ from __future__ import annotations
 from collections.abc import Iterator, Sequence
 from typing import Any
 
-from toyclf.denoisers.images import preprocess_images
 from toyclf.denoisers.latent import LatentDenoiser
 from toyclf.estimator import class_errors, log_posterior, points_per_chunk, resolve_batch_size
 from toyclf.plan import TrialPlan
@@ -44,14 +43,14 @@ def classify_images(
 ) -> Iterator[dict]:
     """For each image in turn: {"prediction", "errors" [K], "probabilities" [K], "trials" [K]}.
 
-    ``images`` are paths, PIL images or tensors (:func:`~toyclf.denoisers.images.preprocess_images`);
+    ``images`` are paths, PIL images or tensors (the denoiser's ``preprocess``, the paper's resize and crop);
     ``group_size`` of them go through the estimator together (default: :func:`images_per_group`).
     ``batch_size``: rows per denoiser call (default: the denoiser's own).
     """
     settings = dict(loss=loss, weighting=weighting, pruning=pruning, temperature=temperature, batch_size=batch_size)
     group_size = group_size or images_per_group(denoiser, plan, pruning, batch_size)
     for start in range(0, len(images), group_size):
-        x = preprocess_images(list(images[start : start + group_size]), denoiser.image_size)  # [G, 3, H, W]
+        x = denoiser.preprocess(list(images[start : start + group_size]))  # [G, 3, H, W]
         errors, trials = class_errors(denoiser, x, plan, return_trials=True, **settings)  # [G, K] each
         probabilities = log_posterior(errors, temperature=temperature).exp()  # [G, K]
         for i in range(len(x)):

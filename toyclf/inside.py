@@ -15,7 +15,7 @@ import numpy as np
 import torch
 
 from toyclf.classifier import DiffusionClassifier
-from toyclf.cli import add_output_arguments, command_parser, output_folder, positive_int
+from toyclf.cli import add_output_arguments, command, command_parser, grid_int, output_folder, positive_int, seed_int
 from toyclf.data import make_spirals
 from toyclf.denoisers.oracle import GaussianMixtureOracle
 from toyclf.experiments import ablations
@@ -37,12 +37,13 @@ def spirals_classifier(
     return DiffusionClassifier(max_iter=steps, random_state=seed, verbose=verbose).fit(X, y), X
 
 
+@command
 def main(argv: Sequence[str] | None = None) -> int:
     parser = command_parser("toyclf.inside", __doc__)
     parser.add_argument("--n-test", type=positive_int, default=4000, help="held-out spirals points per measurement")
     parser.add_argument("--steps", type=positive_int, default=3000, help="training steps of each denoiser")
-    parser.add_argument("--grid", type=positive_int, default=120, help="resolution of the pruning maps")
-    parser.add_argument("--seed", type=int, default=0, help="seeds the data, training and the plans")
+    parser.add_argument("--grid", type=grid_int, default=120, help="resolution of the pruning maps")
+    parser.add_argument("--seed", type=seed_int, default=0, help="seeds the data, training and the plans")
     add_output_arguments(parser)
     args = parser.parse_args(argv)
     out = output_folder(parser, args)

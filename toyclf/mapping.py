@@ -16,6 +16,8 @@ from typing import Any
 
 import numpy as np
 
+from toyclf.utils.validation import is_int, is_real
+
 CORNERS = np.array([[0, 0], [0, 1], [1, 0], [1, 1]])  # (row, column) offsets of a cell's corners, in cells
 MIDPOINTS = np.array([[1, 0], [0, 1], [1, 1], [2, 1], [1, 2]])  # new points of a split cell, in half cells
 BAND_CELL = 2
@@ -87,16 +89,19 @@ def probability_map(
     below 1 - ``tolerance``, every second point is, and the points between are interpolated.
     Elsewhere the interpolated probabilities are within ``tolerance`` of the classified corners.
     A region narrower than ``coarse_step`` that no coarse point falls in can be missed.
-    ``coarse_step=1`` classifies every point (the per-point map).
+    ``coarse_step=1`` classifies every point (the per-point map). A ``coarse_step`` wider than the
+    grid is used as the widest power of two that fits in it, so no cell reaches more than one
+    cell past the grid's edge.
     """
     predict = _predict_function(classifier)
-    if not (isinstance(coarse_step, int | np.integer) and coarse_step >= 1 and coarse_step & (coarse_step - 1) == 0):
+    if not (is_int(coarse_step) and coarse_step & (coarse_step - 1) == 0):
         raise ValueError(f"coarse_step must be a power of two (1, 2, 4, 8, ...); got {coarse_step!r}.")
-    if not (isinstance(tolerance, int | float) and 0 <= tolerance <= 1):
+    if not (is_real(tolerance) and 0 <= tolerance <= 1):
         raise ValueError(f"tolerance must be a probability in [0, 1]; got {tolerance!r}.")
     x_axis, y_axis = _grid_axes(xx, yy)
     ny, nx = xx.shape
-    step = int(coarse_step)
+    widest = 2 ** ((max(ny, nx) - 1).bit_length() - 1)  # the largest power of two within the grid's longer side
+    step = min(int(coarse_step), widest)
     rows, cols = step * -(-(ny - 1) // step) + 1, step * -(-(nx - 1) // step) + 1  # whole cells, past the edge
     x_axis, y_axis = _extend(x_axis, cols), _extend(y_axis, rows)
 

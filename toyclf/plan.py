@@ -150,6 +150,7 @@ def make_plan(
     """
     if not is_int(n_trials):
         raise ValueError(f"n_trials must be a positive int; got {n_trials!r}.")
+    n_trials = int(n_trials)  # a numpy int as Python's
     check_choice("timesteps", timesteps, TIMESTEPS)
     check_choice("noise_sampling", noise_sampling, NOISE_SAMPLINGS)
     T, shape = denoiser.schedule.num_timesteps, tuple(denoiser.latent_shape)

@@ -2,11 +2,15 @@
 
 A checkpoint holds the parameters, the fitted attributes and the denoiser's weights as tensors and
 plain values only (:mod:`toyclf.utils.checkpoint`): loading one never runs code from the file, and
-the loaded classifier predicts exactly what the saved one did.
+the loaded classifier predicts exactly what the saved one did. Settings that are objects are
+written as what builds them again (:func:`encode_setting`): a pruning rule as its class name and
+fields; numpy scalars become Python numbers. A setting that cannot be written so is refused
+before the file is touched, so a file that :func:`save_classifier` wrote always loads.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import os
 from numbers import Integral
 from pathlib import Path
@@ -17,6 +21,7 @@ import torch
 from sklearn.utils.validation import check_is_fitted
 
 from toyclf.denoisers.mlp import MLPDenoiser
+from toyclf.pruning import PRUNINGS, EarlyStopping, FixedTrials, StagedElimination
 from toyclf.scaling import make_scaler
 from toyclf.schedule import NoiseSchedule, RectifiedFlowSchedule
 from toyclf.utils.checkpoint import load_checkpoint, save_checkpoint
@@ -25,17 +30,39 @@ from toyclf.utils.device import resolve_device
 CHECKPOINT_KIND = "DiffusionClassifier"
 
 
-def saved_params(clf: Any) -> dict[str, Any]:
-    """``clf.get_params()`` as plain values: priors as a list, the seed as an int or None, the device as a str."""
-    params = clf.get_params()
-    if params["priors"] is not None:
-        params["priors"] = np.asarray(params["priors"], dtype=np.float64).tolist()
-    if not (params["random_state"] is None or isinstance(params["random_state"], Integral)):
-        params["random_state"] = None  # a RandomState instance is not saved; plan_seed_ is
-    else:
-        params["random_state"] = None if params["random_state"] is None else int(params["random_state"])
-    params["device"] = str(params["device"])
-    return params
+RULES = {rule.__name__: rule for rule in (FixedTrials, StagedElimination, EarlyStopping)}  # savable pruning objects
+
+
+def encode_setting(name: str, value: Any) -> Any:
+    """A parameter's value as what rebuilds it (:func:`decode_setting`): a pruning rule object as
+    ``{"rule": class name, **fields}``, a seed as an int (a ``RandomState`` as None: the plan's
+    seed is saved as ``plan_seed_``); everything else as it is, made plain when it is written."""
+    if name == "pruning" and not (value is None or isinstance(value, str)):
+        if type(value) not in RULES.values():
+            raise TypeError(
+                f"pruning={value!r} cannot be saved: a saved classifier holds None, a rule name "
+                f"({', '.join(map(repr, PRUNINGS))}) or a rule object of {', '.join(RULES)}."
+            )
+        return {"rule": type(value).__name__, **dataclasses.asdict(value)}
+    if name == "random_state":
+        return int(value) if isinstance(value, Integral) and not isinstance(value, bool) else None
+    return value
+
+
+def decode_setting(name: str, value: Any) -> Any:
+    """The parameter value that :func:`encode_setting` wrote as ``value``."""
+    if name == "pruning" and isinstance(value, dict):
+        fields = dict(value)
+        return RULES[fields.pop("rule")](**fields)
+    return value
+
+
+def encode_settings(settings: dict[str, Any]) -> dict[str, Any]:
+    return {name: encode_setting(name, value) for name, value in settings.items()}
+
+
+def decode_settings(settings: dict[str, Any]) -> dict[str, Any]:
+    return {name: decode_setting(name, value) for name, value in settings.items()}
 
 
 def save_classifier(clf: Any, path: str | os.PathLike) -> Path:
@@ -46,7 +73,8 @@ def save_classifier(clf: Any, path: str | os.PathLike) -> Path:
     if not all(isinstance(c, (str, int, float, bool)) for c in classes):
         raise TypeError("Only classes that are str, int, float or bool can be saved.")
     payload = {
-        "params": saved_params(clf),
+        "params": encode_settings(clf.get_params()),
+        "calibrated_for": encode_settings(getattr(clf, "calibrated_for_", None) or {}),
         "classes": classes,
         "classes_dtype": clf.classes_.dtype.str,
         "class_prior": clf.class_prior_.tolist(),
@@ -69,7 +97,7 @@ def load_classifier(cls: type, path: str | os.PathLike, device: str | torch.devi
     ``device`` overrides the saved one. The scaler is rebuilt for the saved ``feature_scaling``."""
     doc = load_checkpoint(path, kind=CHECKPOINT_KIND)
     try:
-        params = dict(doc["params"])
+        params = decode_settings(doc["params"])
         if device is not None:
             params["device"] = str(device)
         clf = cls(**params)
@@ -87,6 +115,8 @@ def load_classifier(cls: type, path: str | os.PathLike, device: str | torch.devi
         clf.data_bound_ = float(doc["data_bound"])
         clf.loss_curve_ = list(doc["loss_curve"])
         clf.n_iter_ = len(clf.loss_curve_)
+        if doc.get("calibrated_for"):  # the settings calibrate() fitted the temperature for
+            clf.calibrated_for_ = decode_settings(doc["calibrated_for"])
         flow = doc["params"].get("objective") == "flow"
         schedule = RectifiedFlowSchedule(doc["sigmas"]) if flow else NoiseSchedule(doc["alphas_cumprod"])
         denoiser = MLPDenoiser.from_config(doc["denoiser_config"], schedule)

@@ -64,6 +64,39 @@ SCALERS = {"per_feature": StandardScaler, "global": GlobalStandardScaler}
 SCALINGS = tuple(SCALERS)
 
 
+FLOAT32_MAX = float(np.finfo(np.float32).max)
+
+
+def fit_scaler(feature_scaling: str, X: np.ndarray) -> StandardScaler | GlobalStandardScaler:
+    """A scaler for ``feature_scaling`` fitted on X, refused (``ValueError``) when X's values are
+    too large for their variance to be computed in float64 (around 1e154 and above), instead of
+    a scale of inf or nan that would turn every prediction into nan."""
+    try:
+        with np.errstate(over="raise", invalid="raise"):
+            return make_scaler(feature_scaling).fit(X)
+    except FloatingPointError:
+        raise ValueError(
+            f"X holds values too large to standardise (largest |value| {np.abs(X).max():.3g}): their variance "
+            "overflows float64. Rescale X (divide it by a constant) before fitting."
+        ) from None
+
+
+def standardize(scaler: StandardScaler | GlobalStandardScaler, X: np.ndarray) -> np.ndarray:
+    """``scaler.transform(X)``, refused (``ValueError`` naming the first such value) where a
+    standardised value is beyond float32's range (about 3.4e38), the denoiser's precision: such
+    a point would get infinite errors under every class, and no class. [n, d]"""
+    with np.errstate(over="ignore"):
+        scaled = scaler.transform(X)
+    too_large = ~(np.abs(scaled) <= FLOAT32_MAX)  # inf and nan too
+    if too_large.any():
+        i, j = np.argwhere(too_large)[0]
+        raise ValueError(
+            f"X[{i}, {j}] = {X[i, j]:.3g} is {scaled[i, j]:.3g} standard deviations from the training data's mean, "
+            f"beyond float32's range ({FLOAT32_MAX:.3g}), the denoiser's precision: no class can be scored for it."
+        )
+    return scaled
+
+
 def make_scaler(feature_scaling: str) -> StandardScaler | GlobalStandardScaler:
     """An unfitted scaler for a ``feature_scaling`` name: ``"per_feature"`` or ``"global"``."""
     if feature_scaling not in SCALERS:

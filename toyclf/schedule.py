@@ -21,6 +21,8 @@ from typing import Any
 import torch
 from torch import Tensor
 
+from toyclf.utils.validation import is_positive
+
 
 class NoiseSchedule:
     """A DDPM noise schedule given by its ``alphas_cumprod`` (abar_t, decreasing, in (0, 1)).
@@ -81,7 +83,7 @@ class NoiseSchedule:
         such as 2D points want ``shift > 1``: the evenly spaced timesteps the classifier uses then
         fall on noise levels at the scale of the data's detail, where the classes differ.
         """
-        if not (isinstance(shift, (int, float)) and math.isfinite(shift) and shift > 0):
+        if not is_positive(shift):
             raise ValueError(f"shift must be a positive finite number; got {shift!r}.")
         return NoiseSchedule(torch.sigmoid(self.log_snr + 2 * math.log(shift)))
 
@@ -197,7 +199,7 @@ class RectifiedFlowSchedule(NoiseSchedule):
     def shifted(self, shift: float) -> RectifiedFlowSchedule:
         """Multiply every SNR by ``shift**2``, staying on the straight path: (1 - sigma) / sigma
         grows by ``shift``, so sigma -> sigma / (sigma + shift (1 - sigma))."""
-        if not (isinstance(shift, (int, float)) and math.isfinite(shift) and shift > 0):
+        if not is_positive(shift):
             raise ValueError(f"shift must be a positive finite number; got {shift!r}.")
         return RectifiedFlowSchedule(torch.sigmoid(-(self.log_snr + 2 * math.log(shift)) / 2))
 

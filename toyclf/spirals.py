@@ -20,9 +20,12 @@ from toyclf.cli import (
     add_classifier_arguments,
     check_classifier_arguments,
     classifier_params,
+    command,
     command_parser,
+    grid_int,
     non_negative_float,
     positive_int,
+    seed_int,
     write_and_report,
 )
 from toyclf.data import DATASETS
@@ -49,14 +52,15 @@ def build_parser() -> argparse.ArgumentParser:
         "--noise", type=non_negative_float, default=None, help="data noise (default: the data set's own)"
     )
     parser.add_argument(
-        "--seed", type=int, default=0, help="seeds the data, the split, training and the Monte Carlo plan"
+        "--seed", type=seed_int, default=0, help="seeds the data, the split, training and the Monte Carlo plan"
     )
     parser.add_argument("--steps", type=positive_int, default=3000, help="training steps of the denoiser")
     add_classifier_arguments(parser, item="point")
-    parser.add_argument("--grid", type=positive_int, default=200, help="resolution of the maps (grid x grid points)")
+    parser.add_argument("--grid", type=grid_int, default=200, help="resolution of the maps (grid x grid points)")
     return parser
 
 
+@command
 def main(argv: Sequence[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)

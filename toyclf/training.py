@@ -9,6 +9,8 @@ network learns the velocity: || (eps - x_0) - v_theta(x_t, t, c) ||^2.
 
 from __future__ import annotations
 
+import math
+
 import torch
 from torch import Tensor, nn
 from tqdm import tqdm
@@ -60,12 +62,15 @@ def train_denoiser(
     ``x0`` is [n, *S] (already encoded) and ``labels`` [n] (long). AdamW with a cosine decay of the
     learning rate to zero. Minibatches, timesteps and noise come from one CPU generator seeded
     with ``seed`` and are then moved to the model's device, so a seed gives the same run on any
-    device. Returns the training loss of every step.
+    device. Returns the training loss of every step. A loss that is not finite (the run diverged:
+    too high a ``learning_rate``) stops training with a ``ValueError``, as do weights that the
+    last step left non-finite: a diverged network never goes on to answer.
 
     ``num_threads`` CPU threads are used while training (None: torch's setting). One is the
     default: the toy model's small matrices train as fast on one thread as on two, and when
     another process holds a core, two threads spinning at every barrier run 10-40x slower.
     """
+    steps, batch_size, learning_rate = int(steps), int(batch_size), float(learning_rate)  # numpy scalars as Python's
     device = denoiser.device
     schedule = denoiser.schedule
     prediction_type = getattr(denoiser, "prediction_type", "epsilon")
@@ -90,5 +95,15 @@ def train_denoiser(
             optimizer.step()
             scheduler.step()
             losses.append(loss.item())
+            if not math.isfinite(losses[-1]):
+                raise ValueError(
+                    diverged(f"the training loss is {losses[-1]} at step {len(losses)} of {steps}", learning_rate)
+                )
     denoiser.eval()
+    if not all(torch.isfinite(p).all() for p in denoiser.parameters()):
+        raise ValueError(diverged("the last step left weights that are not finite", learning_rate))
     return losses
+
+
+def diverged(what: str, learning_rate: float) -> str:
+    return f"training diverged: {what}. Lower the learning rate (learning_rate={learning_rate:g})."

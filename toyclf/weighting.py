@@ -40,7 +40,8 @@ def timestep_weights(
     data seen through noise of size ``low``, leaving out the prior-matching end, where the
     classes differ by about 1 / (2 high^2) nats. Both ends of a schedule carry weights that
     grow without bound (w_t at sigma / alpha = 0.002 and 5000 are about 100 times the middle
-    ones), where a trained model's small errors, not the classes, decide the sum.
+    ones), where a trained model's small errors, not the classes, decide the sum. A range that
+    keeps no timestep of the schedule is refused (``ValueError``, with the schedule's own range).
     """
     check_choice("weighting", weighting, WEIGHTINGS)
     if weighting == "uniform":
@@ -60,7 +61,13 @@ def timestep_weights(
         raise ValueError(f"noise_range must be None or a pair (low, high) with 0 <= low < high; got {noise_range!r}.")
     low, high = noise_range
     noise_to_signal = (-schedule.log_snr / 2).exp()  # [T], sigma_t / alpha_t
-    return weights * ((noise_to_signal >= low) & (noise_to_signal <= high))
+    kept = (noise_to_signal >= low) & (noise_to_signal <= high)
+    if not kept.any():
+        raise ValueError(
+            f"noise_range={noise_range!r} keeps no timestep: the schedule's noise-to-signal ratios sigma_t / alpha_t "
+            f"run from {noise_to_signal.min():.3g} to {noise_to_signal.max():.3g}."
+        )
+    return weights * kept
 
 
 def trial_weights(

@@ -4,38 +4,65 @@ Loads a Stable Diffusion 1/2, SDXL or Stable Diffusion 3 pipeline (classes are t
 DiT pipeline (classes are its ImageNet labels) from a hub id or a local folder and runs the same Monte Carlo estimator as the
 toy model on every image: one line per image with the prediction and the per-class errors and
 probabilities. A folder with one subfolder per class is a labelled set: accuracy is reported.
+Images come before --classes, or after -- (IMAGES --classes A B, or --classes A B -- IMAGES).
 Results can go to a CSV as they are computed; running the same command again resumes.
 A file that is not a readable image is skipped with a warning and listed at the end (and beside
 the CSV), unless --strict asks to stop there.
 With several processes (``accelerate launch -m toyclf.zeroshot ...`` or ``torchrun -m ...``)
 the images are split between them and their results gathered into the one CSV.
+
+Each image is one row, however its path was spelled (:func:`toyclf.denoisers.images.image_key`):
+an image named twice is scored once, and a resumed run skips every image already in the CSV.
+The CSV is read back checked (:class:`toyclf.utils.results_file.ResultsFile`): a last line cut
+short by a killed run is removed and its image scored again; a damaged row is an error naming its
+line; a second run on the same CSV while one is writing it is refused. Images are scored in
+groups (:func:`toyclf.image_classification.images_per_group`, up to 16) and each group's rows are
+written when it finishes: Ctrl-C keeps every row written and says so; the group being scored is
+scored again by the next run.
 """
 
 from __future__ import annotations
 
 import argparse
+import contextlib
 import sys
 from collections.abc import Sequence
+from functools import partial
 from pathlib import Path
 from typing import Any
 
-import numpy as np
 import torch
 from tqdm.auto import tqdm
 
-from toyclf.cli import PRUNING_CHOICES, command_parser, positive_float, positive_int, pruning_of
-from toyclf.denoisers.images import UnreadableImageError, collect_images, load_image
+from toyclf.cli import (
+    PRUNING_CHOICES,
+    Interrupted,
+    command,
+    command_parser,
+    positive_float,
+    positive_int,
+    pruning_of,
+    seed_int,
+)
+from toyclf.denoisers.images import UnreadableImageError, collect_images, could_be_image_path, image_key, load_image
 from toyclf.denoisers.pretrained import DEFAULT_MODEL, DTYPES, load_denoiser
 from toyclf.estimator import LOSSES, WEIGHTINGS
 from toyclf.image_classification import classify_images, images_per_group
+from toyclf.image_results import (
+    ResultTable,
+    announce_resume,
+    interruption_note,
+    report_accuracy,
+    report_repairs,
+    report_skipped,
+    row_path,
+)
 from toyclf.plan import NOISE_SAMPLINGS, make_plan
-from toyclf.pruning import StagedElimination
+from toyclf.pruning import StagedElimination, resolve_pruning
 from toyclf.utils.results_file import (
     SKIPPED_COLUMNS,
     ResultsFile,
-    merge_parts,
     part_path,
-    part_rows,
     read_skipped,
     skipped_path,
     write_skipped,
@@ -46,7 +73,9 @@ def build_parser() -> argparse.ArgumentParser:
     """The parser of ``python -m toyclf.zeroshot``."""
     parser = command_parser("toyclf.zeroshot", __doc__)
     parser.add_argument(
-        "images", nargs="*", help="image files, folders of images, or one folder with a subfolder per class"
+        "images",
+        nargs="*",
+        help="image files, folders of images, or one folder with a subfolder per class; before --classes, or after --",
     )
     parser.add_argument(
         "--model",
@@ -54,7 +83,9 @@ def build_parser() -> argparse.ArgumentParser:
         help="diffusers hub id or local folder (Stable Diffusion 1/2, XL or 3, or DiT)",
     )
     parser.add_argument(
-        "--classes", nargs="+", help="two or more class names (default: the subfolders of a labelled folder)"
+        "--classes",
+        nargs="+",
+        help="two or more class names (default: the subfolders of a labelled folder); they end at the next flag or --",
     )
     parser.add_argument("--template", default="a photo of a {}.", help="prompt of a class name (text-to-image models)")
     parser.add_argument(
@@ -94,7 +125,7 @@ def build_parser() -> argparse.ArgumentParser:
         "--noise-sampling", choices=NOISE_SAMPLINGS, default="gaussian", help="how the plan's noise is drawn"
     )
     parser.add_argument("--temperature", type=positive_float, default=1.0, help="divides the errors before the softmax")
-    parser.add_argument("--seed", type=int, default=0, help="seed of the plan of (t, eps), shared by every image")
+    parser.add_argument("--seed", type=seed_int, default=0, help="seed of the plan of (t, eps), shared by every image")
     parser.add_argument(
         "--csv", type=Path, default=None, help="write one row per image here, as they finish; resume from it"
     )
@@ -117,72 +148,132 @@ def choose_pruning(args: argparse.Namespace) -> str | StagedElimination | None:
     return pruning_of(args)
 
 
-def main(argv: Sequence[str] | None = None) -> int:
-    parser = build_parser()
-    args = parser.parse_args(argv)
-    if args.classes:  # "--classes cat dog IMAGE...": the class names end at the first existing path
-        first_path = next((i for i, name in enumerate(args.classes) if Path(name).exists()), len(args.classes))
-        args.images = args.classes[first_path:] + args.images
-        args.classes = args.classes[:first_path]
+def check_names(parser: argparse.ArgumentParser, args: argparse.Namespace, argv: Sequence[str]) -> None:
+    """The boundary between class names and images, checked before anything loads (exit 2).
+
+    The names after --classes (or --prompts) end at the next flag or at ``--``: ``IMAGES --classes
+    A B`` or ``--classes A B -- IMAGES``. Without ``--``, a name that could be an image path (an
+    image suffix, a trailing slash, an existing file or folder) is refused as ambiguous, never
+    taken as a class: a mistyped image is not a class, nor is an image folder silently one.
+    """
+    names = [("--classes", n) for n in args.classes or []] + [("--prompts", n) for n in args.prompts or []]
+    if "--" not in argv:
+        for flag, name in names:
+            why = could_be_image_path(name)
+            if why:
+                parser.error(
+                    f"{flag}: {name!r} {why}: is it a name or images? Put the images before {flag} "
+                    f"(IMAGES {flag} A B ...), or end the names with -- ({flag} A B ... -- IMAGES)"
+                )
     if not args.images:
-        parser.error("no images given (name image files or folders; after --classes, or before it)")
+        parser.error("no images given: name image files or folders before --classes, or after -- at the end")
     if args.classes is not None and len(args.classes) < 2:
         parser.error(f"--classes needs at least two classes; got {args.classes}")
     if args.classes is not None and len(set(args.classes)) < len(args.classes):
         repeated = sorted({c for c in args.classes if args.classes.count(c) > 1})
         parser.error(f"--classes needs distinct classes; got {args.classes}, with {repeated} more than once")
-    try:
-        return run(args)
-    except (ValueError, OSError) as error:
-        print(f"error: {error}", file=sys.stderr)
-        return 2
+
+
+@command
+def main(argv: Sequence[str] | None = None) -> int:
+    argv = sys.argv[1:] if argv is None else list(argv)
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    check_names(parser, args, argv)
+    return run(args)
 
 
 def run(args: argparse.Namespace) -> int:
+    """The command after its arguments are checked: images found, the CSV read back (checked,
+    repaired and locked before the model loads), the model loaded, the images to do scored."""
     from accelerate import PartialState
 
     on_cpu = args.device == "cpu" or (args.device == "auto" and not torch.cuda.is_available())
     state = PartialState(cpu=on_cpu)  # one process, or the one of many that accelerate / torchrun started
-    if state.num_processes > 1 and args.csv is None:
+    main_process, several = state.is_main_process, state.num_processes > 1
+    if several and args.csv is None:
         raise ValueError("with several processes, give --csv: it is where their results are gathered.")
-    paths, labels, classes = collect_images(args.images, args.classes)
-    if not classes:
+    found = collect_images(args.images, args.classes)
+    if not found.classes:
         raise ValueError("give the class names with --classes (or one folder with a subfolder per class).")
+    if found.repeated and main_process:
+        print(f"note: {found.repeated} of the paths given name an image given before it; each image is scored once")
+    paths, table = found.paths, ResultTable(found.classes)
+    n_trials, settings = estimator_settings(args)  # checked now, not once the model has loaded
+
+    with table.open(args.csv if main_process else None, lock=True) as results:  # the main process repairs and locks
+        if main_process:
+            report_repairs(results)
+        state.wait_for_everyone()  # the others read the CSV once the main process has repaired it
+        done = results.done if main_process else table.keys_in(args.csv)
+        if args.csv is not None:  # the parts an interrupted multi-process run left count as done
+            done = done | table.keys_in_parts(args.csv)
+        todo = [(p, label) for p, label in zip(paths, found.labels, strict=True) if image_key(p) not in done]
+        if main_process and not args.quiet:
+            announce_resume(args.csv, len(paths), todo)
+        state.wait_for_everyone()  # every process has read the same `done` before any writes
+
+        classify, group_size = zero_shot_classifier(args, found.classes, state.device, n_trials, settings)
+        log = None if args.csv is None else skipped_path(args.csv)  # unreadable files: appended as they come
+        with state.split_between_processes(todo) as mine:
+            writer = table.open(part_path(args.csv, state.process_index), lock=True) if several else results
+            skips = ResultsFile(part_path(log, state.process_index) if several else log, SKIPPED_COLUMNS, unique=False)
+            with skips, writer if several else contextlib.nullcontext():
+                try:
+                    score_images(mine, classify, group_size, table, writer, skips, args, progress=main_process)
+                except KeyboardInterrupt:
+                    raise Interrupted(interruption_note(args.csv, results, writer, len(paths))) from None
+
+        state.wait_for_everyone()
+        if not main_process:
+            return 0
+        skipped = {row["path"]: row["reason"] for row in skips.rows}
+        if args.csv is not None:
+            results.merge_parts([image_key(p) for p in paths])
+            earlier = {image_key(p): reason for p, reason in read_skipped(args.csv).items()}  # the log and its parts
+            skipped = {row_path(p): earlier[k] for p in paths if (k := image_key(p)) in earlier.keys() - results.done}
+            write_skipped(args.csv, skipped)  # this run's skips: files read since are left out
+        if any(label is not None for label in found.labels) and results.rows:
+            report_accuracy(results.rows, found.classes)
+    report_skipped(skipped, len(paths), log)
+    if len(skipped) == len(paths):
+        raise ValueError(f"no readable image among the {len(paths)} file(s) given; nothing was classified.")
+    return 0
+
+
+def estimator_settings(args: argparse.Namespace) -> tuple[int, dict[str, Any]]:
+    """The trials and the estimator's settings of the flags, the pruning rule checked against the trials."""
     n_trials = args.trials or (args.n_samples[-1] if args.pruning == "staged" else 100)
     settings = dict(pruning=choose_pruning(args), loss=args.loss, weighting=args.weighting)
-    settings |= dict(temperature=args.temperature, batch_size=args.batch_size)
+    resolve_pruning(settings["pruning"]).stage_ends(n_trials)  # e.g. --trials below the last --n-samples
+    return n_trials, settings | dict(temperature=args.temperature, batch_size=args.batch_size)
 
-    device = state.device if args.device == "auto" else args.device
+
+def zero_shot_classifier(
+    args: argparse.Namespace, classes: list[str], auto_device: Any, n_trials: int, settings: dict[str, Any]
+) -> tuple[Any, int]:
+    """The model of --model loaded for ``classes``, as ``classify(pictures) -> outcomes`` with the
+    estimator's ``settings``, and how many images it scores together."""
     denoiser = load_denoiser(
         args.model,
         classes,
         prompts=args.prompts,
         template=args.template,
-        device=device,
+        device=auto_device if args.device == "auto" else args.device,
         dtype=args.dtype,
         batch_size=args.batch_size,
         compile=args.compile,
     )
     plan = make_plan(denoiser, n_trials, noise_sampling=args.noise_sampling, seed=args.seed)
     group_size = images_per_group(denoiser, plan, settings["pruning"], args.batch_size)  # images scored together
+    return partial(classify_images, denoiser, plan=plan, group_size=group_size, **settings), group_size
 
-    columns = ["path", "label", "prediction", "trials"]
-    columns += [f"error[{c}]" for c in classes] + [f"p[{c}]" for c in classes]
-    results = ResultsFile(args.csv, columns)  # in memory only without --csv
-    done = results.done
-    if state.num_processes > 1:  # leftovers of an interrupted multi-process run count as done
-        done |= set(part_rows(args.csv, columns))
-    todo = [(p, label) for p, label in zip(paths, labels, strict=True) if p not in done]
-    if state.is_main_process and not args.quiet:
-        announce_resume(args.csv, len(paths), todo)
-    state.wait_for_everyone()  # every process has read the same `done` before any writes
 
-    with state.split_between_processes(todo) as mine:
-        several = state.num_processes > 1
-        writer = ResultsFile(part_path(args.csv, state.process_index), columns) if several else results
-        log = None if args.csv is None else skipped_path(args.csv)  # unreadable files: appended as they come
-        skips = ResultsFile(part_path(log, state.process_index) if several else log, SKIPPED_COLUMNS)
-        bar = tqdm(total=len(mine), desc="images", disable=args.quiet or not state.is_main_process)
+def score_images(mine, classify, group_size, table, writer, skips, args, *, progress: bool = True) -> None:
+    """Score the images ``mine`` [(path, label)] ``group_size`` at a time with ``classify``
+    (pictures -> outcomes), writing each group's rows to ``writer`` when it finishes and each
+    unreadable file to ``skips`` as it is met (or stopping there, with --strict)."""
+    with tqdm(total=len(mine), desc="images", disable=args.quiet or not progress) as bar:
         for start in range(0, len(mine), group_size):
             chunk, group, pictures, stop = mine[start : start + group_size], [], [], None
             for path, label in chunk:
@@ -193,80 +284,19 @@ def run(args: argparse.Namespace) -> int:
                     if args.strict:  # stop here, once the files read before it are scored and written
                         stop = error
                         break
-                    skips.append({"path": path, "reason": error.reason})
+                    skips.append({"path": row_path(path), "reason": error.reason})
                     bar.write(f"warning: skipped {path!r}, not a readable image: {error.reason}", file=sys.stderr)
-            outcomes = classify_images(denoiser, pictures, plan, group_size=group_size, **settings)
-            for (path, label), out in zip(group, outcomes, strict=True):
-                writer.append(result_row(path, label, out, classes))
+            for (path, label), out in zip(group, classify(pictures), strict=True):
+                writer.append(table.row(path, label, out))
                 if not args.quiet:
                     scores = "  ".join(
                         f"{c}: p={p:.3f} err={e:.4g}"
-                        for c, p, e in zip(classes, out["probabilities"], out["errors"], strict=True)
+                        for c, p, e in zip(table.classes, out["probabilities"], out["errors"], strict=True)
                     )
                     bar.write(f"{path}  ->  {out['prediction']}   ({scores})")
             if stop is not None:
                 raise stop
             bar.update(len(chunk))
-        bar.close()
-
-    state.wait_for_everyone()
-    if not state.is_main_process:
-        return 0
-    if several:
-        results = merge_parts(args.csv, columns, paths)
-    skipped = {row["path"]: row["reason"] for row in skips.rows}
-    if args.csv is not None:  # the log and the parts, less the files read since: this run's skips
-        gathered, done = read_skipped(args.csv), results.done
-        skipped = {p: gathered[p] for p in paths if p in gathered and p not in done}
-        write_skipped(args.csv, skipped)
-    if any(label is not None for label in labels) and results.rows:
-        report_accuracy(results.rows, classes)
-    report_skipped(skipped, len(paths), log)
-    if len(skipped) == len(paths):
-        raise ValueError(f"no readable image among the {len(paths)} file(s) given; nothing was classified.")
-    return 0
-
-
-def result_row(path: str, label: str | None, out: dict, classes: Sequence[str]) -> dict:
-    """The CSV row of one image's outcome (:func:`classify_images`)."""
-    row = {"path": path, "label": label or "", "prediction": out["prediction"], "trials": int(out["trials"].sum())}
-    row |= {f"error[{c}]": f"{e:.9g}" for c, e in zip(classes, out["errors"], strict=True)}
-    return row | {f"p[{c}]": f"{p:.6g}" for c, p in zip(classes, out["probabilities"], strict=True)}
-
-
-def announce_resume(csv: Path | None, total: int, todo: Sequence[tuple[str, Any]]) -> None:
-    """How much of the work an earlier run with this --csv did, and which unreadable files are tried again."""
-    if csv is None:
-        return
-    if len(todo) < total:
-        print(f"resuming: {total - len(todo)} of {total} images are already in {csv}")
-    earlier = read_skipped(csv)
-    retried = sum(path in earlier for path, _ in todo)
-    if retried:
-        print(f"trying again {retried} file(s) that could not be read before (listed in {skipped_path(csv)})")
-
-
-def report_skipped(skipped: dict[str, str], total: int, log: Path | None, shown: int = 20) -> None:
-    """The files that were skipped and why (the first ``shown`` of them), on stderr."""
-    if not skipped:
-        return
-    where = "" if log is None else f" (listed in {log})"
-    print(f"skipped {len(skipped)} of {total} files that are not readable images{where}:", file=sys.stderr)
-    for path, reason in list(skipped.items())[:shown]:
-        print(f"  {path}: {reason}", file=sys.stderr)
-    if len(skipped) > shown:
-        print(f"  ... and {len(skipped) - shown} more", file=sys.stderr)
-
-
-def report_accuracy(rows: list[dict], classes: list[str]) -> None:
-    """Accuracy over the labelled rows, overall and per class."""
-    labelled = [row for row in rows if row["label"]]
-    correct = np.array([row["prediction"] == row["label"] for row in labelled])
-    print(f"accuracy: {correct.mean():.4f} ({correct.sum()} of {len(correct)} images)")
-    for c in classes:
-        mine = [row["prediction"] == c for row in labelled if row["label"] == c]
-        if mine:
-            print(f"  {c}: {np.mean(mine):.4f} of {len(mine)}")
 
 
 if __name__ == "__main__":

@@ -13,6 +13,7 @@ import torch
 from torch import Tensor
 
 from toyclf.denoisers.latent import LatentDenoiser
+from toyclf.utils.validation import is_int
 
 
 def label_ids(classes: Sequence[str | int], labels: dict[str, int], n_labels: int) -> list[int]:
@@ -21,7 +22,7 @@ def label_ids(classes: Sequence[str | int], labels: dict[str, int], n_labels: in
         raise ValueError(f"classes must be a non-empty list of class names or label ids; got {classes!r}.")
     ids = []
     for c in classes:
-        if isinstance(c, int) or (isinstance(c, str) and c.isdigit()):
+        if is_int(c, 0) or (isinstance(c, str) and c.isdigit()):
             if not 0 <= int(c) < n_labels:
                 raise ValueError(f"label id {c} is outside the model's labels 0 .. {n_labels - 1}.")
             ids.append(int(c))
@@ -40,6 +41,8 @@ def label_ids(classes: Sequence[str | int], labels: dict[str, int], n_labels: in
 
 class DiTDenoiser(LatentDenoiser):
     """A diffusers DiT transformer behind the Denoiser protocol; label id k means the model's label ``ids[k]``."""
+
+    image_preprocessing = "adm_center_crop"  # ADM's resize and crop, as the paper's DiT script (and DiT's training)
 
     def __init__(self, transformer: Any, vae: Any, scheduler: Any, names: Sequence[str], ids: Sequence[int]):
         super().__init__(transformer, vae, scheduler, [str(n) for n in names])

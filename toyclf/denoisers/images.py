@@ -1,19 +1,33 @@
 """Images in, pixel tensors out: what the pretrained backends encode.
 
-Every image (a file path, a PIL image, or a [3, H, W] tensor in [0, 1]) is converted to RGB,
-resized so that its short side is ``size`` and centre-cropped to ``size`` x ``size``, then scaled
-to [-1, 1] (diffusers' ``VaeImageProcessor`` with ``resize_mode="crop"``), as the paper does.
-A file that cannot be decoded raises :class:`UnreadableImageError`. :func:`collect_images` finds
-the files of a command line: image files, folders of images, or one folder per class.
+Every image (a file path, a PIL image, or a [3, H, W] tensor in [0, 1]) is converted to RGB (as
+torchvision's image-folder loader does), brought to ``size`` x ``size`` exactly as the paper's
+code does it, then scaled to [-1, 1] (torchvision's ``ToTensor`` and ``Normalize([0.5], [0.5])``):
+
+- ``"bicubic_center_crop"`` (its Stable Diffusion script, ``eval_prob_adaptive.py``): torchvision's
+  ``Resize(size, interpolation=BICUBIC)``, the short side to ``size`` and the long one to
+  int(size * long / short), then ``CenterCrop(size)``, whose offsets are round((side - size) / 2)
+  (Python's round: halves to even). :func:`resize_center_crop`.
+- ``"adm_center_crop"`` (its DiT script, ``eval_prob_dit.py``, from ADM): halve the image with a
+  box filter while its short side is at least 2 ``size``, resize bicubic by size / short side
+  (each side rounded), crop at floor((side - size) / 2). :func:`adm_center_crop`.
+
+diffusers' ``VaeImageProcessor`` is not used: it resizes with Lanczos and floors the crop offset,
+which moves pixels by up to 0.08 on [-1, 1] and the crop by a pixel. A file that cannot be
+decoded raises :class:`UnreadableImageError`. :func:`collect_images` finds the files of a command
+line: image files, folders of images, or one folder per class, each image once
+(:func:`image_key`).
 """
 
 from __future__ import annotations
 
 import os
 from collections.abc import Sequence
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import torch
 from torch import Tensor
 
@@ -54,19 +68,74 @@ def load_image(image: Any):
     )
 
 
-def preprocess_images(images: Sequence[Any], size: int) -> Tensor:
-    """Images -> [B, 3, size, size] float32 in [-1, 1]: short side resized to ``size``, centre crop."""
-    from diffusers.image_processor import VaeImageProcessor
+def resize_center_crop(picture: Any, size: int) -> Any:
+    """torchvision's ``Resize(size, BICUBIC)`` then ``CenterCrop(size)`` of a PIL image: the paper's
+    Stable Diffusion preprocessing. [H, W] -> [size, size]"""
+    from PIL import Image
 
-    pictures = [load_image(image) for image in images]
+    width, height = picture.size
+    short, long = min(width, height), max(width, height)
+    resized = (size, int(size * long / short))  # (short, long) sides
+    new_width, new_height = resized if width <= height else resized[::-1]
+    if (new_width, new_height) != (width, height):
+        picture = picture.resize((new_width, new_height), Image.Resampling.BICUBIC)
+    top, left = round((new_height - size) / 2), round((new_width - size) / 2)  # Python rounds halves to even
+    return picture.crop((left, top, left + size, top + size))
+
+
+def adm_center_crop(picture: Any, size: int) -> Any:
+    """ADM's centre crop of a PIL image (box-filter halvings, one bicubic resize, a floored crop):
+    the paper's DiT preprocessing. [H, W] -> [size, size]"""
+    from PIL import Image
+
+    while min(picture.size) >= 2 * size:
+        picture = picture.resize(tuple(side // 2 for side in picture.size), resample=Image.Resampling.BOX)
+    scale = size / min(picture.size)
+    picture = picture.resize(tuple(round(side * scale) for side in picture.size), resample=Image.Resampling.BICUBIC)
+    top, left = (picture.size[1] - size) // 2, (picture.size[0] - size) // 2
+    return picture.crop((left, top, left + size, top + size))
+
+
+PREPROCESSINGS = {"bicubic_center_crop": resize_center_crop, "adm_center_crop": adm_center_crop}
+
+
+def preprocess_images(images: Sequence[Any], size: int, *, method: str = "bicubic_center_crop") -> Tensor:
+    """Images -> [B, 3, size, size] float32 in [-1, 1], by one of :data:`PREPROCESSINGS` (the
+    paper's for Stable Diffusion by default; a denoiser's :meth:`preprocess` picks its own)."""
+    if method not in PREPROCESSINGS:
+        raise ValueError(f"method must be one of {', '.join(map(repr, PREPROCESSINGS))}; got {method!r}.")
+    pictures = [PREPROCESSINGS[method](load_image(image), size) for image in images]
     if not pictures:
         raise ValueError("no images were given.")
-    return VaeImageProcessor().preprocess(pictures, height=size, width=size, resize_mode="crop").float()
+    pixels = torch.stack([torch.from_numpy(np.array(picture)).permute(2, 0, 1) for picture in pictures])
+    return pixels.float().div(255).sub(0.5).div(0.5)  # [B, 3, size, size]: ToTensor, Normalize([0.5], [0.5])
+
+
+def image_key(path: str | os.PathLike) -> str:
+    """What identifies an image file however its path is spelled (relative or absolute, ``./``,
+    ``..``, a doubled or trailing slash, a symlink): its real path."""
+    return os.path.realpath(path)
+
+
+def could_be_image_path(name: str) -> str | None:
+    """Why the text ``name`` (a class name, a prompt) could be meant as an image path: it has an image
+    suffix, ends with a slash, or exists on disk (None if none of these)."""
+    if Path(name).suffix.lower() in IMAGE_SUFFIXES:
+        return "has an image file's suffix"
+    if name.endswith(("/", os.sep)):
+        return "ends with a slash"
+    if Path(name).exists():
+        return "is an existing " + ("folder" if Path(name).is_dir() else "file")
+    return None
 
 
 def find_images(folder: str | os.PathLike) -> list[Path]:
-    """The image files directly inside ``folder``, sorted by name."""
-    return sorted(p for p in Path(folder).iterdir() if p.is_file() and p.suffix.lower() in IMAGE_SUFFIXES)
+    """The image files directly inside ``folder``, sorted by name. Links with an image suffix that
+    lead nowhere (dangling, or a loop) are included, so that they are reported as unreadable,
+    not silently left out."""
+    return sorted(
+        p for p in Path(folder).iterdir() if p.suffix.lower() in IMAGE_SUFFIXES and (p.is_file() or p.is_symlink())
+    )
 
 
 def class_folders(folder: str | os.PathLike) -> dict[str, list[Path]]:
@@ -81,11 +150,22 @@ def class_folders(folder: str | os.PathLike) -> dict[str, list[Path]]:
     return classes
 
 
-def collect_images(
-    inputs: Sequence[str | os.PathLike], classes: Sequence[str] | None = None
-) -> tuple[list[str], list[str | None], list[str] | None]:
-    """Image files, folders of images, or one folder with a subfolder per class -> (image paths,
-    their class or None, the class names: ``classes``, else the subfolders of a labelled folder)."""
+@dataclass
+class ImageSet:
+    """The images of a command line: ``paths`` (as given), their class ``labels`` (None where
+    unlabelled), the class names (None when not known), and how many paths were left out as
+    ``repeated``: another spelling of an image already in the set."""
+
+    paths: list[str]
+    labels: list[str | None]
+    classes: list[str] | None
+    repeated: int = 0
+
+
+def collect_images(inputs: Sequence[str | os.PathLike], classes: Sequence[str] | None = None) -> ImageSet:
+    """Image files, folders of images, or one folder with a subfolder per class -> the
+    :class:`ImageSet`, each image once (by :func:`image_key`, the first time it is named); the
+    class names are ``classes``, else the subfolders of a labelled folder."""
     paths = [Path(p) for p in inputs]
     missing = [str(p) for p in paths if not p.exists()]
     if missing:
@@ -108,4 +188,14 @@ def collect_images(
             if not found:
                 raise ValueError(f"the folder {str(p)!r} holds no images ({', '.join(('.png', '.jpg', '...'))}).")
             files += [(str(f), None) for f in found]
-    return [f for f, _ in files], [label for _, label in files], None if classes is None else list(classes)
+    seen, unique = set(), []
+    for f, label in files:  # the first time each image is named
+        if image_key(f) not in seen:
+            seen.add(image_key(f))
+            unique.append((f, label))
+    return ImageSet(
+        [f for f, _ in unique],
+        [label for _, label in unique],
+        None if classes is None else list(classes),
+        repeated=len(files) - len(unique),
+    )

@@ -20,11 +20,13 @@ fp32, and the estimator takes the difference to the plan's fp32 noise.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Any
 
 import torch
 from torch import Tensor, nn
 
+from toyclf.denoisers.images import preprocess_images
 from toyclf.prediction import epsilon_from_prediction
 from toyclf.schedule import NoiseSchedule, RectifiedFlowSchedule
 
@@ -69,6 +71,9 @@ class LatentDenoiser(nn.Module):
     """
 
     fixed_rows: int | None = None  # pad every batch to this many rows (set for a compiled backbone)
+    image_preprocessing: str = (
+        "bicubic_center_crop"  # the paper's resize and crop for this model (images.PREPROCESSINGS)
+    )
     upcast_vae: bool = False  # honour the VAE config's force_upcast, as diffusers' pipelines for this model do
 
     def __init__(self, backbone: Any, vae: Any, scheduler: Any, class_names: list[str]) -> None:
@@ -101,13 +106,19 @@ class LatentDenoiser(nn.Module):
         """The dtype the backbone runs in (errors are fp32 regardless)."""
         return next(self.backbone.parameters()).dtype
 
+    def preprocess(self, images: Sequence[Any]) -> Tensor:
+        """Image files, PIL images or [3, H, W] tensors -> what :meth:`encode` takes, [B, 3, H, W] in
+        [-1, 1], resized and cropped as the paper's code does for this model
+        (:func:`toyclf.denoisers.images.preprocess_images`, :attr:`image_preprocessing`)."""
+        return preprocess_images(images, self.image_size, method=self.image_preprocessing)
+
     @torch.inference_mode()
     def encode(self, x: Tensor) -> Tensor:
         """Images [B, 3, H, W] in [-1, 1] -> latents [B, *latent_shape] fp32 (the posterior mean, scaled)."""
         if x.ndim != 4 or x.shape[1] != 3 or tuple(x.shape[2:]) != (self.image_size, self.image_size):
             raise ValueError(
                 f"expected images of shape [B, 3, {self.image_size}, {self.image_size}] in [-1, 1] "
-                f"(toyclf.denoisers.images.preprocess_images makes them); got {tuple(x.shape)}."
+                f"(the denoiser's preprocess() makes them); got {tuple(x.shape)}."
             )
         config, x = self.vae.config, x.to(self.device, self.vae.dtype)
         latents = torch.cat([self.vae.encode(part).latent_dist.mean.float() for part in x.split(ENCODE_ROWS)])

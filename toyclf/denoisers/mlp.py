@@ -63,6 +63,10 @@ class MLPDenoiser(nn.Module):
         prediction_type: str = "epsilon",
     ) -> None:
         super().__init__()
+        n_features, n_classes, hidden_size, n_layers, n_frequencies = (  # numpy ints too (a grid search's): as int
+            int(n) for n in (n_features, n_classes, hidden_size, n_layers, n_frequencies)
+        )
+        max_frequency = float(max_frequency)
         self.prediction_type = check_prediction_type(prediction_type)
         self.schedule = schedule if schedule is not None else NoiseSchedule.linear()
         self.n_classes = n_classes

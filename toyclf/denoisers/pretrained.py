@@ -52,21 +52,55 @@ def quiet_libraries() -> None:
 
 
 def load_pipeline(model: str | os.PathLike, dtype: torch.dtype) -> Any:
-    """diffusers' ``DiffusionPipeline.from_pretrained`` (hub id or folder), with a clear error when it fails."""
-    from diffusers import DiffusionPipeline
+    """diffusers' ``DiffusionPipeline.from_pretrained`` (hub id or folder), with a clear error
+    (``ValueError`` naming the model) when it fails: no readable ``model_index.json``, a pipeline
+    class this diffusers does not have, a component folder that is missing (checked before
+    loading, so the message names the folder), or a component that does not load."""
+    import diffusers
 
     quiet_libraries()
     model = str(model)
     try:
-        config = DiffusionPipeline.load_config(model)
+        config = diffusers.DiffusionPipeline.load_config(model)
     except (OSError, ValueError) as error:
         where = "folder" if Path(model).exists() else "hub id or local folder"
         raise ValueError(
             f"could not load a diffusers pipeline from {model!r}: it is not a {where} with a model_index.json "
             f"that can be read here (offline: only models already in the cache load). ({error})"
         ) from None
+    check_pipeline_config(model, config, diffusers)
     extra = {"safety_checker": None, "requires_safety_checker": False} if "safety_checker" in config else {}
-    return DiffusionPipeline.from_pretrained(model, dtype=dtype, **extra)
+    try:
+        return diffusers.DiffusionPipeline.from_pretrained(model, dtype=dtype, **extra)
+    except (OSError, ValueError, AttributeError, ImportError, KeyError) as error:
+        reason = str(error).strip().splitlines()[0] if str(error).strip() else type(error).__name__
+        raise ValueError(f"could not load the diffusers pipeline {model!r}: {reason}") from None
+
+
+def check_pipeline_config(model: str, config: dict, diffusers: Any) -> None:
+    """Refuse a ``model_index.json`` that names a pipeline class diffusers lacks, or (for a local
+    folder) a component whose subfolder is missing, before anything is loaded."""
+    name = config.get("_class_name")
+    if not (isinstance(name, str) and hasattr(diffusers, name)):
+        raise ValueError(
+            f"{model!r}: its model_index.json names the pipeline class {name!r}, which diffusers "
+            f"{diffusers.__version__} does not have (a newer diffusers, or a custom pipeline?)."
+        )
+    folder = Path(model)
+    if not folder.is_dir():
+        return  # a hub id: the hub's files are checked as they load
+    components = [key for key, value in config.items() if not key.startswith("_") and is_component(value)]
+    missing = [key for key in components if not (folder / key).is_dir()]
+    if missing:
+        raise ValueError(
+            f"{model!r} has no {', '.join(f'{key}/' for key in missing)} folder, which its model_index.json lists "
+            f"among the pipeline's parts ({', '.join(components)}): copy the whole saved pipeline."
+        )
+
+
+def is_component(value: Any) -> bool:
+    """Whether a model_index.json entry is a part saved in a subfolder: ``[library, class]``, both set."""
+    return isinstance(value, (list, tuple)) and len(value) == 2 and all(isinstance(v, str) for v in value)
 
 
 def load_denoiser(

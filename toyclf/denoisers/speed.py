@@ -22,6 +22,8 @@ from typing import Any
 
 import torch
 
+from toyclf.utils.validation import is_int
+
 ATTENTIONS = ("sdpa", "classic")
 CPU_BATCH_SIZE = 32  # rows per call on a CPU: larger batches do not run faster there
 MOST_ROWS = 256  # no batch larger than this: past it a GPU is full, and pruning decides less often
@@ -48,7 +50,7 @@ def speed_up(
     if channels_last is None:
         channels_last = is_unet and denoiser.device.type == "cuda"
     backbone.to(memory_format=torch.channels_last if channels_last else torch.contiguous_format)
-    denoiser.batch_size = fitting_batch_size(denoiser) if batch_size is None else batch_size
+    denoiser.batch_size = fitting_batch_size(denoiser) if batch_size is None else int(batch_size)
     if compile:  # one shape: batches padded to batch_size rows (LatentDenoiser.fixed_rows), no recompiling
         denoiser.backbone = torch.compile(backbone, dynamic=False)
         denoiser.fixed_rows = denoiser.batch_size
@@ -72,7 +74,7 @@ def check_speed_settings(attention: str, batch_size: int | None) -> None:
     """A clear error for an unknown attention kernel or a batch size that is not a positive int."""
     if attention not in ATTENTIONS:
         raise ValueError(f"attention must be one of {', '.join(map(repr, ATTENTIONS))}; got {attention!r}.")
-    if batch_size is not None and (not isinstance(batch_size, int) or isinstance(batch_size, bool) or batch_size < 1):
+    if batch_size is not None and not is_int(batch_size):
         raise ValueError(f"batch_size must be a positive integer or None (fill the device); got {batch_size!r}.")
 
 

@@ -1,9 +1,21 @@
-"""A CSV of per-image results that is written as the work goes, and read back to resume it.
+"""A CSV of per-item results that is written as the work goes, and read back, checked, to resume it.
 
-One row per image (``path`` first). Rows are appended and flushed one by one, so an interrupted
-run loses at most the image it was working on; the next run with the same file skips every path
-already in it. With several processes each writes its own part file (``NAME.rank{r}.csv``) and
-the main process merges the parts into the file in the end (:func:`merge_parts`).
+One row per item (an image: ``path`` first), identified by a key (by default its ``path``; the
+zero-shot command keys images by their resolved path, so one image is one row however its path
+was spelled). Reading a file back checks it:
+
+- a last line cut short (the run was killed while writing it) is removed from the file, and its
+  item done again: :attr:`ResultsFile.cut_line` holds what was removed, for the caller to say so;
+- a file that is not UTF-8 text or not a CSV, a header of other columns, a row with too few or
+  too many fields, or one that ``check_row`` refuses is a ``ValueError`` naming the file and line;
+- a key met a second time (a file that earlier versions appended the same image to twice) counts
+  once: :attr:`ResultsFile.duplicates` says how many rows were left out.
+
+Rows are appended and flushed one by one, so an interrupted run keeps every row it wrote. While
+a :class:`ResultsFile` is open with ``lock=True`` it holds an exclusive lock on its file
+(``flock``): a second run on the same file is refused instead of writing the same rows twice.
+With several processes each writes its own part file (``NAME.rank{r}.csv``) and the main process
+merges the parts into the file in the end (:meth:`ResultsFile.merge_parts`).
 
 Files that could not be read go to a companion log beside it (``NAME.skipped.csv``: path and
 reason; :func:`skipped_path`), appended as they are met and rewritten at the end of a run.
@@ -12,51 +24,187 @@ reason; :func:`skipped_path`), appended as they are met and rewritten at the end
 from __future__ import annotations
 
 import csv
+import glob
+import io
 import os
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from pathlib import Path
 
 from toyclf.utils.files import atomic_write
 
+try:
+    import fcntl
+except ImportError:  # Windows: files are not locked
+    fcntl = None
+
 SKIPPED_COLUMNS = ("path", "reason")
+RowCheck = Callable[[dict], str | None]  # a row -> None if it is fine, else what is wrong with it
+
+
+def path_key(row: dict) -> str:
+    return row["path"]
 
 
 class ResultsFile:
-    """Append-only CSV rows with a fixed header; ``done`` are the paths already in the file.
-    With ``path=None`` the rows are only kept in memory."""
+    """Append-only CSV rows with a fixed header, read back and checked (see the module's notes).
 
-    def __init__(self, path: str | os.PathLike | None, columns: Sequence[str]) -> None:
+    ``rows`` are the rows read and appended, one per key, in file order; ``done`` their keys.
+    With ``unique=False`` (a log) a key may come again, and every row is kept. With ``path=None``
+    the rows are only kept in memory. Use it as a context manager (or call :meth:`close`) to
+    release the file and its lock; a file it created and never wrote to is removed then.
+    """
+
+    def __init__(
+        self,
+        path: str | os.PathLike | None,
+        columns: Sequence[str],
+        *,
+        key: Callable[[dict], str] = path_key,
+        check_row: RowCheck | None = None,
+        lock: bool = False,
+        unique: bool = True,
+    ) -> None:
         self.path = None if path is None else Path(path)
-        self.columns = list(columns)
-        self.rows = read_rows(self.path, self.columns) if self.path is not None and self.path.exists() else []
-
-    @property
-    def done(self) -> set[str]:
-        return {row["path"] for row in self.rows}
-
-    def append(self, row: dict) -> None:
-        """Write one row now (the header first, for a new file)."""
-        self.rows.append({key: str(value) for key, value in row.items()})
+        self.columns, self.key, self.unique = list(columns), key, unique
+        self.rows: list[dict] = []
+        self.done: set[str] = set()
+        self.cut_line: str | None = None
+        self.duplicates = 0
+        self._file = None
         if self.path is None:
             return
-        new = not self.path.exists() or self.path.stat().st_size == 0
-        with self.path.open("a", newline="") as file:
-            writer = csv.DictWriter(file, self.columns)
-            if new:
-                writer.writeheader()
-            writer.writerow(row)
+        self._created = not self.path.exists()
+        self._file = self.path.open("a", newline="", encoding="utf-8")
+        try:
+            if lock:
+                lock_file(self._file, self.path)
+            text = read_text(self.path)
+            complete, self.cut_line = split_cut_line(text)
+            if self.cut_line is not None:  # drop it from the file too, so the next row starts on a line of its own
+                os.truncate(self.path, len(complete.encode("utf-8")))
+            for row in parse_rows(complete, self.path, self.columns, check_row):
+                self._remember(row)
+        except BaseException:
+            self.close()
+            raise
+
+    def _remember(self, row: dict) -> bool:
+        key = self.key(row)
+        if key in self.done and self.unique:
+            self.duplicates += 1
+            return False
+        self.done.add(key)
+        self.rows.append(row)
+        return True
+
+    def append(self, row: dict) -> None:
+        """Write one row now (the header first, for a new file). A row whose key is already done
+        is a ``ValueError`` (unless ``unique=False``): nothing is written twice."""
+        row = {key: str(value) for key, value in row.items()}
+        if self.unique and self.key(row) in self.done:
+            raise ValueError(f"{self.key(row)!r} already has a row in {self.path or 'the results'}.")
+        self._remember(row)
+        if self._file is None:
+            return
+        writer = csv.DictWriter(self._file, self.columns)
+        if self._file.seek(0, os.SEEK_END) == 0:  # the end of the file as it is now (a cut line may have gone)
+            writer.writeheader()
+        writer.writerow(row)
+        self._file.flush()
+
+    def merge_parts(self, order: Sequence[str]) -> None:
+        """Append the rows of every part file of this file (:func:`part_files`) not done yet, in the
+        order of the keys ``order``, then delete the parts."""
+        rows = {self.key(row): row for part in part_files(self.path) for row in read_rows(part, self.columns)}
+        for key in order:
+            if key in rows and key not in self.done:
+                self.append(rows[key])
+        for part in part_files(self.path):
+            part.unlink()
+
+    def close(self) -> None:
+        if self._file is None:
+            return
+        empty = self._file.seek(0, os.SEEK_END) == 0
+        self._file.close()  # closing releases the lock
+        self._file = None
+        if empty and self._created:
+            self.path.unlink(missing_ok=True)
+
+    def __enter__(self) -> ResultsFile:
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.close()
 
 
-def read_rows(path: Path, columns: Sequence[str]) -> list[dict]:
-    """The rows of a results CSV, checked to have ``columns`` (the same classes and fields)."""
-    with path.open(newline="") as file:
-        reader = csv.DictReader(file)
+def lock_file(file, path: Path) -> None:
+    """Hold an exclusive lock on the open ``file`` until it is closed; ``ValueError`` if another
+    process holds one."""
+    if fcntl is None:
+        return
+    try:
+        fcntl.flock(file.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except BlockingIOError:
+        raise ValueError(
+            f"{str(path)!r} is being written by another run right now; wait for it to end (running the same "
+            "command again then resumes), or give another --csv file."
+        ) from None
+
+
+def read_text(path: Path) -> str:
+    """The file as UTF-8 text, or a ``ValueError`` naming it."""
+    try:
+        return path.read_bytes().decode("utf-8")
+    except UnicodeDecodeError as error:
+        raise ValueError(
+            f"{str(path)!r} is not a results CSV: byte {error.start} is not UTF-8 text. Is it the right file?"
+        ) from None
+
+
+def split_cut_line(text: str) -> tuple[str, str | None]:
+    """(the complete lines, the last line if a write was cut short before its end of line, else None)."""
+    if not text or text.endswith("\n"):
+        return text, None
+    end = text.rfind("\n") + 1
+    return text[:end], text[end:]
+
+
+def parse_rows(text: str, path: Path, columns: Sequence[str], check_row: RowCheck | None = None) -> list[dict]:
+    """The rows of complete CSV ``text`` (from ``path``), checked to have ``columns``, every field,
+    and to pass ``check_row``; a ``ValueError`` naming the file and line otherwise."""
+    reader = csv.DictReader(io.StringIO(text, newline=""))
+    rows = []
+    try:
         if reader.fieldnames is not None and list(reader.fieldnames) != list(columns):
             raise ValueError(
                 f"{str(path)!r} holds results with columns {reader.fieldnames}, but this run writes {list(columns)}: "
                 "a different class list or settings. Use another --csv file (or delete this one to start over)."
             )
-        return list(reader)
+        for row in reader:
+            problem = field_problem(row, len(columns)) or (check_row(row) if check_row else None)
+            if problem:
+                raise ValueError(
+                    f"line {reader.line_num} of {str(path)!r} is not a row this command writes: {problem}. "
+                    "Was the file edited? Correct or delete that line, then run again."
+                )
+            rows.append(row)
+    except csv.Error as error:
+        raise ValueError(f"{str(path)!r} is not a readable CSV file (line {reader.line_num}: {error}).") from None
+    return rows
+
+
+def field_problem(row: dict, n_columns: int) -> str | None:
+    if None in row:
+        return f"{n_columns + len(row[None])} fields, expected {n_columns}"
+    missing = sum(value is None for value in row.values())
+    return f"{n_columns - missing} fields, expected {n_columns}" if missing else None
+
+
+def read_rows(path: Path, columns: Sequence[str], check_row: RowCheck | None = None) -> list[dict]:
+    """The complete, checked rows of a results CSV (a last line cut short is left out)."""
+    complete, _ = split_cut_line(read_text(path))
+    return parse_rows(complete, path, columns, check_row)
 
 
 def part_path(path: str | os.PathLike, rank: int) -> Path:
@@ -68,25 +216,7 @@ def part_path(path: str | os.PathLike, rank: int) -> Path:
 def part_files(path: str | os.PathLike) -> list[Path]:
     """The part files of ``path`` that processes have written (of this run or an interrupted one)."""
     path = Path(path)
-    return sorted(path.parent.glob(f"{path.stem}.rank*{path.suffix}"))
-
-
-def part_rows(path: str | os.PathLike, columns: Sequence[str]) -> dict[str, dict]:
-    """The rows of every part file of ``path``, by image path."""
-    return {row["path"]: row for part in part_files(path) for row in read_rows(part, columns)}
-
-
-def merge_parts(path: str | os.PathLike, columns: Sequence[str], order: Sequence[str]) -> ResultsFile:
-    """Move the rows of every part file into ``path`` (in the order of ``order``), delete the parts."""
-    results = ResultsFile(path, columns)
-    rows = part_rows(path, columns)
-    done = results.done
-    for key in order:
-        if key in rows and key not in done:
-            results.append(rows[key])
-    for part in part_files(path):
-        part.unlink()
-    return results
+    return sorted(path.parent.glob(f"{glob.escape(path.stem)}.rank*{glob.escape(path.suffix)}"))
 
 
 def skipped_path(path: str | os.PathLike) -> Path:
@@ -116,7 +246,7 @@ def write_skipped(path: str | os.PathLike, skipped: dict[str, str]) -> None:
 
 def write_rows(path: Path, columns: Sequence[str], rows: Iterable[Sequence[str]]) -> None:
     """A header and ``rows`` (sequences in the order of ``columns``) as a new CSV file."""
-    with path.open("w", newline="") as file:
+    with path.open("w", newline="", encoding="utf-8") as file:
         writer = csv.writer(file)
         writer.writerow(columns)
         writer.writerows(rows)

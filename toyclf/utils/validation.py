@@ -2,9 +2,11 @@
 positive finite number? (bool is neither; numpy scalars are both.) Are class priors a
 probability vector, and are labels among those seen in fit?
 
-:data:`POSITIVE_FINITE` is the one definition of "a positive finite number": a scikit-learn
-``Interval`` (so ``DiffusionClassifier``'s parameter constraints use it as it is), behind
-:func:`is_positive` and the command lines' ``--temperature``.
+:class:`NumberInterval` is scikit-learn's ``Interval`` without bool: ``True`` is an ``Integral``
+to Python, so ``Interval(Integral, 1, None)`` takes ``n_trials=True`` as 1 trial; a number
+parameter of toyclf refuses it. :data:`POSITIVE_FINITE` is the one definition of "a positive
+finite number", behind ``DiffusionClassifier``'s parameter constraints, :func:`is_positive` and
+the command lines' ``--temperature``.
 """
 
 from __future__ import annotations
@@ -15,17 +17,37 @@ from typing import Any
 import numpy as np
 from sklearn.utils._param_validation import Interval
 
-POSITIVE_FINITE = Interval(Real, 0, None, closed="neither")  # (0, inf): refuses 0, negatives, nan and inf
+
+class NumberInterval(Interval):
+    """A scikit-learn ``Interval`` constraint that refuses bool (``True``, ``np.True_``): an int or
+    real number in the interval, Python's or numpy's. Its message is ``Interval``'s ("an int in
+    the range [1, inf)")."""
+
+    def is_satisfied_by(self, val: Any) -> bool:
+        return not isinstance(val, (bool, np.bool_)) and super().is_satisfied_by(val)
+
+
+def int_at_least(low: int) -> NumberInterval:
+    """The constraint "an int >= ``low``" (Python or numpy, not bool)."""
+    return NumberInterval(Integral, low, None, closed="left")
+
+
+POSITIVE_FINITE = NumberInterval(Real, 0, None, closed="neither")  # (0, inf): refuses 0, negatives, nan, inf, bool
 
 
 def is_int(value: Any, low: int = 1) -> bool:
     """True for an int (Python or numpy, not bool) of at least ``low``."""
-    return isinstance(value, Integral) and not isinstance(value, bool) and value >= low
+    return int_at_least(low).is_satisfied_by(value)
 
 
 def is_positive(value: Any) -> bool:
-    """True for a finite real number (not bool) above zero: :data:`POSITIVE_FINITE`."""
-    return not isinstance(value, bool) and POSITIVE_FINITE.is_satisfied_by(value)
+    """True for a finite real number (Python or numpy, not bool) above zero: :data:`POSITIVE_FINITE`."""
+    return POSITIVE_FINITE.is_satisfied_by(value)
+
+
+def is_real(value: Any) -> bool:
+    """True for a finite real number (Python or numpy, not bool)."""
+    return NumberInterval(Real, None, None, closed="neither").is_satisfied_by(value)
 
 
 def check_priors(priors: Any, counts: np.ndarray) -> np.ndarray:

@@ -1,0 +1,129 @@
+"""The results CSV read back to resume a run: a last line cut short is removed (never glued to the
+next row), every row read is checked, a file that is not a results CSV is an error naming it, a
+row is never written twice, and a second writer is refused while the first holds the file."""
+
+from __future__ import annotations
+
+import csv
+import subprocess
+import sys
+
+import pytest
+
+from toyclf.utils.results_file import ResultsFile, read_rows
+
+COLUMNS = ["path", "label", "score"]
+ROWS = [{"path": f"/images/{i}.png", "label": "cat", "score": f"0.{i}5"} for i in range(3)]
+
+
+def written(tmp_path, rows=ROWS, name="results.csv"):
+    path = tmp_path / name
+    with ResultsFile(path, COLUMNS) as results:
+        for row in rows:
+            results.append(row)
+    return path
+
+
+def read(path) -> list[dict]:
+    with open(path, newline="") as file:
+        return list(csv.DictReader(file))
+
+
+@pytest.mark.parametrize("cut", [1, 5, 12, 20])  # inside the last row: its line ending, a number, the path
+def test_a_cut_last_line_is_removed_and_the_next_row_starts_on_its_own_line(tmp_path, cut):
+    path = written(tmp_path)
+    whole = path.read_bytes()
+    path.write_bytes(whole[:-cut])
+    with ResultsFile(path, COLUMNS) as results:
+        assert results.rows == ROWS[:2] and results.cut_line is not None and results.cut_line in whole.decode()
+        results.append(ROWS[2])  # the image of the cut row, done again
+    assert read(path) == ROWS and path.read_bytes() == whole
+
+
+def test_a_cut_header_leaves_a_new_file(tmp_path):
+    path = tmp_path / "results.csv"
+    path.write_text("path,la")
+    with ResultsFile(path, COLUMNS) as results:
+        assert results.rows == [] and results.cut_line == "path,la"
+        results.append(ROWS[0])
+    assert read(path) == ROWS[:1]
+
+
+@pytest.mark.parametrize(
+    "content, message",
+    [
+        (bytes(range(256)) * 4, r"'.*results.csv' is not a results CSV: byte \d+ is not UTF-8 text"),
+        (
+            b'path,label,score\r\n"' + b"x" * 200_000 + b'",a,b\r\n',
+            r"'.*results.csv' is not a readable CSV file \(line",
+        ),
+        (
+            b"path,label,score\r\n/a.png,cat\r\n",
+            r"line 2 of '.*results.csv' is not a row this command writes: 2 fields",
+        ),
+        (b"path,label,score\r\n/a.png,cat,0.1,extra\r\n", r"line 2 of .* 4 fields, expected 3"),
+        (b"path,label\r\n", r"holds results with columns \['path', 'label'\], but this run writes"),
+    ],
+)
+def test_a_file_that_is_not_a_results_csv_is_an_error_naming_it(tmp_path, content, message):
+    path = tmp_path / "results.csv"
+    path.write_bytes(content)
+    with pytest.raises(ValueError, match=message):
+        ResultsFile(path, COLUMNS)
+    assert path.read_bytes() == content  # nothing is changed in a file that is not ours
+
+
+def test_rows_are_checked_as_they_are_read_back(tmp_path):
+    path = written(tmp_path)
+
+    def problem(row):
+        return None if row["score"].startswith("0.") else f"score {row['score']!r} is not below 1"
+
+    assert ResultsFile(path, COLUMNS, check_row=problem).rows == ROWS
+    path.write_text(path.read_text().replace("0.15", "7.5"))
+    with pytest.raises(ValueError, match=r"line 3 of .* score '7.5' is not below 1. Was the file edited"):
+        ResultsFile(path, COLUMNS, check_row=problem)
+    with pytest.raises(ValueError, match="line 3"):
+        read_rows(path, COLUMNS, problem)
+
+
+def test_a_key_is_written_once_and_counted_once(tmp_path):
+    path = written(tmp_path)
+    with open(path, "a", newline="") as file:  # an older run appended the same image again
+        csv.DictWriter(file, COLUMNS).writerow(ROWS[0])
+    with ResultsFile(path, COLUMNS) as results:
+        assert results.rows == ROWS and results.duplicates == 1 and results.done == {r["path"] for r in ROWS}
+        with pytest.raises(ValueError, match="already has a row"):
+            results.append(ROWS[1])
+    with ResultsFile(tmp_path / "log.csv", COLUMNS, unique=False) as log:  # a log keeps every entry
+        log.append(ROWS[0])
+        log.append(ROWS[0])
+    assert len(read(tmp_path / "log.csv")) == 2
+
+
+def test_a_second_writer_is_refused_while_the_first_holds_the_file(tmp_path):
+    path = written(tmp_path)
+    with ResultsFile(path, COLUMNS, lock=True):
+        other = subprocess.run(
+            [
+                sys.executable,
+                "-c",
+                f"from toyclf.utils.results_file import ResultsFile; ResultsFile({str(path)!r}, "
+                f"{COLUMNS!r}, lock=True)",
+            ],
+            capture_output=True,
+            text=True,
+        )
+        assert "is being written by another run right now" in other.stderr
+    with ResultsFile(path, COLUMNS, lock=True) as results:  # released when the first closed
+        assert results.rows == ROWS
+
+
+def test_a_file_opened_and_never_written_is_removed(tmp_path):
+    with ResultsFile(tmp_path / "results.csv", COLUMNS):
+        assert (tmp_path / "results.csv").exists()
+    assert not (tmp_path / "results.csv").exists()
+    path = written(tmp_path)
+    with ResultsFile(path, COLUMNS):
+        pass
+    assert read(path) == ROWS  # an existing file stays
