@@ -5,6 +5,7 @@ row is never written twice, and a second writer is refused while the first holds
 from __future__ import annotations
 
 import csv
+import json
 import subprocess
 import sys
 
@@ -127,3 +128,82 @@ def test_a_file_opened_and_never_written_is_removed(tmp_path):
     with ResultsFile(path, COLUMNS):
         pass
     assert read(path) == ROWS  # an existing file stays
+
+
+@pytest.mark.parametrize(
+    "cut_at",
+    [
+        lambda data: data.index("ü".encode()) + 1,  # inside a character of two bytes
+        lambda data: data.index(b"new\nline") + 4,  # just after a line break inside a quoted field
+        lambda data: data.index(b"new\nline") + 6,  # inside the quoted field, after its line break
+    ],
+)
+def test_a_row_cut_inside_a_character_or_a_quoted_line_break_is_removed(tmp_path, cut_at):
+    rows = [*ROWS[:2], {"path": "/images/new\nline, ünï.png", "label": "cat", "score": "0.9"}]
+    path = written(tmp_path, rows)
+    whole = path.read_bytes()
+    path.write_bytes(whole[: cut_at(whole)])
+    with ResultsFile(path, COLUMNS) as results:
+        assert results.rows == rows[:2] and results.cut_line is not None
+        results.append(rows[2])
+    assert path.read_bytes() == whole
+
+
+def test_a_byte_order_mark_is_read_past_and_kept(tmp_path):
+    path = written(tmp_path)
+    path.write_bytes(b"\xef\xbb\xbf" + path.read_bytes()[:-3])  # as a spreadsheet saves it, and the last row cut
+    with ResultsFile(path, COLUMNS) as results:
+        assert results.rows == ROWS[:2]
+        results.append(ROWS[2])
+    assert path.read_bytes()[:3] == b"\xef\xbb\xbf" and read(path)[0]["\ufeffpath"] == ROWS[0]["path"]
+
+
+def test_rows_of_other_settings_are_refused_and_new_files_record_theirs(tmp_path):
+    path = tmp_path / "results.csv"
+    with ResultsFile(path, COLUMNS, settings={"--trials": 4, "--seed": 0}) as results:
+        results.append(ROWS[0])
+    assert json.loads((tmp_path / "results.settings.json").read_text()) == {"--trials": 4, "--seed": 0}
+    with ResultsFile(path, COLUMNS, settings={"--trials": 4, "--seed": 0}) as results:
+        assert results.rows == ROWS[:1] and not results.unrecorded_settings
+    with pytest.raises(ValueError, match=r"made with other settings \(--trials 4 there, 6 now\)"):
+        ResultsFile(path, COLUMNS, settings={"--trials": 6, "--seed": 0})
+    (tmp_path / "results.settings.json").unlink()  # a file of an older toyclf: taken as this run's, recorded
+    with ResultsFile(path, COLUMNS, settings={"--trials": 6, "--seed": 0}) as results:
+        assert results.unrecorded_settings
+    assert json.loads((tmp_path / "results.settings.json").read_text())["--trials"] == 6
+
+
+def test_a_run_refused_by_the_lock_never_removes_the_file_of_the_run_holding_it(tmp_path):
+    path = tmp_path / "results.csv"
+    with ResultsFile(path, COLUMNS, lock=True, settings={"--seed": 0}) as first:  # new and still empty
+        with pytest.raises(ValueError, match="being written by another run"):
+            ResultsFile(path, COLUMNS, lock=True, settings={"--seed": 0})
+        assert path.exists() and (tmp_path / "results.settings.json").exists()
+        first.append(ROWS[0])
+    assert read(path) == ROWS[:1]
+
+
+def test_merging_parts_keeps_every_row_and_touches_only_part_files(tmp_path):
+    path = tmp_path / "results.csv"
+    for rank, rows in ((0, ROWS[:1]), (1, ROWS[1:])):
+        written(tmp_path, rows, name=f"results.rank{rank}.csv")
+    others = [tmp_path / "results.rankings.csv", tmp_path / "results.rank_backup.csv"]
+    for other in others:
+        other.write_text("not a part\n")
+    with ResultsFile(path, COLUMNS) as results:
+        results.merge_parts([ROWS[2]["path"]])  # this run's images: one of the parts' rows, first
+    assert read(path) == [ROWS[2], ROWS[0], ROWS[1]]  # the rest kept too, in their order
+    assert sorted(p.name for p in tmp_path.iterdir()) == sorted(["results.csv", *(o.name for o in others)])
+
+
+def test_a_cut_anywhere_in_the_last_row_is_repaired(tmp_path):
+    rows = [*ROWS[:2], {"path": '/images/"q"\r\n, ünï.png', "label": "cat,dog", "score": "0.9"}]
+    whole = written(tmp_path, rows, name="whole.csv").read_bytes()
+    start = len(whole) - len(whole.splitlines(keepends=True)[-1]) - len(whole.splitlines(keepends=True)[-2])
+    for cut in range(start + 1, len(whole)):  # every byte of the last row, quoted line break and all
+        path = tmp_path / "cut.csv"
+        path.write_bytes(whole[:cut])
+        with ResultsFile(path, COLUMNS) as results:
+            assert results.rows == rows[:2], cut
+            results.append(rows[2])
+        assert path.read_bytes() == whole, cut

@@ -18,7 +18,7 @@ import torch
 from toyclf import DiffusionClassifier
 from toyclf.pruning import EarlyStopping, FixedTrials, StagedElimination
 from toyclf.utils.checkpoint import plain
-from toyclf.utils.files import atomic_write
+from toyclf.utils.files import _writer_tag, atomic_write
 
 TINY = dict(max_iter=20, hidden_size=16, n_trials=8, random_state=0)
 
@@ -124,12 +124,18 @@ def test_the_stale_temperature_warning_survives_save_and_load(data, tmp_path):
 def test_a_temporary_file_left_by_a_killed_save_is_removed_by_the_next(tmp_path):
     dead = subprocess.run([sys.executable, "-c", "import os; print(os.getpid())"], capture_output=True, text=True)
     dead_pid = int(dead.stdout)  # a process that has ended
-    left = tmp_path / f".model.pt.{dead_pid}.abcd.tmp"
+    host = _writer_tag().rsplit("-", 1)[0]
+    left = tmp_path / f".model.pt.{host}-{dead_pid}.abcd.tmp"
     left.write_bytes(b"half a model")
-    running = tmp_path / f".model.pt.{os.getppid()}.efgh.tmp"  # a live process's write in progress: kept
-    running.write_bytes(b"being written")
+    kept = [
+        tmp_path / f".model.pt.{host}-{os.getppid()}.efgh.tmp",  # a live process's write in progress
+        tmp_path / f".model.pt.other-host-{dead_pid}.ijkl.tmp",  # another host's (a shared file system)
+        tmp_path / f".model.pt.5.{host}-{dead_pid}.mnop.tmp",  # the temporary file of model.pt.5
+    ]
+    for path in kept:
+        path.write_bytes(b"being written")
     atomic_write(tmp_path / "model.pt", lambda tmp: tmp.write_bytes(b"model"))
-    assert not left.exists() and running.exists()
+    assert not left.exists() and all(path.exists() for path in kept)
     assert (tmp_path / "model.pt").read_bytes() == b"model"
 
 
@@ -155,3 +161,20 @@ def test_sigterm_during_a_command_save_leaves_no_temporary_file(tmp_path):
     _, err = process.communicate(timeout=60)
     assert process.returncode == 130 and b"interrupted" in err and b"Traceback" not in err
     assert not [p.name for p in tmp_path.iterdir() if p.name.startswith(".")]
+
+
+def test_a_calibration_made_with_a_rule_that_cannot_be_saved_is_kept_as_stale(data, tmp_path):
+    class MyRule:
+        def stage_ends(self, n_trials):
+            return [n_trials]
+
+        def prune(self, stage):
+            return torch.zeros_like(stage.active)
+
+    X, y = data
+    rng = np.random.default_rng(1)
+    X_cal = np.concatenate([rng.normal(-0.2, 1, (60, 2)), rng.normal(0.2, 1, (60, 2))])
+    clf = DiffusionClassifier(**TINY, pruning=MyRule()).fit(X, y).calibrate(X_cal, np.repeat([0, 1], 60))
+    loaded = DiffusionClassifier.load(clf.set_params(pruning=None).save(tmp_path / "model.pt"))
+    with pytest.warns(UserWarning, match=r"was fitted by calibrate\(\) with pruning='unsaved rule .*MyRule"):
+        loaded.predict(X[:3])

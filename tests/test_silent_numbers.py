@@ -5,16 +5,20 @@ predictions or a first class answered everywhere."""
 
 from __future__ import annotations
 
+import re
+
 import numpy as np
 import pytest
 import torch
-from sklearn.exceptions import NotFittedError
+from sklearn.exceptions import DataConversionWarning, NotFittedError
 
 from toyclf import DiffusionClassifier
 from toyclf.calibration import fit_temperature
+from toyclf.denoisers.mlp import MLPDenoiser
 from toyclf.estimator import class_errors, log_posterior
 from toyclf.mapping import probability_map
 from toyclf.plan import make_plan
+from toyclf.training import train_denoiser
 
 TINY = dict(max_iter=30, hidden_size=16, n_trials=8, random_state=0)
 
@@ -120,16 +124,24 @@ def test_fit_temperature_finds_an_interior_optimum():
     assert 0.1 < tau < 10
 
 
-@pytest.mark.parametrize("temperature", [1e-320, 1e-300, 1e-30, 1e300])
+@pytest.mark.parametrize("temperature", [1e-320, 1e-300, 1e-30, 1e300, 1e308])
 def test_extreme_temperatures_give_their_limit_not_nan(temperature):
     errors = torch.tensor([[1.0, 2.0, 3.0], [5.0, 4.0, 4.5]], dtype=torch.float64)
-    log_prior = torch.log(torch.tensor([0.2, 0.3, 0.5], dtype=torch.float64))
+    log_prior = torch.log(torch.tensor([0.01, 0.01, 0.98], dtype=torch.float64))  # temperature * log p overflows
     p = log_posterior(errors, temperature=temperature, log_prior=log_prior).exp()
     assert torch.isfinite(p).all() and torch.allclose(p.sum(1), torch.ones(2, dtype=torch.float64))
     if temperature < 1:  # all the mass on the lowest error
         assert torch.equal(p, torch.tensor([[1.0, 0, 0], [0, 1.0, 0]], dtype=torch.float64))
     else:  # the prior
         assert torch.allclose(p, log_prior.exp().expand(2, 3))
+
+
+def test_a_class_of_prior_zero_is_never_chosen_at_any_temperature():
+    errors = torch.tensor([[0.0, 2.0, 3.0]], dtype=torch.float64)  # the best error, but prior 0
+    log_prior = torch.log(torch.tensor([0.0, 0.5, 0.5], dtype=torch.float64))
+    for temperature in (1e-320, 1.0, 1e308):
+        p = log_posterior(errors, temperature=temperature, log_prior=log_prior).exp()
+        assert p[0, 0] == 0 and torch.isfinite(p).all() and torch.isclose(p.sum(), torch.tensor(1.0, dtype=p.dtype))
 
 
 def test_a_tiny_temperature_on_the_classifier(data, fitted):
@@ -167,6 +179,44 @@ def test_a_map_step_wider_than_the_grid_classifies_only_near_it():
     asked.clear()
     np.testing.assert_array_equal(wide, probability_map(classifier, xx, yy, coarse_step=8))  # the widest that fits
     assert len(points) < 2 * xx.size and points[:, 0].max() < 1 + 2 * 8 * (2 / 9)  # within a cell of the grid
+    thin = np.meshgrid(np.linspace(-1, 1, 1000), np.linspace(0, 1, 3))  # 3 rows: a step of 2 at most
+    asked.clear()
+    probability_map(classifier, *thin, coarse_step=1024)
+    assert np.concatenate(asked)[:, 1].max() <= 1.5  # one step of 0.5 past the top row, not 512
     with pytest.raises(ValueError, match="coarse_step must be a power of two"):
         probability_map(classifier, xx, yy, coarse_step=True)
     probability_map(classifier, xx, yy, tolerance=np.float32(0.05), coarse_step=np.int64(4))  # numpy numbers work
+
+
+def test_calibrate_takes_labels_as_a_column_as_fit_does(data, fitted):
+    X, y = data
+    rng = np.random.default_rng(1)
+    X_cal = np.concatenate([rng.normal(-0.2, 1, (60, 2)), rng.normal(0.2, 1, (60, 2))])
+    y_cal = np.repeat([0, 1], 60)
+    flat = DiffusionClassifier(**TINY).fit(X, y).calibrate(X_cal, y_cal).temperature
+    with pytest.warns(DataConversionWarning):
+        column = DiffusionClassifier(**TINY).fit(X, y).calibrate(X_cal, y_cal[:, None]).temperature
+    assert column == flat
+
+
+@pytest.mark.parametrize(
+    "make, message",
+    [
+        (lambda: MLPDenoiser(2, True), "n_classes must be an int >= 1; got True"),
+        (lambda: MLPDenoiser(2, 2, hidden_size=16.9), "hidden_size must be an int >= 1; got 16.9"),
+        (lambda: MLPDenoiser(2, 2, n_layers=np.int64(-1)), "n_layers must be an int >= 0; got np.int64(-1)"),
+        (
+            lambda: train_denoiser(MLPDenoiser(2, 2), torch.zeros(4, 2), torch.zeros(4, dtype=torch.long), steps=2.7),
+            "steps must be a positive int; got 2.7",
+        ),
+        (
+            lambda: train_denoiser(
+                MLPDenoiser(2, 2), torch.zeros(4, 2), torch.zeros(4, dtype=torch.long), batch_size=True
+            ),
+            "batch_size must be a positive int; got True",
+        ),
+    ],
+)
+def test_the_toy_denoiser_and_its_training_refuse_what_is_not_an_int(make, message):
+    with pytest.raises(ValueError, match=re.escape(message)):
+        make()

@@ -47,8 +47,8 @@ def test_a_name_that_could_be_an_image_path_is_refused_before_loading(
     with pytest.raises(SystemExit) as exit_:
         zeroshot.main([image, "--classes", *names, *FAST])
     err = capsys.readouterr().err
-    assert exit_.value.code == 2 and f"--classes: {why.format(**values)}: is it a name or images?" in err
-    assert "end the names with -- (--classes A B ... -- IMAGES)" in err
+    assert exit_.value.code == 2 and f"--classes: {why.format(**values)}: is it a name or an image?" in err
+    assert "put every image after -- at the end (--classes A B ... -- IMAGES)" in err
 
 
 def test_a_prompt_that_is_an_image_path_is_refused(image, monkeypatch, capsys):
@@ -66,6 +66,12 @@ def test_class_names_that_are_folders_here_are_names_after_a_double_dash(tiny_mo
     assert "'cat' is an existing folder" in capsys.readouterr().err
     assert zeroshot.main(["--model", tiny_models["sd"], *FAST, "--classes", "cat", "dog", "--", *files]) == 0
     assert zeroshot.main(["--model", tiny_models["sd"], *FAST, *files, "--classes", "bird", "fish"]) == 0  # not paths
+
+
+def test_a_long_prompt_is_a_prompt(tiny_models, image, capsys):
+    prompt = "a photo of a cat, " + "sitting on a red sofa in the afternoon sun, " * 8  # longer than a file name may be
+    args = [image, "--classes", "cat", "dog", "--prompts", prompt, "a photo of a dog", *FAST]
+    assert zeroshot.main(["--model", tiny_models["sd"], *args]) == 0
 
 
 def test_no_images_is_refused(monkeypatch, capsys):

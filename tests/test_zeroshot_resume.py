@@ -111,6 +111,33 @@ def test_a_damaged_row_is_an_error_naming_its_line(
     assert out.read_bytes() == before
 
 
+@pytest.mark.parametrize(
+    "changed, named",
+    [
+        (["--trials", "6"], "--trials 4 there, 6 now"),
+        (["--template", "a drawing of a {}."], "--template 'a photo of a {}.' there, 'a drawing of a {}.' now"),
+        (["--seed", "5"], "--seed 0 there, 5 now"),
+        (["--weighting", "elbo"], "--weighting 'uniform' there, 'elbo' now"),
+    ],
+)
+def test_a_csv_of_other_settings_is_refused_not_mixed_in(
+    full_run, tiny_models, tiny_images, tmp_path, capsys, changed, named
+):
+    out = tmp_path / "full.csv"
+    before = out.read_bytes()
+    assert zeroshot.main(["--model", tiny_models["sd"], tiny_images, "--csv", str(out), *FAST, *changed]) == 2
+    err = capsys.readouterr().err
+    assert "holds results made with other settings (" + named in err and "they would be mixed" in err
+    assert out.read_bytes() == before
+
+
+def test_the_model_folder_may_be_named_another_way(full_run, tiny_models, tiny_images, tmp_path, monkeypatch):
+    monkeypatch.chdir(Path(tiny_models["sd"]).parent)
+    out = tmp_path / "full.csv"
+    assert zeroshot.main(["--model", "./sd/", tiny_images, "--csv", str(out), *FAST]) == 0
+    assert read(out) == full_run
+
+
 def test_a_csv_of_random_bytes_is_named(tiny_models, tiny_images, tmp_path, capsys):
     out = tmp_path / "noise.csv"
     out.write_bytes(np.random.default_rng(0).integers(0, 256, 4000, dtype=np.uint8).tobytes())
@@ -134,7 +161,9 @@ def test_ctrl_c_keeps_every_row_written_and_says_so(tiny_models, tiny_images, tm
     err = capsys.readouterr().err
     written = read(out)
     assert 0 < len(written) < 6 and "Traceback" not in err
-    assert f"interrupted: {len(written)} of 6 images are saved in {out}; the group being scored is not." in err
+    assert (
+        f"interrupted: {len(written)} of the 6 images to do are saved in {out}; the group being scored is not." in err
+    )
     monkeypatch.setattr(zeroshot, "classify_images", real)
     assert zeroshot.main(args) == 0
     assert [row["path"] for row in read(out)][: len(written)] == [row["path"] for row in written]
@@ -167,3 +196,17 @@ def test_a_real_sigint_mid_run_then_a_resume_gives_every_image_once(tiny_models,
     assert done.returncode == 0, done.stderr[-2000:]
     rows = read(out)
     assert len(rows) == 24 and len({row["path"] for row in rows}) == 24 and rows[: len(kept)] == kept
+
+
+def test_accuracy_counts_the_images_of_the_run_not_every_row_of_the_csv(
+    full_run, tiny_models, tiny_images, tmp_path, capsys
+):
+    subset = tmp_path / "subset"
+    for name in ("cat", "dog"):
+        (subset / name).mkdir(parents=True)
+        for image in sorted(Path(tiny_images).glob(f"{name}/*.png"))[:2]:
+            shutil.copy(image, subset / name / image.name)
+    out = tmp_path / "full.csv"
+    capsys.readouterr()
+    assert zeroshot.main(["--model", tiny_models["sd"], str(subset), "--csv", str(out), *FAST]) == 0
+    assert len(read(out)) == 10 and " of 4 images)" in capsys.readouterr().out

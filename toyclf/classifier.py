@@ -17,7 +17,7 @@ from sklearn.base import BaseEstimator, ClassifierMixin, _fit_context
 from sklearn.utils import check_random_state
 from sklearn.utils._param_validation import StrOptions, validate_parameter_constraints
 from sklearn.utils.multiclass import check_classification_targets
-from sklearn.utils.validation import check_consistent_length, check_is_fitted, validate_data
+from sklearn.utils.validation import check_consistent_length, check_is_fitted, column_or_1d, validate_data
 
 from toyclf.calibration import fit_temperature, warn_if_stale
 from toyclf.estimator import LOSSES, WEIGHTINGS, class_errors, log_posterior, timestep_weights
@@ -284,6 +284,7 @@ class DiffusionClassifier(ClassifierMixin, BaseEstimator):
         denoiser was not trained on. Predicting with other trials, pruning, weighting or loss warns.
         """
         check_is_fitted(self)
+        y = column_or_1d(y, warn=True)  # a column vector as fit takes it
         check_consistent_length(X, y)
         y = check_known_labels(y, self.classes_)
         errors = self.class_errors(X)

@@ -31,7 +31,10 @@ MAX_GRID = 1000  # --grid: a 1000 x 1000 map is finer than any screen shows it
 
 
 class Interrupted(KeyboardInterrupt):
-    """Ctrl-C (or SIGTERM) during a command, with one line saying what was kept."""
+    """Ctrl-C (or SIGTERM) during a command, with one line saying what was kept. Within
+    :func:`command` both signals raise it rather than a plain ``KeyboardInterrupt``: CPython exits
+    with SIGINT after a plain one interrupted code run by ``exec`` (as ``dataclasses`` does),
+    whatever the program did with it; a subclass is handled like any exception."""
 
 
 def command(main: Callable[[Sequence[str] | None], int]) -> Callable[[Sequence[str] | None], int]:
@@ -41,12 +44,13 @@ def command(main: Callable[[Sequence[str] | None], int]) -> Callable[[Sequence[s
     that does not load) prints ``error: ...`` on one line and returns 2; running out of memory
     says so and returns 2; Ctrl-C, or SIGTERM (what a scheduler or ``torchrun`` sends to stop a
     run), prints ``interrupted`` and what was kept (:class:`Interrupted`'s message) and returns
-    130. None of them prints a traceback; a bug still does. argparse's own errors exit 2 as before.
+    130. None of them prints a traceback; an exception of any other type keeps its traceback.
+    argparse's own errors exit 2 as before.
     """
 
     @functools.wraps(main)
     def guarded(argv: Sequence[str] | None = None) -> int:
-        with terminate_as_interrupt():
+        with signals_as_interruptions():
             try:
                 return main(argv)
             except KeyboardInterrupt as interrupt:
@@ -64,21 +68,27 @@ def command(main: Callable[[Sequence[str] | None], int]) -> Callable[[Sequence[s
 
 
 @contextlib.contextmanager
-def terminate_as_interrupt() -> Iterator[None]:
-    """Within it SIGTERM raises ``KeyboardInterrupt``, as Ctrl-C does, so that ``finally`` blocks run
-    (a half-written file is removed) before the process ends (main thread only; restored after)."""
+def signals_as_interruptions() -> Iterator[None]:
+    """Within it Ctrl-C (SIGINT) and SIGTERM raise :class:`Interrupted`, so that ``finally`` blocks
+    run (a half-written file is removed) before the process ends. Only where the signal has its
+    default handling (not where it is ignored, as in a background job), in the main thread;
+    restored after."""
     if threading.current_thread() is not threading.main_thread():
         yield
         return
-    previous = signal.signal(signal.SIGTERM, _raise_interrupt)
+    defaults = {signal.SIGINT: signal.default_int_handler, signal.SIGTERM: signal.SIG_DFL}
+    previous = {
+        sig: signal.signal(sig, _interrupt) for sig, default in defaults.items() if signal.getsignal(sig) is default
+    }
     try:
         yield
     finally:
-        signal.signal(signal.SIGTERM, previous)
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)
 
 
-def _raise_interrupt(signum: int, frame: Any) -> None:
-    raise KeyboardInterrupt
+def _interrupt(signum: int, frame: Any) -> None:
+    raise Interrupted
 
 
 def command_parser(module: str, module_doc: str) -> argparse.ArgumentParser:

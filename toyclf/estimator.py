@@ -311,15 +311,17 @@ def log_posterior(errors: Tensor, *, temperature: float = 1.0, log_prior: Tensor
     [B, K] -> [B, K] float64. With ``"elbo"`` weighting, temperature 1 is the model's own posterior;
     with ``"uniform"`` weighting the errors are on another scale and the temperature must be fitted.
 
-    Computed as -(s_c - min_c' s_c') / temperature with s_c = err(x, c) - temperature log p(c),
-    the same numbers, shifted so that the best class's logit is exactly 0: a temperature so small
-    that err / temperature overflows (1e-320) gives its limit, all the mass on the best class,
-    not 0 / 0 = nan.
+    Computed as -(err(x, c) - min_c' err(x, c')) / temperature + log p(c), the same numbers
+    shifted by a constant per row (the minimum over the classes of nonzero prior), so that no
+    temperature overflows them: a tiny one (1e-320) gives its limit, all the mass on the best
+    class, and a huge one (1e308) the prior, not 0 / 0 = nan. A class of prior 0 gets p = 0.
     """
     if not is_positive(temperature):
         raise ValueError(f"temperature must be a positive finite number; got {temperature!r}.")
-    scores = errors.double()  # [B, K]
-    if log_prior is not None:
-        scores = scores - temperature * torch.as_tensor(log_prior, dtype=torch.float64)  # prior 0: +inf, never chosen
-    logits = -(scores - scores.min(-1, keepdim=True).values) / temperature  # [B, K], max 0
+    errors = errors.double()  # [B, K]
+    log_prior = torch.zeros(errors.shape[-1], dtype=torch.float64) if log_prior is None else log_prior
+    log_prior = torch.as_tensor(log_prior, dtype=torch.float64)  # [K]
+    possible = torch.isfinite(log_prior)  # [K]: prior above 0
+    best = errors.masked_fill(~possible, torch.inf).min(-1, keepdim=True).values  # [B, 1]
+    logits = (-(errors - best) / temperature + log_prior).masked_fill(~possible, -torch.inf)  # [B, K]
     return torch.log_softmax(logits, dim=-1)

@@ -37,9 +37,11 @@ def row_key(row: dict) -> str:
 
 @dataclass(frozen=True)
 class ResultTable:
-    """The results CSV of a run over the classes ``classes``."""
+    """The results CSV of a run over the classes ``classes`` with the ``settings`` that decide its
+    numbers (recorded beside the CSV: a file of other settings is refused, not mixed in)."""
 
     classes: Sequence[str]
+    settings: dict[str, Any] | None = None
 
     @property
     def columns(self) -> list[str]:
@@ -82,9 +84,11 @@ class ResultTable:
                 )
         return None
 
-    def open(self, path: str | os.PathLike | None, *, lock: bool = False) -> ResultsFile:
-        """The results file at ``path`` (in memory only for None), read back and checked row by row."""
-        return ResultsFile(path, self.columns, key=row_key, check_row=self.problem, lock=lock)
+    def open(self, path: str | os.PathLike | None, *, lock: bool = False, part: bool = False) -> ResultsFile:
+        """The results file at ``path`` (in memory only for None), read back and checked row by row,
+        its settings checked against this run's (not for a ``part`` file: its CSV's are)."""
+        settings = None if part else self.settings
+        return ResultsFile(path, self.columns, key=row_key, check_row=self.problem, lock=lock, settings=settings)
 
     def keys_in(self, path: str | os.PathLike | None) -> set[str]:
         """The images a results file holds rows for (none for a missing file), read without writing."""
@@ -105,6 +109,12 @@ def report_repairs(results: ResultsFile) -> None:
             "and its image is scored again",
             file=sys.stderr,
         )
+    if results.unrecorded_settings:
+        print(
+            f"note: {results.path} has no record of the settings its rows were made with (an older toyclf wrote "
+            "it): they are taken to be this run's, recorded now beside it",
+            file=sys.stderr,
+        )
     if results.duplicates:
         print(
             f"warning: {results.path} holds {results.duplicates} more row(s) for images already in it "
@@ -113,13 +123,18 @@ def report_repairs(results: ResultsFile) -> None:
         )
 
 
-def interruption_note(csv: Path | None, results: ResultsFile, writer: ResultsFile, total: int) -> str:
-    """What an interrupted run kept, in one line (``writer``: where this process wrote its rows)."""
+def interruption_note(
+    csv: Path | None, results: ResultsFile, writer: ResultsFile, mine: Sequence[str], state: Any
+) -> str:
+    """What an interrupted run kept of the images ``mine`` (keys) this process was given, in one
+    line (``writer``: where it wrote its rows; ``state``: accelerate's, for several processes)."""
+    kept = sum(key in writer.done for key in mine)
     if csv is None:
-        return f"{len(writer.rows)} of {total} images were classified; without --csv nothing is kept."
-    where = csv if writer is results else f"{csv} and its part files"
+        return f"{kept} of {len(mine)} images were classified; without --csv nothing is kept."
+    whose = f"process {state.process_index}: " if state.num_processes > 1 else ""
+    where = csv if writer is results else f"its part file {writer.path}"
     return (
-        f"{len(results.done | writer.done)} of {total} images are saved in {where}; the group being scored is not. "
+        f"{whose}{kept} of the {len(mine)} images to do are saved in {where}; the group being scored is not. "
         "Run the same command again to resume."
     )
 
@@ -129,7 +144,8 @@ def announce_resume(csv: Path | None, total: int, todo: Sequence[tuple[str, Any]
     if csv is None:
         return
     if len(todo) < total:
-        print(f"resuming: {total - len(todo)} of {total} images are already in {csv}")
+        parts = " and the part files an interrupted run left" if part_files(csv) else ""
+        print(f"resuming: {total - len(todo)} of {total} images are already in {csv}{parts}")
     earlier = read_skipped(csv)
     retried = sum(row_path(path) in earlier for path, _ in todo)
     if retried:

@@ -90,8 +90,8 @@ def probability_map(
     Elsewhere the interpolated probabilities are within ``tolerance`` of the classified corners.
     A region narrower than ``coarse_step`` that no coarse point falls in can be missed.
     ``coarse_step=1`` classifies every point (the per-point map). A ``coarse_step`` wider than the
-    grid is used as the widest power of two that fits in it, so no cell reaches more than one
-    cell past the grid's edge.
+    grid's shorter side is used as the widest power of two that fits in it, so that no cell
+    reaches past the grid's edge by more than its own size.
     """
     predict = _predict_function(classifier)
     if not (is_int(coarse_step) and coarse_step & (coarse_step - 1) == 0):
@@ -100,7 +100,7 @@ def probability_map(
         raise ValueError(f"tolerance must be a probability in [0, 1]; got {tolerance!r}.")
     x_axis, y_axis = _grid_axes(xx, yy)
     ny, nx = xx.shape
-    widest = 2 ** ((max(ny, nx) - 1).bit_length() - 1)  # the largest power of two within the grid's longer side
+    widest = 2 ** ((min(ny, nx) - 1).bit_length() - 1)  # the largest power of two within the grid's shorter side
     step = min(int(coarse_step), widest)
     rows, cols = step * -(-(ny - 1) // step) + 1, step * -(-(nx - 1) // step) + 1  # whole cells, past the edge
     x_axis, y_axis = _extend(x_axis, cols), _extend(y_axis, rows)

@@ -33,11 +33,15 @@ CHECKPOINT_KIND = "DiffusionClassifier"
 RULES = {rule.__name__: rule for rule in (FixedTrials, StagedElimination, EarlyStopping)}  # savable pruning objects
 
 
-def encode_setting(name: str, value: Any) -> Any:
+def encode_setting(name: str, value: Any, *, strict: bool = True) -> Any:
     """A parameter's value as what rebuilds it (:func:`decode_setting`): a pruning rule object as
     ``{"rule": class name, **fields}``, a seed as an int (a ``RandomState`` as None: the plan's
-    seed is saved as ``plan_seed_``); everything else as it is, made plain when it is written."""
+    seed is saved as ``plan_seed_``); everything else as it is, made plain when it is written.
+    A rule of another class is refused, or with ``strict=False`` (a record of past settings)
+    written as its repr, which no setting equals."""
     if name == "pruning" and not (value is None or isinstance(value, str)):
+        if type(value) not in RULES.values() and not strict:
+            return f"unsaved rule {value!r}"
         if type(value) not in RULES.values():
             raise TypeError(
                 f"pruning={value!r} cannot be saved: a saved classifier holds None, a rule name "
@@ -57,8 +61,8 @@ def decode_setting(name: str, value: Any) -> Any:
     return value
 
 
-def encode_settings(settings: dict[str, Any]) -> dict[str, Any]:
-    return {name: encode_setting(name, value) for name, value in settings.items()}
+def encode_settings(settings: dict[str, Any], *, strict: bool = True) -> dict[str, Any]:
+    return {name: encode_setting(name, value, strict=strict) for name, value in settings.items()}
 
 
 def decode_settings(settings: dict[str, Any]) -> dict[str, Any]:
@@ -74,7 +78,7 @@ def save_classifier(clf: Any, path: str | os.PathLike) -> Path:
         raise TypeError("Only classes that are str, int, float or bool can be saved.")
     payload = {
         "params": encode_settings(clf.get_params()),
-        "calibrated_for": encode_settings(getattr(clf, "calibrated_for_", None) or {}),
+        "calibrated_for": encode_settings(getattr(clf, "calibrated_for_", None) or {}, strict=False),
         "classes": classes,
         "classes_dtype": clf.classes_.dtype.str,
         "class_prior": clf.class_prior_.tolist(),

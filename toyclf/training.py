@@ -19,6 +19,7 @@ from toyclf.denoisers.mlp import MLPDenoiser
 from toyclf.prediction import prediction_target
 from toyclf.schedule import NoiseSchedule, RectifiedFlowSchedule
 from toyclf.utils.threads import torch_threads
+from toyclf.utils.validation import is_int, is_positive
 
 OBJECTIVES = {"epsilon": "epsilon", "flow": "velocity"}  # the training objective -> what the network predicts
 
@@ -70,6 +71,11 @@ def train_denoiser(
     default: the toy model's small matrices train as fast on one thread as on two, and when
     another process holds a core, two threads spinning at every barrier run 10-40x slower.
     """
+    for name, value in (("steps", steps), ("batch_size", batch_size)):
+        if not is_int(value):  # numpy ints are ints; bool and 2.7 are not
+            raise ValueError(f"{name} must be a positive int; got {value!r}.")
+    if not is_positive(learning_rate):
+        raise ValueError(f"learning_rate must be a positive finite number; got {learning_rate!r}.")
     steps, batch_size, learning_rate = int(steps), int(batch_size), float(learning_rate)  # numpy scalars as Python's
     device = denoiser.device
     schedule = denoiser.schedule

@@ -25,6 +25,7 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import os
 import sys
 from collections.abc import Sequence
 from functools import partial
@@ -55,6 +56,7 @@ from toyclf.image_results import (
     report_accuracy,
     report_repairs,
     report_skipped,
+    row_key,
     row_path,
 )
 from toyclf.plan import NOISE_SAMPLINGS, make_plan
@@ -152,7 +154,8 @@ def check_names(parser: argparse.ArgumentParser, args: argparse.Namespace, argv:
     """The boundary between class names and images, checked before anything loads (exit 2).
 
     The names after --classes (or --prompts) end at the next flag or at ``--``: ``IMAGES --classes
-    A B`` or ``--classes A B -- IMAGES``. Without ``--``, a name that could be an image path (an
+    A B`` or ``--classes A B -- IMAGES`` (every image after ``--``: argparse takes no positional
+    argument on both sides of a flag). Without ``--``, a name that could be an image path (an
     image suffix, a trailing slash, an existing file or folder) is refused as ambiguous, never
     taken as a class: a mistyped image is not a class, nor is an image folder silently one.
     """
@@ -162,8 +165,8 @@ def check_names(parser: argparse.ArgumentParser, args: argparse.Namespace, argv:
             why = could_be_image_path(name)
             if why:
                 parser.error(
-                    f"{flag}: {name!r} {why}: is it a name or images? Put the images before {flag} "
-                    f"(IMAGES {flag} A B ...), or end the names with -- ({flag} A B ... -- IMAGES)"
+                    f"{flag}: {name!r} {why}: is it a name or an image? To say the names are names, put every "
+                    f"image after -- at the end ({flag} A B ... -- IMAGES)"
                 )
     if not args.images:
         parser.error("no images given: name image files or folders before --classes, or after -- at the end")
@@ -198,8 +201,8 @@ def run(args: argparse.Namespace) -> int:
         raise ValueError("give the class names with --classes (or one folder with a subfolder per class).")
     if found.repeated and main_process:
         print(f"note: {found.repeated} of the paths given name an image given before it; each image is scored once")
-    paths, table = found.paths, ResultTable(found.classes)
     n_trials, settings = estimator_settings(args)  # checked now, not once the model has loaded
+    paths, table = found.paths, ResultTable(found.classes, recorded_settings(args, n_trials))
 
     with table.open(args.csv if main_process else None, lock=True) as results:  # the main process repairs and locks
         if main_process:
@@ -216,13 +219,14 @@ def run(args: argparse.Namespace) -> int:
         classify, group_size = zero_shot_classifier(args, found.classes, state.device, n_trials, settings)
         log = None if args.csv is None else skipped_path(args.csv)  # unreadable files: appended as they come
         with state.split_between_processes(todo) as mine:
-            writer = table.open(part_path(args.csv, state.process_index), lock=True) if several else results
+            writer = table.open(part_path(args.csv, state.process_index), lock=True, part=True) if several else results
             skips = ResultsFile(part_path(log, state.process_index) if several else log, SKIPPED_COLUMNS, unique=False)
             with skips, writer if several else contextlib.nullcontext():
                 try:
                     score_images(mine, classify, group_size, table, writer, skips, args, progress=main_process)
                 except KeyboardInterrupt:
-                    raise Interrupted(interruption_note(args.csv, results, writer, len(paths))) from None
+                    note = interruption_note(args.csv, results, writer, [image_key(p) for p, _ in mine], state)
+                    raise Interrupted(note) from None
 
         state.wait_for_everyone()
         if not main_process:
@@ -233,8 +237,10 @@ def run(args: argparse.Namespace) -> int:
             earlier = {image_key(p): reason for p, reason in read_skipped(args.csv).items()}  # the log and its parts
             skipped = {row_path(p): earlier[k] for p in paths if (k := image_key(p)) in earlier.keys() - results.done}
             write_skipped(args.csv, skipped)  # this run's skips: files read since are left out
-        if any(label is not None for label in found.labels) and results.rows:
-            report_accuracy(results.rows, found.classes)
+        keys = {image_key(p) for p in paths}
+        rows = [row for row in results.rows if row_key(row) in keys]  # this run's images, not all the CSV holds
+        if any(label is not None for label in found.labels) and rows:
+            report_accuracy(rows, found.classes)
     report_skipped(skipped, len(paths), log)
     if len(skipped) == len(paths):
         raise ValueError(f"no readable image among the {len(paths)} file(s) given; nothing was classified.")
@@ -247,6 +253,18 @@ def estimator_settings(args: argparse.Namespace) -> tuple[int, dict[str, Any]]:
     settings = dict(pruning=choose_pruning(args), loss=args.loss, weighting=args.weighting)
     resolve_pruning(settings["pruning"]).stage_ends(n_trials)  # e.g. --trials below the last --n-samples
     return n_trials, settings | dict(temperature=args.temperature, batch_size=args.batch_size)
+
+
+def recorded_settings(args: argparse.Namespace, n_trials: int) -> dict[str, Any]:
+    """The flags that decide a row's numbers, recorded with the CSV: a run with others is refused
+    rather than mixed in (the device, dtype and batch size change only float rounding)."""
+    model = os.path.realpath(args.model) if os.path.exists(args.model) else str(args.model)
+    recorded = {"--model": model, "--trials": n_trials, "--pruning": args.pruning, "--seed": args.seed}
+    recorded |= {"--prompts": args.prompts} if args.prompts else {"--template": args.template}
+    if args.pruning == "staged":
+        recorded |= {"--n-samples": args.n_samples, "--to-keep": args.to_keep}
+    names = ("loss", "weighting", "noise_sampling", "temperature")
+    return recorded | {f"--{name.replace('_', '-')}": getattr(args, name) for name in names}
 
 
 def zero_shot_classifier(

@@ -124,9 +124,11 @@ def could_be_image_path(name: str) -> str | None:
         return "has an image file's suffix"
     if name.endswith(("/", os.sep)):
         return "ends with a slash"
-    if Path(name).exists():
-        return "is an existing " + ("folder" if Path(name).is_dir() else "file")
-    return None
+    try:
+        exists = Path(name).exists()
+    except OSError:  # not a path the system takes (too long a name): not one on disk
+        return None
+    return ("is an existing " + ("folder" if Path(name).is_dir() else "file")) if exists else None
 
 
 def find_images(folder: str | os.PathLike) -> list[Path]:

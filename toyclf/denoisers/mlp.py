@@ -16,6 +16,7 @@ from torch import Tensor, nn
 
 from toyclf.prediction import check_prediction_type, epsilon_from_prediction
 from toyclf.schedule import NoiseSchedule
+from toyclf.utils.validation import is_int, is_positive
 
 
 def sinusoidal_embedding(values: Tensor, frequencies: Tensor) -> Tensor:
@@ -63,9 +64,15 @@ class MLPDenoiser(nn.Module):
         prediction_type: str = "epsilon",
     ) -> None:
         super().__init__()
-        n_features, n_classes, hidden_size, n_layers, n_frequencies = (  # numpy ints too (a grid search's): as int
-            int(n) for n in (n_features, n_classes, hidden_size, n_layers, n_frequencies)
-        )
+        sizes = dict(n_features=n_features, n_classes=n_classes, hidden_size=hidden_size, n_layers=n_layers)
+        sizes["n_frequencies"] = n_frequencies
+        for name, value in sizes.items():
+            low = 0 if name in ("n_layers", "n_frequencies") else 1
+            if not is_int(value, low):  # numpy ints are ints; bool and 16.9 are not
+                raise ValueError(f"{name} must be an int >= {low}; got {value!r}.")
+        n_features, n_classes, hidden_size, n_layers, n_frequencies = (int(v) for v in sizes.values())
+        if not is_positive(max_frequency):
+            raise ValueError(f"max_frequency must be a positive finite number; got {max_frequency!r}.")
         max_frequency = float(max_frequency)
         self.prediction_type = check_prediction_type(prediction_type)
         self.schedule = schedule if schedule is not None else NoiseSchedule.linear()

@@ -64,9 +64,10 @@ def load_pipeline(model: str | os.PathLike, dtype: torch.dtype) -> Any:
         config = diffusers.DiffusionPipeline.load_config(model)
     except (OSError, ValueError) as error:
         where = "folder" if Path(model).exists() else "hub id or local folder"
+        reason = str(error).strip().splitlines()[0] if str(error).strip() else type(error).__name__
         raise ValueError(
             f"could not load a diffusers pipeline from {model!r}: it is not a {where} with a model_index.json "
-            f"that can be read here (offline: only models already in the cache load). ({error})"
+            f"that can be read here (offline: only models already in the cache load). ({reason})"
         ) from None
     check_pipeline_config(model, config, diffusers)
     extra = {"safety_checker": None, "requires_safety_checker": False} if "safety_checker" in config else {}

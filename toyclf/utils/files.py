@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import glob
 import os
+import re
+import socket
 import tempfile
 from collections.abc import Callable
 from pathlib import Path
@@ -31,13 +33,21 @@ def _process_is_running(pid: int) -> bool:
     return True
 
 
+def _writer_tag() -> str:
+    """This host and process, as a temporary file's name carries them: ``HOST-PID``."""
+    return f"{re.sub(r'[^A-Za-z0-9]+', '-', socket.gethostname())}-{os.getpid()}"
+
+
 def remove_stale_temporaries(path: Path, suffix: str) -> list[Path]:
-    """Delete the temporary files of :func:`atomic_write` for ``path`` that a process killed while
-    writing left behind (``.NAME.PID.*SUFFIX`` whose process is gone); returns them."""
+    """Delete the temporary files of :func:`atomic_write` for ``path`` that a process of this host
+    killed while writing left behind (``.NAME.HOST-PID.XXXX{suffix}`` whose process is gone);
+    returns them. Other hosts' (a shared file system) and live processes' are left alone."""
+    host = _writer_tag().rsplit("-", 1)[0]
+    pattern = re.compile(rf"\.{re.escape(path.name)}\.{re.escape(host)}-(\d+)\.[^.]+{re.escape(suffix)}")
     stale = []
-    for tmp in path.parent.glob(f".{glob.escape(path.name)}.*{suffix}"):
-        pid = tmp.name[len(path.name) + 2 :].split(".", 1)[0]
-        if pid.isdigit() and int(pid) != os.getpid() and not _process_is_running(int(pid)):
+    for tmp in path.parent.glob(f".{glob.escape(path.name)}.*{glob.escape(suffix)}"):
+        match = pattern.fullmatch(tmp.name)
+        if match and int(match[1]) != os.getpid() and not _process_is_running(int(match[1])):
             tmp.unlink(missing_ok=True)
             stale.append(tmp)
     return stale
@@ -50,11 +60,11 @@ def atomic_write(path: str | os.PathLike, write: Callable[[Path], object], *, su
     A run interrupted while writing leaves the old file (or none), never a truncated one: an
     exception (Ctrl-C included) removes the temporary file. A process killed outright (SIGKILL,
     or SIGTERM outside toyclf's commands, which turn it into an interruption) cannot clean up:
-    its temporary file (``.NAME.PID.XXXX.tmp``) is removed by the next write of ``path``.
+    its temporary file (``.NAME.HOST-PID.XXXX.tmp``) is removed by the next write of ``path``.
     """
     path = Path(path)
     remove_stale_temporaries(path, suffix)
-    fd, tmp = tempfile.mkstemp(dir=path.parent or ".", prefix=f".{path.name}.{os.getpid()}.", suffix=suffix)
+    fd, tmp = tempfile.mkstemp(dir=path.parent or ".", prefix=f".{path.name}.{_writer_tag()}.", suffix=suffix)
     os.close(fd)
     try:
         write(Path(tmp))

@@ -4,8 +4,12 @@ One row per item (an image: ``path`` first), identified by a key (by default its
 zero-shot command keys images by their resolved path, so one image is one row however its path
 was spelled). Reading a file back checks it:
 
-- a last line cut short (the run was killed while writing it) is removed from the file, and its
-  item done again: :attr:`ResultsFile.cut_line` holds what was removed, for the caller to say so;
+- a last row cut short (the run was killed while writing it: in a field, a quoted field holding
+  a line break, a character of several bytes, before its line ending) is removed from the file,
+  and its item done again: :attr:`ResultsFile.cut_line` holds what was removed, for the caller
+  to say so;
+- the settings the rows were made with are kept beside the file (``NAME.settings.json``): rows
+  of other settings are refused, never mixed in;
 - a file that is not UTF-8 text or not a CSV, a header of other columns, a row with too few or
   too many fields, or one that ``check_row`` refuses is a ``ValueError`` naming the file and line;
 - a key met a second time (a file that earlier versions appended the same image to twice) counts
@@ -23,12 +27,16 @@ reason; :func:`skipped_path`), appended as they are met and rewritten at the end
 
 from __future__ import annotations
 
+import codecs
 import csv
 import glob
 import io
+import json
 import os
+import re
 from collections.abc import Callable, Iterable, Sequence
 from pathlib import Path
+from typing import Any
 
 from toyclf.utils.files import atomic_write
 
@@ -63,27 +71,31 @@ class ResultsFile:
         check_row: RowCheck | None = None,
         lock: bool = False,
         unique: bool = True,
+        settings: dict[str, Any] | None = None,
     ) -> None:
         self.path = None if path is None else Path(path)
-        self.columns, self.key, self.unique = list(columns), key, unique
+        self.columns, self.key, self.unique, self.check_row = list(columns), key, unique, check_row
         self.rows: list[dict] = []
         self.done: set[str] = set()
         self.cut_line: str | None = None
         self.duplicates = 0
-        self._file = None
+        self.unrecorded_settings = False  # rows from before settings were recorded: taken as this run's
+        self._file, self._remove_if_empty = None, False
         if self.path is None:
             return
-        self._created = not self.path.exists()
         self._file = self.path.open("a", newline="", encoding="utf-8")
         try:
             if lock:
                 lock_file(self._file, self.path)
-            text = read_text(self.path)
+            text, bom = read_text(self.path)
             complete, self.cut_line = split_cut_line(text)
             if self.cut_line is not None:  # drop it from the file too, so the next row starts on a line of its own
-                os.truncate(self.path, len(complete.encode("utf-8")))
+                os.truncate(self.path, bom + len(complete.encode("utf-8")))
             for row in parse_rows(complete, self.path, self.columns, check_row):
                 self._remember(row)
+            if settings is not None:
+                self.unrecorded_settings = check_settings(self.path, settings, has_rows=bool(complete))
+            self._remove_if_empty = not complete  # only once the lock is held: never another run's new file
         except BaseException:
             self.close()
             raise
@@ -113,23 +125,27 @@ class ResultsFile:
         self._file.flush()
 
     def merge_parts(self, order: Sequence[str]) -> None:
-        """Append the rows of every part file of this file (:func:`part_files`) not done yet, in the
-        order of the keys ``order``, then delete the parts."""
-        rows = {self.key(row): row for part in part_files(self.path) for row in read_rows(part, self.columns)}
-        for key in order:
-            if key in rows and key not in self.done:
+        """Append the rows of every part file of this file (:func:`part_files`) that are not done
+        yet, those of the keys ``order`` first and in that order, then the others (a part an
+        earlier run left: its rows are kept too), then delete the parts."""
+        parts = part_files(self.path)
+        rows = {self.key(row): row for part in parts for row in read_rows(part, self.columns, self.check_row)}
+        first = [key for key in order if key in rows]
+        for key in first + [key for key in rows if key not in set(first)]:
+            if key not in self.done:
                 self.append(rows[key])
-        for part in part_files(self.path):
+        for part in parts:
             part.unlink()
 
     def close(self) -> None:
         if self._file is None:
             return
         empty = self._file.seek(0, os.SEEK_END) == 0
+        if empty and self._remove_if_empty:  # opened, and nothing was ever written: leave no file (nor record)
+            self.path.unlink(missing_ok=True)
+            settings_path(self.path).unlink(missing_ok=True)
         self._file.close()  # closing releases the lock
         self._file = None
-        if empty and self._created:
-            self.path.unlink(missing_ok=True)
 
     def __enter__(self) -> ResultsFile:
         return self
@@ -152,22 +168,70 @@ def lock_file(file, path: Path) -> None:
         ) from None
 
 
-def read_text(path: Path) -> str:
-    """The file as UTF-8 text, or a ``ValueError`` naming it."""
+def read_text(path: Path) -> tuple[str, int]:
+    """(the file as UTF-8 text, the length in bytes of a byte-order mark it starts with). A
+    character cut short at the very end (a killed write) is left out; any other byte that is not
+    UTF-8 is a ``ValueError`` naming the file."""
+    data = path.read_bytes()
+    bom = len(codecs.BOM_UTF8) if data.startswith(codecs.BOM_UTF8) else 0
     try:
-        return path.read_bytes().decode("utf-8")
+        return data[bom:].decode("utf-8"), bom
     except UnicodeDecodeError as error:
+        if error.reason == "unexpected end of data" and bom + error.end == len(data):
+            return data[bom : bom + error.start].decode("utf-8"), bom
         raise ValueError(
-            f"{str(path)!r} is not a results CSV: byte {error.start} is not UTF-8 text. Is it the right file?"
+            f"{str(path)!r} is not a results CSV: byte {bom + error.start} is not UTF-8 text. Is it the right file?"
         ) from None
 
 
 def split_cut_line(text: str) -> tuple[str, str | None]:
-    """(the complete lines, the last line if a write was cut short before its end of line, else None)."""
-    if not text or text.endswith("\n"):
-        return text, None
-    end = text.rfind("\n") + 1
-    return text[:end], text[end:]
+    """(the complete rows, the rest: the last row if a write was cut short before its end, else None).
+
+    A row ends at a line ending outside quotes (CSV quotes a field that holds a line break, a
+    comma or a quote, and doubles a quote inside it), that is after an even number of quote
+    characters: the pieces of ``text.split('"')`` at even positions lie outside quotes.
+    """
+    pieces = text.split('"')
+    end = 0
+    for i in range(len(pieces) - 1 - (len(pieces) - 1) % 2, -1, -2):  # the even pieces, from the last one back
+        newline = pieces[i].rfind("\n")
+        if newline >= 0:
+            end = sum(len(piece) + 1 for piece in pieces[:i]) + newline + 1
+            break
+    return (text, None) if end == len(text) else (text[:end], text[end:])
+
+
+def settings_path(path: str | os.PathLike) -> Path:
+    """Where the settings that made the rows of the results CSV ``path`` are recorded."""
+    path = Path(path)
+    return path.with_name(f"{path.stem}.settings.json")
+
+
+def check_settings(path: Path, settings: dict[str, Any], *, has_rows: bool) -> bool:
+    """Refuse (``ValueError``) a results file whose rows were made with other ``settings``; record
+    them for a new one. Returns True where rows exist without a record (an older file): they are
+    taken to be of these settings, and the record is written."""
+    record, now = settings_path(path), json.loads(json.dumps(settings))  # as JSON reads them back
+    if has_rows and record.exists():
+        try:
+            then = json.loads(record.read_text(encoding="utf-8"))
+        except (ValueError, OSError) as error:
+            then = error
+        if not isinstance(then, dict):
+            raise ValueError(
+                f"{str(record)!r}, the record of the settings {str(path)!r} was made with, is damaged ({then!r}): "
+                "delete it to take the rows as this run's, or use another --csv file."
+            )
+        changed = [name for name in sorted(set(then) | set(now)) if then.get(name) != now.get(name)]
+        if changed:
+            differences = "; ".join(f"{name} {then.get(name)!r} there, {now.get(name)!r} now" for name in changed)
+            raise ValueError(
+                f"{str(path)!r} holds results made with other settings ({differences}): they would be mixed. "
+                "Use another --csv file, or run with the settings it was made with."
+            )
+        return False
+    atomic_write(record, lambda tmp: tmp.write_text(json.dumps(now, indent=1) + "\n", encoding="utf-8"))
+    return has_rows
 
 
 def parse_rows(text: str, path: Path, columns: Sequence[str], check_row: RowCheck | None = None) -> list[dict]:
@@ -202,8 +266,8 @@ def field_problem(row: dict, n_columns: int) -> str | None:
 
 
 def read_rows(path: Path, columns: Sequence[str], check_row: RowCheck | None = None) -> list[dict]:
-    """The complete, checked rows of a results CSV (a last line cut short is left out)."""
-    complete, _ = split_cut_line(read_text(path))
+    """The complete, checked rows of a results CSV (a last row cut short is left out)."""
+    complete, _ = split_cut_line(read_text(path)[0])
     return parse_rows(complete, path, columns, check_row)
 
 
@@ -214,9 +278,12 @@ def part_path(path: str | os.PathLike, rank: int) -> Path:
 
 
 def part_files(path: str | os.PathLike) -> list[Path]:
-    """The part files of ``path`` that processes have written (of this run or an interrupted one)."""
+    """The part files of ``path`` that processes have written (of this run or an interrupted one):
+    ``NAME.rank{digits}.csv`` exactly, not any file whose name begins alike."""
     path = Path(path)
-    return sorted(path.parent.glob(f"{glob.escape(path.stem)}.rank*{glob.escape(path.suffix)}"))
+    pattern = re.compile(rf"{re.escape(path.stem)}\.rank\d+{re.escape(path.suffix)}")
+    candidates = path.parent.glob(f"{glob.escape(path.stem)}.rank*{glob.escape(path.suffix)}")
+    return sorted(part for part in candidates if pattern.fullmatch(part.name))
 
 
 def skipped_path(path: str | os.PathLike) -> Path:
