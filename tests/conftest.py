@@ -79,6 +79,14 @@ def spirals_split() -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
 
 
 @pytest.fixture(scope="session")
+def overlapping() -> tuple[np.ndarray, np.ndarray]:
+    """120 held-out points of two overlapping 2D Gaussians (-0.2 and 0.2, unit variance): data with
+    mistakes near the boundary, so that a calibration has a finite optimum."""
+    rng = np.random.default_rng(1)
+    return np.concatenate([rng.normal(-0.2, 1, (60, 2)), rng.normal(0.2, 1, (60, 2))]), np.repeat([0, 1], 60)
+
+
+@pytest.fixture(scope="session")
 def fitted(spirals_split) -> DiffusionClassifier:
     """A classifier trained once for the whole session (do not modify it in a test)."""
     X_train, y_train, _, _ = spirals_split

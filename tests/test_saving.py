@@ -23,6 +23,16 @@ from toyclf.utils.files import _writer_tag, atomic_write
 TINY = dict(max_iter=20, hidden_size=16, n_trials=8, random_state=0)
 
 
+class MyRule:
+    """A pruning rule of the user's own: it prunes, but a checkpoint cannot hold it."""
+
+    def stage_ends(self, n_trials):
+        return [n_trials]
+
+    def prune(self, stage):
+        return torch.zeros_like(stage.active)
+
+
 @pytest.fixture(scope="module")
 def data():
     rng = np.random.default_rng(0)
@@ -77,13 +87,6 @@ def test_what_is_saved_loads_with_equal_parameters_and_predictions(params, data,
 
 
 def test_a_rule_that_cannot_be_saved_is_refused_before_a_file_is_written(data, tmp_path):
-    class MyRule:
-        def stage_ends(self, n_trials):
-            return [n_trials]
-
-        def prune(self, stage):
-            return torch.zeros_like(stage.active)
-
     X, y = data
     clf = DiffusionClassifier(**TINY, pruning=MyRule()).fit(X, y)
     with pytest.raises(TypeError, match=r"pruning=.*MyRule.* cannot be saved: .*EarlyStopping"):
@@ -105,12 +108,10 @@ def test_plain_turns_numpy_values_into_python_ones():
     assert [type(v) for v in (converted["a"], *converted["b"])] == [int, float, bool]
 
 
-def test_the_stale_temperature_warning_survives_save_and_load(data, tmp_path):
+def test_the_stale_temperature_warning_survives_save_and_load(data, overlapping, tmp_path):
     X, y = data
-    rng = np.random.default_rng(1)
-    X_cal = np.concatenate([rng.normal(-0.2, 1, (60, 2)), rng.normal(0.2, 1, (60, 2))])  # overlapping: a finite optimum
     clf = DiffusionClassifier(**TINY, pruning=EarlyStopping(error_rate=0.01)).fit(X, y)
-    clf.calibrate(X_cal, np.repeat([0, 1], 60))
+    clf.calibrate(*overlapping)
     loaded = DiffusionClassifier.load(clf.save(tmp_path / "model.pt"))
     assert loaded.calibrated_for_ == clf.calibrated_for_ and loaded.temperature == clf.temperature
     with warnings.catch_warnings():
@@ -163,18 +164,9 @@ def test_sigterm_during_a_command_save_leaves_no_temporary_file(tmp_path):
     assert not [p.name for p in tmp_path.iterdir() if p.name.startswith(".")]
 
 
-def test_a_calibration_made_with_a_rule_that_cannot_be_saved_is_kept_as_stale(data, tmp_path):
-    class MyRule:
-        def stage_ends(self, n_trials):
-            return [n_trials]
-
-        def prune(self, stage):
-            return torch.zeros_like(stage.active)
-
+def test_a_calibration_made_with_a_rule_that_cannot_be_saved_is_kept_as_stale(data, overlapping, tmp_path):
     X, y = data
-    rng = np.random.default_rng(1)
-    X_cal = np.concatenate([rng.normal(-0.2, 1, (60, 2)), rng.normal(0.2, 1, (60, 2))])
-    clf = DiffusionClassifier(**TINY, pruning=MyRule()).fit(X, y).calibrate(X_cal, np.repeat([0, 1], 60))
+    clf = DiffusionClassifier(**TINY, pruning=MyRule()).fit(X, y).calibrate(*overlapping)
     loaded = DiffusionClassifier.load(clf.set_params(pruning=None).save(tmp_path / "model.pt"))
     with pytest.warns(UserWarning, match=r"was fitted by calibrate\(\) with pruning='unsaved rule .*MyRule"):
         loaded.predict(X[:3])

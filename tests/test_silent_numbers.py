@@ -188,11 +188,9 @@ def test_a_map_step_wider_than_the_grid_classifies_only_near_it():
     probability_map(classifier, xx, yy, tolerance=np.float32(0.05), coarse_step=np.int64(4))  # numpy numbers work
 
 
-def test_calibrate_takes_labels_as_a_column_as_fit_does(data, fitted):
+def test_calibrate_takes_labels_as_a_column_as_fit_does(data, overlapping):
     X, y = data
-    rng = np.random.default_rng(1)
-    X_cal = np.concatenate([rng.normal(-0.2, 1, (60, 2)), rng.normal(0.2, 1, (60, 2))])
-    y_cal = np.repeat([0, 1], 60)
+    X_cal, y_cal = overlapping
     flat = DiffusionClassifier(**TINY).fit(X, y).calibrate(X_cal, y_cal).temperature
     with pytest.warns(DataConversionWarning):
         column = DiffusionClassifier(**TINY).fit(X, y).calibrate(X_cal, y_cal[:, None]).temperature
