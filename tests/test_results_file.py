@@ -162,15 +162,18 @@ def test_rows_of_other_settings_are_refused_and_new_files_record_theirs(tmp_path
     path = tmp_path / "results.csv"
     with ResultsFile(path, COLUMNS, settings={"--trials": 4, "--seed": 0}) as results:
         results.append(ROWS[0])
-    assert json.loads((tmp_path / "results.settings.json").read_text()) == {"--trials": 4, "--seed": 0}
+    assert json.loads((tmp_path / "results.csv.settings.json").read_text()) == {"--trials": 4, "--seed": 0}
     with ResultsFile(path, COLUMNS, settings={"--trials": 4, "--seed": 0}) as results:
         assert results.rows == ROWS[:1] and not results.unrecorded_settings
     with pytest.raises(ValueError, match=r"made with other settings \(--trials 4 there, 6 now\)"):
         ResultsFile(path, COLUMNS, settings={"--trials": 6, "--seed": 0})
-    (tmp_path / "results.settings.json").unlink()  # a file of an older toyclf: taken as this run's, recorded
+    (tmp_path / "results.csv.settings.json").unlink()  # a file of an older toyclf: taken as this run's...
+    with ResultsFile(path, COLUMNS, settings={"--trials": 9, "--seed": 0}) as results:
+        assert results.unrecorded_settings  # ...but a run that writes nothing (it failed) records nothing
+    assert not (tmp_path / "results.csv.settings.json").exists()
     with ResultsFile(path, COLUMNS, settings={"--trials": 6, "--seed": 0}) as results:
-        assert results.unrecorded_settings
-    assert json.loads((tmp_path / "results.settings.json").read_text())["--trials"] == 6
+        results.append(ROWS[1])  # recorded with its first new row
+    assert json.loads((tmp_path / "results.csv.settings.json").read_text())["--trials"] == 6
 
 
 def test_a_run_refused_by_the_lock_never_removes_the_file_of_the_run_holding_it(tmp_path):
@@ -178,7 +181,7 @@ def test_a_run_refused_by_the_lock_never_removes_the_file_of_the_run_holding_it(
     with ResultsFile(path, COLUMNS, lock=True, settings={"--seed": 0}) as first:  # new and still empty
         with pytest.raises(ValueError, match="being written by another run"):
             ResultsFile(path, COLUMNS, lock=True, settings={"--seed": 0})
-        assert path.exists() and (tmp_path / "results.settings.json").exists()
+        assert path.exists() and (tmp_path / "results.csv.settings.json").exists()
         first.append(ROWS[0])
     assert read(path) == ROWS[:1]
 
@@ -207,3 +210,41 @@ def test_a_cut_anywhere_in_the_last_row_is_repaired(tmp_path):
             assert results.rows == rows[:2], cut
             results.append(rows[2])
         assert path.read_bytes() == whole, cut
+
+
+def test_a_refused_run_leaves_the_file_as_it_was(tmp_path):
+    path = tmp_path / "results.csv"
+    with ResultsFile(path, COLUMNS, settings={"--seed": 0}) as results:
+        for row in ROWS:
+            results.append(row)
+    path.write_bytes(path.read_bytes()[:-5])  # the last row cut
+    cut = path.read_bytes()
+    with pytest.raises(ValueError, match="other settings"):
+        ResultsFile(path, COLUMNS, settings={"--seed": 3})
+    assert path.read_bytes() == cut  # not repaired by a run that does not take the file
+
+
+def test_an_empty_file_with_parts_of_its_rows_keeps_its_record(tmp_path):
+    """An interrupted multi-process run on a new CSV: the rows are in the part files, the CSV is empty."""
+    path = tmp_path / "results.csv"
+    with ResultsFile(path, COLUMNS, settings={"--seed": 0}):
+        written(tmp_path, ROWS[:2], name="results.rank0.csv")
+    assert path.exists() and (tmp_path / "results.csv.settings.json").exists()
+    with pytest.raises(ValueError, match="other settings"):  # the parts' rows are of seed 0
+        ResultsFile(path, COLUMNS, settings={"--seed": 1})
+
+
+def test_a_file_that_is_only_a_byte_order_mark_gets_a_header(tmp_path):
+    path = tmp_path / "results.csv"
+    path.write_bytes(b"\xef\xbb\xbf")
+    with ResultsFile(path, COLUMNS) as results:
+        results.append(ROWS[0])
+    assert ResultsFile(path, COLUMNS).rows == ROWS[:1]
+
+
+def test_the_record_of_one_file_is_not_the_record_of_another(tmp_path):
+    with ResultsFile(tmp_path / "out.csv", COLUMNS, settings={"--seed": 0}) as results:
+        results.append(ROWS[0])
+    with ResultsFile(tmp_path / "out.tsv", COLUMNS, settings={"--seed": 7}) as results:
+        results.append(ROWS[0])
+    assert ResultsFile(tmp_path / "out.csv", COLUMNS, settings={"--seed": 0}).rows == ROWS[:1]

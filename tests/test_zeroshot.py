@@ -149,3 +149,15 @@ def test_pruning_flags():
     assert choose_pruning(parser.parse_args(["x.png", "--pruning", "early_stopping"])) == "early_stopping"
     staged = parser.parse_args(["x.png", "--pruning", "staged", "--n-samples", "2", "4", "--to-keep", "2", "1"])
     assert choose_pruning(staged) == StagedElimination((2, 4), (2, 1))
+
+
+def test_a_csv_refused_under_torchrun_stops_every_process_with_one_line(tiny_models, tiny_images, tmp_path):
+    out = tmp_path / "results.csv"
+    assert main(["--model", tiny_models["sd"], tiny_images, "--csv", str(out), *FAST]) == 0
+    env = {**os.environ, "PYTHONPATH": str(Path(__file__).parents[1])}
+    command = [sys.executable, "-m", "torch.distributed.run", "--nproc_per_node", "2", "--master_port", "29614"]
+    command += ["-m", "toyclf.zeroshot", "--model", tiny_models["sd"], tiny_images, "--csv", str(out), "--quiet"]
+    result = subprocess.run([*command, "--trials", "6"], env=env, capture_output=True, text=True, timeout=300)
+    assert result.returncode != 0
+    assert result.stderr.count("error: ") == 1 and "other settings (--trials 4 there, 6 now)" in result.stderr
+    assert "exitcode  : 2" in result.stderr and "Connection closed" not in result.stderr  # no rank left waiting

@@ -319,8 +319,8 @@ def log_posterior(errors: Tensor, *, temperature: float = 1.0, log_prior: Tensor
     if not is_positive(temperature):
         raise ValueError(f"temperature must be a positive finite number; got {temperature!r}.")
     errors = errors.double()  # [B, K]
-    log_prior = torch.zeros(errors.shape[-1], dtype=torch.float64) if log_prior is None else log_prior
-    log_prior = torch.as_tensor(log_prior, dtype=torch.float64)  # [K]
+    log_prior = torch.zeros(errors.shape[-1]) if log_prior is None else log_prior
+    log_prior = torch.as_tensor(log_prior, dtype=torch.float64, device=errors.device)  # [K]
     possible = torch.isfinite(log_prior)  # [K]: prior above 0
     best = errors.masked_fill(~possible, torch.inf).min(-1, keepdim=True).values  # [B, 1]
     logits = (-(errors - best) / temperature + log_prior).masked_fill(~possible, -torch.inf)  # [B, K]

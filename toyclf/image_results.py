@@ -144,8 +144,8 @@ def announce_resume(csv: Path | None, total: int, todo: Sequence[tuple[str, Any]
     if csv is None:
         return
     if len(todo) < total:
-        parts = " and the part files an interrupted run left" if part_files(csv) else ""
-        print(f"resuming: {total - len(todo)} of {total} images are already in {csv}{parts}")
+        where = f"{csv} or the part files an interrupted run left" if part_files(csv) else str(csv)
+        print(f"resuming: {total - len(todo)} of {total} images are already in {where}")
     earlier = read_skipped(csv)
     retried = sum(row_path(path) in earlier for path, _ in todo)
     if retried:

@@ -36,6 +36,7 @@ import torch
 from tqdm.auto import tqdm
 
 from toyclf.cli import (
+    EXIT_ERROR,
     PRUNING_CHOICES,
     Interrupted,
     command,
@@ -204,10 +205,9 @@ def run(args: argparse.Namespace) -> int:
     n_trials, settings = estimator_settings(args)  # checked now, not once the model has loaded
     paths, table = found.paths, ResultTable(found.classes, recorded_settings(args, n_trials))
 
-    with table.open(args.csv if main_process else None, lock=True) as results:  # the main process repairs and locks
+    with open_results(table, args.csv, state) as results:  # the main process checks, repairs and locks it
         if main_process:
             report_repairs(results)
-        state.wait_for_everyone()  # the others read the CSV once the main process has repaired it
         done = results.done if main_process else table.keys_in(args.csv)
         if args.csv is not None:  # the parts an interrupted multi-process run left count as done
             done = done | table.keys_in_parts(args.csv)
@@ -245,6 +245,29 @@ def run(args: argparse.Namespace) -> int:
     if len(skipped) == len(paths):
         raise ValueError(f"no readable image among the {len(paths)} file(s) given; nothing was classified.")
     return 0
+
+
+def open_results(table: ResultTable, csv: Path | None, state: Any) -> ResultsFile:
+    """The results CSV, opened by the main process (checked, repaired and locked); the others get
+    an in-memory table once it is. Where the main process cannot take the file (another run holds
+    it, a damaged row, other settings) every process stops: the main one with the error, the
+    others quietly with the same exit code, rather than waiting at a barrier it never reaches."""
+    problem, results = None, table.open(None)
+    if state.is_main_process:
+        try:
+            results = table.open(csv, lock=True)
+        except (ValueError, OSError) as error:
+            problem = error
+    if state.num_processes > 1:
+        from accelerate.utils import broadcast_object_list
+
+        failed = broadcast_object_list([problem is not None])[0]
+        state.wait_for_everyone()  # every process has the answer before any of them leaves
+        if failed and problem is None:
+            raise SystemExit(EXIT_ERROR)  # the main process says why
+    if problem is not None:
+        raise problem
+    return results
 
 
 def estimator_settings(args: argparse.Namespace) -> tuple[int, dict[str, Any]]:

@@ -8,8 +8,8 @@ was spelled). Reading a file back checks it:
   a line break, a character of several bytes, before its line ending) is removed from the file,
   and its item done again: :attr:`ResultsFile.cut_line` holds what was removed, for the caller
   to say so;
-- the settings the rows were made with are kept beside the file (``NAME.settings.json``): rows
-  of other settings are refused, never mixed in;
+- the settings the rows were made with are kept beside the file (``NAME.csv.settings.json``):
+  rows of other settings are refused, never mixed in;
 - a file that is not UTF-8 text or not a CSV, a header of other columns, a row with too few or
   too many fields, or one that ``check_row`` refuses is a ``ValueError`` naming the file and line;
 - a key met a second time (a file that earlier versions appended the same image to twice) counts
@@ -58,8 +58,11 @@ class ResultsFile:
 
     ``rows`` are the rows read and appended, one per key, in file order; ``done`` their keys.
     With ``unique=False`` (a log) a key may come again, and every row is kept. With ``path=None``
-    the rows are only kept in memory. Use it as a context manager (or call :meth:`close`) to
-    release the file and its lock; a file it created and never wrote to is removed then.
+    the rows are only kept in memory. With ``settings`` the file's record of the settings its rows
+    were made with is checked (:func:`check_settings`). A file that cannot be taken (another run
+    holds it, a damaged row, other settings) is left as it was. Use it as a context manager (or
+    call :meth:`close`) to release the file and its lock; a file that it found empty and never
+    wrote to is removed then, with its record, unless part files hold rows of it.
     """
 
     def __init__(
@@ -80,22 +83,21 @@ class ResultsFile:
         self.cut_line: str | None = None
         self.duplicates = 0
         self.unrecorded_settings = False  # rows from before settings were recorded: taken as this run's
-        self._file, self._remove_if_empty = None, False
+        self._file, self._found_empty, self._written, self._pending_record = None, False, False, None
         if self.path is None:
             return
-        self._file = self.path.open("a", newline="", encoding="utf-8")
+        self._file = open_locked(self.path) if lock else self.path.open("a", newline="", encoding="utf-8")
         try:
-            if lock:
-                lock_file(self._file, self.path)
             text, bom = read_text(self.path)
-            complete, self.cut_line = split_cut_line(text)
-            if self.cut_line is not None:  # drop it from the file too, so the next row starts on a line of its own
-                os.truncate(self.path, bom + len(complete.encode("utf-8")))
+            complete, cut_line = split_cut_line(text)
             for row in parse_rows(complete, self.path, self.columns, check_row):
                 self._remember(row)
             if settings is not None:
-                self.unrecorded_settings = check_settings(self.path, settings, has_rows=bool(complete))
-            self._remove_if_empty = not complete  # only once the lock is held: never another run's new file
+                has_rows = bool(complete) or bool(part_files(self.path))
+                self.unrecorded_settings, self._pending_record = check_settings(self.path, settings, has_rows=has_rows)
+            if cut_line is not None:  # only now that the file is taken: dropped, so the next row starts a line
+                os.truncate(self.path, bom + len(complete.encode("utf-8")))
+            self.cut_line, self._found_empty = cut_line, not complete
         except BaseException:
             self.close()
             raise
@@ -110,19 +112,23 @@ class ResultsFile:
         return True
 
     def append(self, row: dict) -> None:
-        """Write one row now (the header first, for a new file). A row whose key is already done
-        is a ``ValueError`` (unless ``unique=False``): nothing is written twice."""
+        """Write one row now (the header first, for a file without one). A row whose key is already
+        done is a ``ValueError`` (unless ``unique=False``): nothing is written twice."""
         row = {key: str(value) for key, value in row.items()}
         if self.unique and self.key(row) in self.done:
             raise ValueError(f"{self.key(row)!r} already has a row in {self.path or 'the results'}.")
         self._remember(row)
         if self._file is None:
             return
+        if self._pending_record is not None:  # an older file's first new row: its settings recorded now
+            write_settings(self.path, self._pending_record)
+            self._pending_record = None
         writer = csv.DictWriter(self._file, self.columns)
-        if self._file.seek(0, os.SEEK_END) == 0:  # the end of the file as it is now (a cut line may have gone)
+        if self._found_empty and not self._written:
             writer.writeheader()
         writer.writerow(row)
         self._file.flush()
+        self._written = True
 
     def merge_parts(self, order: Sequence[str]) -> None:
         """Append the rows of every part file of this file (:func:`part_files`) that are not done
@@ -131,7 +137,8 @@ class ResultsFile:
         parts = part_files(self.path)
         rows = {self.key(row): row for part in parts for row in read_rows(part, self.columns, self.check_row)}
         first = [key for key in order if key in rows]
-        for key in first + [key for key in rows if key not in set(first)]:
+        firsts = set(first)
+        for key in first + [key for key in rows if key not in firsts]:
             if key not in self.done:
                 self.append(rows[key])
         for part in parts:
@@ -140,8 +147,7 @@ class ResultsFile:
     def close(self) -> None:
         if self._file is None:
             return
-        empty = self._file.seek(0, os.SEEK_END) == 0
-        if empty and self._remove_if_empty:  # opened, and nothing was ever written: leave no file (nor record)
+        if self._found_empty and not self._written and not part_files(self.path):  # leave no empty file, no record
             self.path.unlink(missing_ok=True)
             settings_path(self.path).unlink(missing_ok=True)
         self._file.close()  # closing releases the lock
@@ -154,18 +160,29 @@ class ResultsFile:
         self.close()
 
 
-def lock_file(file, path: Path) -> None:
-    """Hold an exclusive lock on the open ``file`` until it is closed; ``ValueError`` if another
-    process holds one."""
-    if fcntl is None:
-        return
-    try:
-        fcntl.flock(file.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)
-    except BlockingIOError:
-        raise ValueError(
-            f"{str(path)!r} is being written by another run right now; wait for it to end (running the same "
-            "command again then resumes), or give another --csv file."
-        ) from None
+def open_locked(path: Path):
+    """``path`` opened to append, with an exclusive lock held on it until it is closed; a
+    ``ValueError`` if another process holds one. Opened again if another run removed the file
+    between the opening and the locking (it removes an empty file it is done with)."""
+    for _ in range(3):
+        file = path.open("a", newline="", encoding="utf-8")
+        if fcntl is None:
+            return file
+        try:
+            fcntl.flock(file.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            file.close()
+            raise ValueError(
+                f"{str(path)!r} is being written by another run right now; wait for it to end (running the same "
+                "command again then resumes), or give another --csv file."
+            ) from None
+        try:
+            if os.path.samestat(os.fstat(file.fileno()), os.stat(path)):
+                return file
+        except FileNotFoundError:
+            pass
+        file.close()
+    raise ValueError(f"{str(path)!r} keeps being removed by another run while this one opens it.")
 
 
 def read_text(path: Path) -> tuple[str, int]:
@@ -202,36 +219,45 @@ def split_cut_line(text: str) -> tuple[str, str | None]:
 
 
 def settings_path(path: str | os.PathLike) -> Path:
-    """Where the settings that made the rows of the results CSV ``path`` are recorded."""
+    """Where the settings that made the rows of the results CSV ``path`` are recorded: ``NAME.csv.settings.json``."""
     path = Path(path)
-    return path.with_name(f"{path.stem}.settings.json")
+    return path.with_name(f"{path.name}.settings.json")
 
 
-def check_settings(path: Path, settings: dict[str, Any], *, has_rows: bool) -> bool:
+def check_settings(path: Path, settings: dict[str, Any], *, has_rows: bool) -> tuple[bool, dict | None]:
     """Refuse (``ValueError``) a results file whose rows were made with other ``settings``; record
-    them for a new one. Returns True where rows exist without a record (an older file): they are
-    taken to be of these settings, and the record is written."""
+    them for a new one (before any row, so that the part files of several processes are covered).
+    Returns (rows without a record: an older file, whose rows are taken to be of these settings;
+    the record to write with its first new row, so that a run that fails writes none)."""
     record, now = settings_path(path), json.loads(json.dumps(settings))  # as JSON reads them back
-    if has_rows and record.exists():
-        try:
-            then = json.loads(record.read_text(encoding="utf-8"))
-        except (ValueError, OSError) as error:
-            then = error
-        if not isinstance(then, dict):
-            raise ValueError(
-                f"{str(record)!r}, the record of the settings {str(path)!r} was made with, is damaged ({then!r}): "
-                "delete it to take the rows as this run's, or use another --csv file."
-            )
-        changed = [name for name in sorted(set(then) | set(now)) if then.get(name) != now.get(name)]
-        if changed:
-            differences = "; ".join(f"{name} {then.get(name)!r} there, {now.get(name)!r} now" for name in changed)
-            raise ValueError(
-                f"{str(path)!r} holds results made with other settings ({differences}): they would be mixed. "
-                "Use another --csv file, or run with the settings it was made with."
-            )
-        return False
-    atomic_write(record, lambda tmp: tmp.write_text(json.dumps(now, indent=1) + "\n", encoding="utf-8"))
-    return has_rows
+    if not has_rows:
+        write_settings(path, now)
+        return False, None
+    if not record.exists():
+        return True, now
+    try:
+        then = json.loads(record.read_text(encoding="utf-8"))
+    except (ValueError, OSError) as error:
+        then = error
+    if not isinstance(then, dict):
+        raise ValueError(
+            f"{str(record)!r}, the record of the settings {str(path)!r} was made with, is damaged ({then!r}): "
+            "delete it to take the rows as this run's, or use another --csv file."
+        )
+    changed = [name for name in sorted(set(then) | set(now)) if then.get(name) != now.get(name)]
+    if changed:
+        differences = "; ".join(f"{name} {then.get(name)!r} there, {now.get(name)!r} now" for name in changed)
+        raise ValueError(
+            f"{str(path)!r} holds results made with other settings ({differences}): they would be mixed. "
+            "Use another --csv file, or run with the settings it was made with."
+        )
+    return False, None
+
+
+def write_settings(path: Path, settings: dict[str, Any]) -> None:
+    atomic_write(
+        settings_path(path), lambda tmp: tmp.write_text(json.dumps(settings, indent=1) + "\n", encoding="utf-8")
+    )
 
 
 def parse_rows(text: str, path: Path, columns: Sequence[str], check_row: RowCheck | None = None) -> list[dict]:
