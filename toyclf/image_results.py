@@ -112,7 +112,7 @@ def report_repairs(results: ResultsFile) -> None:
     if results.unrecorded_settings:
         print(
             f"note: {results.path} has no record of the settings its rows were made with (an older toyclf wrote "
-            "it): they are taken to be this run's, recorded now beside it",
+            "it): they are taken to be this run's, recorded beside it with its first new row",
             file=sys.stderr,
         )
     if results.duplicates:

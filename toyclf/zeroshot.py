@@ -15,7 +15,8 @@ Each image is one row, however its path was spelled (:func:`toyclf.denoisers.ima
 an image named twice is scored once, and a resumed run skips every image already in the CSV.
 The CSV is read back checked (:class:`toyclf.utils.results_file.ResultsFile`): a last line cut
 short by a killed run is removed and its image scored again; a damaged row is an error naming its
-line; a second run on the same CSV while one is writing it is refused. Images are scored in
+line; a CSV made with other settings (recorded beside it) or being written by another run is
+refused. Images are scored in
 groups (:func:`toyclf.image_classification.images_per_group`, up to 16) and each group's rows are
 written when it finishes: Ctrl-C keeps every row written and says so; the group being scored is
 scored again by the next run.
@@ -204,6 +205,7 @@ def run(args: argparse.Namespace) -> int:
         print(f"note: {found.repeated} of the paths given name an image given before it; each image is scored once")
     n_trials, settings = estimator_settings(args)  # checked now, not once the model has loaded
     paths, table = found.paths, ResultTable(found.classes, recorded_settings(args, n_trials))
+    key_of = {p: image_key(p) for p in paths}  # each image's real path, looked up once
 
     with open_results(table, args.csv, state) as results:  # the main process checks, repairs and locks it
         if main_process:
@@ -211,7 +213,7 @@ def run(args: argparse.Namespace) -> int:
         done = results.done if main_process else table.keys_in(args.csv)
         if args.csv is not None:  # the parts an interrupted multi-process run left count as done
             done = done | table.keys_in_parts(args.csv)
-        todo = [(p, label) for p, label in zip(paths, found.labels, strict=True) if image_key(p) not in done]
+        todo = [(p, label) for p, label in zip(paths, found.labels, strict=True) if key_of[p] not in done]
         if main_process and not args.quiet:
             announce_resume(args.csv, len(paths), todo)
         state.wait_for_everyone()  # every process has read the same `done` before any writes
@@ -225,7 +227,7 @@ def run(args: argparse.Namespace) -> int:
                 try:
                     score_images(mine, classify, group_size, table, writer, skips, args, progress=main_process)
                 except KeyboardInterrupt:
-                    note = interruption_note(args.csv, results, writer, [image_key(p) for p, _ in mine], state)
+                    note = interruption_note(args.csv, results, writer, [key_of[p] for p, _ in mine], state)
                     raise Interrupted(note) from None
 
         state.wait_for_everyone()
@@ -233,11 +235,11 @@ def run(args: argparse.Namespace) -> int:
             return 0
         skipped = {row["path"]: row["reason"] for row in skips.rows}
         if args.csv is not None:
-            results.merge_parts([image_key(p) for p in paths])
+            results.merge_parts(list(key_of.values()))
             earlier = {image_key(p): reason for p, reason in read_skipped(args.csv).items()}  # the log and its parts
-            skipped = {row_path(p): earlier[k] for p in paths if (k := image_key(p)) in earlier.keys() - results.done}
+            skipped = {row_path(p): earlier[k] for p, k in key_of.items() if k in earlier.keys() - results.done}
             write_skipped(args.csv, skipped)  # this run's skips: files read since are left out
-        keys = {image_key(p) for p in paths}
+        keys = set(key_of.values())
         rows = [row for row in results.rows if row_key(row) in keys]  # this run's images, not all the CSV holds
         if any(label is not None for label in found.labels) and rows:
             report_accuracy(rows, found.classes)

@@ -33,6 +33,7 @@ def int_at_least(low: int) -> NumberInterval:
 
 
 POSITIVE_FINITE = NumberInterval(Real, 0, None, closed="neither")  # (0, inf): refuses 0, negatives, nan, inf, bool
+FINITE_REAL = NumberInterval(Real, None, None, closed="neither")  # (-inf, inf): refuses nan, inf, bool
 
 
 def is_int(value: Any, low: int = 1) -> bool:
@@ -47,7 +48,7 @@ def is_positive(value: Any) -> bool:
 
 def is_real(value: Any) -> bool:
     """True for a finite real number (Python or numpy, not bool)."""
-    return NumberInterval(Real, None, None, closed="neither").is_satisfied_by(value)
+    return FINITE_REAL.is_satisfied_by(value)
 
 
 def check_priors(priors: Any, counts: np.ndarray) -> np.ndarray:
