@@ -16,10 +16,9 @@ an image named twice is scored once, and a resumed run skips every image already
 The CSV is read back checked (:class:`toyclf.utils.results_file.ResultsFile`): a last line cut
 short by a killed run is removed and its image scored again; a damaged row is an error naming its
 line; a CSV made with other settings (recorded beside it) or being written by another run is
-refused. Images are scored in
-groups (:func:`toyclf.image_classification.images_per_group`, up to 16) and each group's rows are
-written when it finishes: Ctrl-C keeps every row written and says so; the group being scored is
-scored again by the next run.
+refused. Images are scored in groups (:func:`toyclf.image_classification.images_per_group`, up
+to 16) and each group's rows are written when it finishes: Ctrl-C keeps every row written and
+says so; the group being scored is scored again by the next run.
 """
 
 from __future__ import annotations
