@@ -5,7 +5,7 @@ baselines, side by side in one run.
     python benchmarks/defaults_benchmark.py --split validation \\
         --variant elbo=weighting:elbo --variant band='weighting:elbo;noise_range:(0.03,10)'   # candidates, on validation seeds
 
-Every problem of :mod:`toyclf.experiments.suite` (13: moons, circles, blobs, spirals, XOR, 4-D and
+Every problem of :mod:`toyclf.lecture.experiments.suite` (13: moons, circles, blobs, spirals, XOR, 4-D and
 8-D tables, an imbalanced set, a Gaussian mixture) is drawn with each seed of the split, and on
 each draw the tuned RBF SVM, k-NN, MLP and gradient boosting are fitted beside the diffusion
 classifier (the defaults, and any ``--variant NAME=param:value;param:value``). Defaults are
@@ -32,8 +32,8 @@ import torch
 from toyclf import DiffusionClassifier
 from toyclf.calibration import expected_calibration_error
 from toyclf.estimator import log_posterior
-from toyclf.experiments.comparison import fit_and_score, tabular_baselines
-from toyclf.experiments.suite import PROBLEMS, TEST_SEEDS, VALIDATION_SEEDS, problem
+from toyclf.lecture.experiments.comparison import fit_and_score, tabular_baselines
+from toyclf.lecture.experiments.suite import PROBLEMS, TEST_SEEDS, VALIDATION_SEEDS, problem
 
 PREDICTION_PARAMS = {
     "n_trials",

@@ -25,7 +25,7 @@ import torch
 from spirals_benchmark import matmul_seconds, timed
 
 from toyclf.digits import build_parser, digits_classifier, load_digit_split
-from toyclf.experiments.comparison import fit_and_score, format_table, image_baselines
+from toyclf.lecture.experiments.comparison import fit_and_score, format_table, image_baselines
 from toyclf.pruning import StagedElimination
 
 SPENDINGS = {  # name -> (n_trials, pruning)

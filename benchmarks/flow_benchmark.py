@@ -30,7 +30,7 @@ from defaults_benchmark import score_diffusion  # one scoring for both benchmark
 from toyclf import DiffusionClassifier
 from toyclf.denoisers import GaussianMixtureOracle
 from toyclf.estimator import class_errors
-from toyclf.experiments.suite import TEST_SEEDS, problem
+from toyclf.lecture.experiments.suite import TEST_SEEDS, problem
 from toyclf.plan import make_plan
 from toyclf.schedule import NoiseSchedule, RectifiedFlowSchedule
 from toyclf.weighting import WEIGHTINGS

@@ -27,8 +27,8 @@ import numpy as np
 import torch
 from real_size import REAL
 
-from toyclf.denoisers.pretrained import resolve_dtype
-from toyclf.denoisers.tiny import save_tiny_stable_diffusion
+from toyclf.pretrained.loading import resolve_dtype
+from toyclf.pretrained.tiny import save_tiny_stable_diffusion
 
 HERE = Path(__file__).resolve().parent
 

@@ -32,9 +32,9 @@ from spirals_benchmark import timed
 
 import toyclf.classifier
 from toyclf import DiffusionClassifier
-from toyclf.experiments.comparison import make_split
+from toyclf.lecture.experiments.comparison import make_split
 from toyclf.mapping import probability_map
-from toyclf.plots import maps
+from toyclf.lecture.plots import maps
 from toyclf.spirals import build_parser
 from toyclf.utils.threads import threads_for_load
 
@@ -45,7 +45,7 @@ import sys, time, numpy as np
 start = time.perf_counter()
 import toyclf
 from toyclf.mapping import probability_map
-from toyclf.plots import maps
+from toyclf.lecture.plots import maps
 clf = toyclf.DiffusionClassifier.load(sys.argv[1])
 xx, yy, _ = maps.make_grid(np.load(sys.argv[2]), int(sys.argv[3]))
 ready = time.perf_counter()

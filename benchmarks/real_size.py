@@ -1,4 +1,4 @@
-"""The published architectures, as specs for toyclf.denoisers.random_pipelines (random weights).
+"""The published architectures, as specs for toyclf.pretrained.random_pipelines (random weights).
 
 Backbones and VAEs at their real sizes, from the models' config.json files; text encoders at
 their real widths but one layer deep (they run once per prompt, so their depth does not show in
@@ -8,8 +8,8 @@ character-level (random_pipelines). Nothing here is downloaded.
 
 from __future__ import annotations
 
-from toyclf.denoisers import random_pipelines
-from toyclf.denoisers.tiny import TINY
+from toyclf.pretrained import random_pipelines
+from toyclf.pretrained.tiny import TINY
 
 # fmt: off
 SD_VAE = dict(  # stabilityai/stable-diffusion-2-base (and sd-vae-ft-ema, DiT's): 8x down, 4 channels

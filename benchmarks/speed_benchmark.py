@@ -31,7 +31,7 @@ import torch
 from real_size import REAL, TINY_MODELS
 from torch.utils.flop_counter import FlopCounterMode
 
-from toyclf.denoisers.pretrained import denoiser_from_pipeline, resolve_dtype
+from toyclf.pretrained.loading import denoiser_from_pipeline, resolve_dtype
 from toyclf.estimator import class_errors
 from toyclf.plan import make_plan
 

@@ -27,8 +27,8 @@ import numpy as np
 import torch
 
 from toyclf import DiffusionClassifier
-from toyclf.experiments.comparison import baseline_classifiers, fit_and_score, format_table, make_split
-from toyclf.plots import maps
+from toyclf.lecture.experiments.comparison import baseline_classifiers, fit_and_score, format_table, make_split
+from toyclf.lecture.plots import maps
 from toyclf.pruning import EarlyStopping
 from toyclf.spirals import build_parser
 

@@ -60,9 +60,9 @@ from sklearn.preprocessing import StandardScaler
 
 from toyclf import DiffusionClassifier, MLPDenoiser, NoiseSchedule, make_spirals, probability_map
 from toyclf.estimator import class_errors, log_posterior
-from toyclf.experiments.comparison import baseline_classifiers
+from toyclf.lecture.experiments.comparison import baseline_classifiers
 from toyclf.plan import TrialPlan
-from toyclf.plots import keys, maps
+from toyclf.lecture.plots import keys, maps
 from toyclf.sampling import sample
 from toyclf.training import train_denoiser
 

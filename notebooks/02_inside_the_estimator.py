@@ -69,12 +69,12 @@ from scipy import stats
 from toyclf import DiffusionClassifier, make_spirals
 from toyclf.denoisers import GaussianMixtureOracle
 from toyclf.estimator import class_errors
-from toyclf.experiments import ablations
-from toyclf.experiments.ablations import OracleEstimate, Scoring, TrialScheme
+from toyclf.lecture.experiments import ablations
+from toyclf.lecture.experiments.ablations import OracleEstimate, Scoring, TrialScheme
 from toyclf.plan import make_plan
-from toyclf.plots import ablations as figures
-from toyclf.plots.keys import class_colors
-from toyclf.plots.maps import make_grid
+from toyclf.lecture.plots import ablations as figures
+from toyclf.lecture.plots.keys import class_colors
+from toyclf.lecture.plots.maps import make_grid
 from toyclf.pruning import EarlyStopping, StagedElimination
 from toyclf.weighting import timestep_weights
 

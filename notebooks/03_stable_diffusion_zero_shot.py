@@ -46,8 +46,8 @@ import numpy as np
 import torch
 from sklearn.datasets import load_sample_images
 
-from toyclf.denoisers import load_denoiser
-from toyclf.denoisers.tiny import save_tiny_stable_diffusion
+from toyclf.pretrained import load_denoiser
+from toyclf.pretrained.tiny import save_tiny_stable_diffusion
 from toyclf.estimator import class_errors, log_posterior
 from toyclf.plan import make_plan
 from toyclf.pruning import StagedElimination

@@ -57,10 +57,10 @@ from toyclf.digits import (
     load_pretrained_digits,
 )
 from toyclf.estimator import log_posterior
-from toyclf.experiments.comparison import Result, fit_and_score, format_table, image_baselines
-from toyclf.experiments.robustness import corrupted_examples, format_curves, robustness_curves
-from toyclf.plots import digits as digit_plots
-from toyclf.plots import maps
+from toyclf.lecture.experiments.comparison import Result, fit_and_score, format_table, image_baselines
+from toyclf.lecture.experiments.robustness import corrupted_examples, format_curves, robustness_curves
+from toyclf.lecture.plots import digits as digit_plots
+from toyclf.lecture.plots import maps
 from toyclf.pruning import StagedElimination
 from toyclf.scaling import make_scaler
 from toyclf.schedule import NoiseSchedule

@@ -44,7 +44,7 @@ from toyclf.calibration import expected_calibration_error
 from toyclf.denoisers import GaussianMixtureOracle
 from toyclf.estimator import class_errors, log_posterior
 from toyclf.plan import make_plan
-from toyclf.plots import keys, maps
+from toyclf.lecture.plots import keys, maps
 from toyclf.prediction import epsilon_from_prediction
 from toyclf.schedule import NoiseSchedule, RectifiedFlowSchedule
 from toyclf.weighting import WEIGHTINGS, timestep_weights

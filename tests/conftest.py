@@ -99,7 +99,7 @@ def tiny_models(tmp_path_factory) -> dict[str, str]:
     (epsilon and v-prediction), SDXL, Stable Diffusion 3 and DiT. They load through the same
     code as a hub id."""
     pytest.importorskip("diffusers")
-    from toyclf.denoisers.tiny import (
+    from toyclf.pretrained.tiny import (
         save_tiny_dit,
         save_tiny_stable_diffusion,
         save_tiny_stable_diffusion_3,

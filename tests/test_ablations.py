@@ -8,10 +8,10 @@ import torch
 
 from toyclf.denoisers.oracle import GaussianMixtureOracle
 from toyclf.estimator import class_errors
-from toyclf.experiments import ablations
-from toyclf.experiments.ablations import CalibrationSetting, OracleEstimate, Scoring, TrialScheme
+from toyclf.lecture.experiments import ablations
+from toyclf.lecture.experiments.ablations import CalibrationSetting, OracleEstimate, Scoring, TrialScheme
+from toyclf.lecture.plots import ablations as plots
 from toyclf.plan import make_plan
-from toyclf.plots import ablations as plots
 from toyclf.pruning import StagedElimination
 
 

@@ -1,4 +1,4 @@
-"""The animations (toyclf.plots.animations, python -m toyclf.animate): frames, files, sizes, settings left as they were."""
+"""The animations (toyclf.lecture.plots.animations, python -m toyclf.animate): frames, files, sizes, settings left as they were."""
 
 from __future__ import annotations
 
@@ -9,8 +9,8 @@ from matplotlib.contour import ContourSet
 from PIL import Image
 
 from toyclf.animate import ANIMATIONS, main
-from toyclf.plots import animations
-from toyclf.plots.maps import make_grid
+from toyclf.lecture.plots import animations
+from toyclf.lecture.plots.maps import make_grid
 from toyclf.pruning import resolve_pruning
 from toyclf.sampling import sample
 

@@ -18,7 +18,7 @@ from toyclf import DiffusionClassifier
 from toyclf.calibration import expected_calibration_error
 from toyclf.denoisers.oracle import GaussianMixtureOracle
 from toyclf.estimator import class_errors, log_posterior, timestep_weights
-from toyclf.experiments.suite import problem
+from toyclf.lecture.experiments.suite import problem
 from toyclf.plan import make_plan
 
 DEFAULTS = DiffusionClassifier().get_params()

@@ -63,9 +63,9 @@ def test_pretrained_pipelines_agree_with_the_cpu(tiny_models, device, model, dty
     pytest.importorskip("diffusers")
     if dtype is None and device == "cpu":
         pytest.skip("the CPU's default dtype is float32: the case above")
-    from toyclf.denoisers import load_denoiser
     from toyclf.estimator import class_errors
     from toyclf.plan import make_plan
+    from toyclf.pretrained import load_denoiser
 
     images = torch.rand(4, 3, 32, 32, generator=torch.Generator().manual_seed(0)) * 2 - 1  # [4, 3, H, W]
     cpu_denoiser = load_denoiser(tiny_models[model], PIPELINES[model], device="cpu", dtype="float32")

@@ -12,7 +12,7 @@ from toyclf import DiffusionClassifier
 from toyclf.denoisers import MLPDenoiser
 from toyclf.digits import FIGURES, load_digit_split, main
 from toyclf.digits import digits_classifier as make_digits_classifier
-from toyclf.experiments.robustness import gaussian_noise, occlusion, robustness_curves
+from toyclf.lecture.experiments.robustness import gaussian_noise, occlusion, robustness_curves
 
 SMALL = dict(hidden_size=128, max_iter=400)  # ~3 s of training; the defaults (512 wide, 8000 steps) get 98.5-99.4 %
 

@@ -145,7 +145,7 @@ def test_bad_arguments(prototype_denoiser, call, match):
 
 def test_trial_losses_of_the_ablations_average_to_class_errors(prototype_denoiser):
     # the ablations read per-trial losses; their mean must be the estimator's error, importance weights included
-    from toyclf.experiments.ablations import trial_losses
+    from toyclf.lecture.experiments.ablations import trial_losses
 
     x = torch.randn(6, 2)
     density = torch.linspace(1, 2, prototype_denoiser.schedule.num_timesteps, dtype=torch.float64)

@@ -1,4 +1,5 @@
-"""The package's layout: layers that import one way, no import cycles, short files.
+"""The package's layout: rooms by reader (the core, the pretrained stack, the lecture, the commands),
+layers that import one way inside them, no import cycles, short files.
 
 Every module under toyclf/ is parsed with ``ast`` (imports inside functions included) and each
 import of a toyclf module becomes an edge. ``from toyclf.x import y`` counts as an import of
@@ -11,80 +12,109 @@ from __future__ import annotations
 
 import ast
 import itertools
+import subprocess
+import sys
 import textwrap
 from pathlib import Path
 
 PACKAGE = Path(__file__).resolve().parents[1] / "toyclf"
 MAX_LINES = 300
 
-LAYER_NAMES = ["helpers", "data", "models", "method", "classifier", "lecture", "commands", "package"]
-
-# Bottom layer first. A module may import modules of its own layer or below, never above.
-LAYERS: dict[str, int] = {
-    # 0 helpers: nothing here knows about diffusion
-    "toyclf.utils": 0,
-    "toyclf.utils.validation": 0,
-    "toyclf.utils.device": 0,
-    "toyclf.utils.files": 0,
-    "toyclf.utils.checkpoint": 0,
-    "toyclf.utils.results_file": 0,
-    "toyclf.utils.threads": 0,
-    # 1 data: the data sets, the noising paths and what a network predicts on them, feature scaling
-    "toyclf.data": 1,
-    "toyclf.schedule": 1,
-    "toyclf.scaling": 1,
-    "toyclf.prediction": 1,
-    # 2 models: the shared (t, eps) plan and every denoiser
-    "toyclf.plan": 2,
-    "toyclf.denoisers": 2,
-    "toyclf.denoisers.base": 2,
-    "toyclf.denoisers.mlp": 2,
-    "toyclf.denoisers.oracle": 2,
-    "toyclf.denoisers.latent": 2,
-    "toyclf.denoisers.stable_diffusion": 2,
-    "toyclf.denoisers.stable_diffusion_xl": 2,
-    "toyclf.denoisers.stable_diffusion_3": 2,
-    "toyclf.denoisers.dit": 2,
-    "toyclf.denoisers.pretrained": 2,
-    "toyclf.denoisers.images": 2,
-    "toyclf.denoisers.speed": 2,
-    "toyclf.denoisers.random_pipelines": 2,
-    "toyclf.denoisers.tiny": 2,
-    # 3 method: the estimator (Algorithm 1), pruning (Algorithm 2), calibration, training, sampling
-    "toyclf.weighting": 3,
-    "toyclf.estimator": 3,
-    "toyclf.pruning": 3,
-    "toyclf.calibration": 3,
-    "toyclf.training": 3,
-    "toyclf.sampling": 3,
-    # 4 classifier: the scikit-learn estimator and its files
-    "toyclf.saving": 4,
-    "toyclf.image_classification": 4,
-    "toyclf.image_results": 4,
-    "toyclf.classifier": 4,
-    # 5 lecture: what the notebooks and figures measure, and the figures
-    "toyclf.mapping": 5,
-    "toyclf.experiments": 5,
-    "toyclf.experiments.ablations": 5,
-    "toyclf.experiments.comparison": 5,
-    "toyclf.experiments.robustness": 5,
-    "toyclf.experiments.suite": 5,
-    "toyclf.plots": 5,
-    "toyclf.plots.keys": 5,
-    "toyclf.plots.maps": 5,
-    "toyclf.plots.ablations": 5,
-    "toyclf.plots.digits": 5,
-    "toyclf.plots.animations": 5,
-    # 6 commands: python -m toyclf.NAME
-    "toyclf.cli": 6,
-    "toyclf.spirals": 6,
-    "toyclf.digits": 6,
-    "toyclf.zeroshot": 6,
-    "toyclf.inside": 6,
-    "toyclf.animate": 6,
-    # 7 the top-level package re-exports from everywhere
-    "toyclf": 7,
+# The package's rooms, one for each reader, and the layers inside each (bottom first). A module may
+# import modules of a room its own room may use (ROOM_USES), and inside its own room only its own
+# layer or a lower one. The core is the paper; the pretrained stack and the lecture both stand on it
+# and never on each other; the commands (python -m toyclf.NAME) use all three.
+ROOMS: dict[str, dict[str, int]] = {
+    "core": {
+        # 0 helpers: nothing here knows about diffusion
+        "toyclf.utils": 0,
+        "toyclf.utils.validation": 0,
+        "toyclf.utils.device": 0,
+        "toyclf.utils.files": 0,
+        "toyclf.utils.checkpoint": 0,
+        "toyclf.utils.results_file": 0,
+        "toyclf.utils.threads": 0,
+        # 1 data: the data sets, the noising paths and what a network predicts on them, feature scaling
+        "toyclf.data": 1,
+        "toyclf.schedule": 1,
+        "toyclf.scaling": 1,
+        "toyclf.prediction": 1,
+        # 2 models: the shared (t, eps) plan and the toy's denoisers
+        "toyclf.plan": 2,
+        "toyclf.denoisers": 2,
+        "toyclf.denoisers.base": 2,
+        "toyclf.denoisers.mlp": 2,
+        "toyclf.denoisers.oracle": 2,
+        # 3 method: the estimator (Algorithm 1), pruning (Algorithm 2), calibration, training, sampling
+        "toyclf.weighting": 3,
+        "toyclf.estimator": 3,
+        "toyclf.pruning": 3,
+        "toyclf.calibration": 3,
+        "toyclf.training": 3,
+        "toyclf.sampling": 3,
+        # 4 classifier: the scikit-learn estimator, its files, the paper's settings, maps over a grid
+        "toyclf.saving": 4,
+        "toyclf.classifier": 4,
+        "toyclf.mapping": 4,
+        "toyclf.paper": 4,
+    },
+    "pretrained": {
+        # 0 images in, fast settings
+        "toyclf.pretrained.images": 0,
+        "toyclf.pretrained.speed": 0,
+        # 1 what every latent backend shares; 2 the backends
+        "toyclf.pretrained.latent": 1,
+        "toyclf.pretrained.stable_diffusion": 2,
+        "toyclf.pretrained.stable_diffusion_xl": 2,
+        "toyclf.pretrained.stable_diffusion_3": 2,
+        "toyclf.pretrained.dit": 2,
+        # 3 loading a backend from the hub or a folder
+        "toyclf.pretrained.loading": 3,
+        "toyclf.pretrained": 3,
+        # 4 random pipelines for the tests; classifying a stream of images and its rows
+        "toyclf.pretrained.random_pipelines": 4,
+        "toyclf.pretrained.tiny": 4,
+        "toyclf.pretrained.image_classification": 4,
+        "toyclf.pretrained.image_results": 4,
+    },
+    "lecture": {
+        # 0 how to read a figure; the experiments that need no figure code
+        "toyclf.lecture": 0,
+        "toyclf.lecture.plots.keys": 0,
+        "toyclf.lecture.experiments.comparison": 0,
+        "toyclf.lecture.experiments.robustness": 0,
+        # 1 maps and digit figures; the experiments
+        "toyclf.lecture.plots.maps": 1,
+        "toyclf.lecture.plots.digits": 1,
+        "toyclf.lecture.experiments.ablations": 1,
+        "toyclf.lecture.experiments.suite": 1,
+        "toyclf.lecture.experiments": 1,
+        # 2 figures of the experiments, animations
+        "toyclf.lecture.plots.ablations": 2,
+        "toyclf.lecture.plots.animations": 2,
+        "toyclf.lecture.plots": 2,
+    },
+    "commands": {
+        # 0 what the command lines share; 1 the commands, python -m toyclf.NAME
+        "toyclf.cli": 0,
+        "toyclf.spirals": 1,
+        "toyclf.digits": 1,
+        "toyclf.zeroshot": 1,
+        "toyclf.inside": 1,
+        "toyclf.animate": 1,
+    },
+    "package": {"toyclf": 0},  # the top-level package re-exports the core
 }
+ROOM_USES: dict[str, set[str]] = {
+    "core": {"core"},
+    "pretrained": {"core", "pretrained"},
+    "lecture": {"core", "lecture"},
+    "commands": {"core", "pretrained", "lecture", "commands"},
+    "package": {"core", "package"},
+}
+ROOM_OF = {name: room for room, modules in ROOMS.items() for name in modules}
+LAYER_OF = {name: layer for modules in ROOMS.values() for name, layer in modules.items()}
+PRETRAINED_LIBRARIES = ("diffusers", "transformers", "accelerate")  # imported only inside toyclf.pretrained
 
 
 def module_name(path: Path) -> str:
@@ -230,12 +260,28 @@ def describe(path: list[str], graph: dict[str, dict[str, str]]) -> str:
     return "\n    ".join(steps)
 
 
-def test_every_module_has_a_layer():
-    missing = sorted(set(MODULES) - set(LAYERS))
+def test_every_module_has_a_room_and_a_layer():
+    missing = sorted(set(MODULES) - set(ROOM_OF))
     assert not missing, (
-        "modules missing from the layer table in tests/test_layout.py (place each new module in a layer): "
-        + ", ".join(missing)
+        "modules missing from the room table in tests/test_layout.py (place each new module in a room "
+        "and a layer): " + ", ".join(missing)
     )
+    gone = sorted(set(ROOM_OF) - set(MODULES))
+    assert not gone, "the room table names modules that do not exist: " + ", ".join(gone)
+
+
+def test_the_rooms_are_where_the_table_says():
+    """The core lies at the top of toyclf/ (and in denoisers/ and utils/), the pretrained stack in
+    toyclf/pretrained/, the lecture in toyclf/lecture/; the commands are python -m toyclf.NAME."""
+    folders = {"pretrained": "toyclf.pretrained", "lecture": "toyclf.lecture"}
+    misplaced = [
+        f"{name} ({room})"
+        for name, room in ROOM_OF.items()
+        if (room in folders) != any(name == f or name.startswith(f + ".") for f in folders.values())
+        or (room in folders and not (name + ".").startswith(folders[room] + "."))
+        or (room == "commands" and name.count(".") != 1)
+    ]
+    assert not misplaced, "modules outside their room's folder: " + ", ".join(misplaced)
 
 
 def test_no_import_cycles():
@@ -244,17 +290,64 @@ def test_no_import_cycles():
     assert not cycles, "import cycles:\n  " + "\n  ".join(describe(cycle, graph) for cycle in cycles)
 
 
-def test_imports_go_down_the_layers():
+def test_imports_stay_in_their_rooms_and_go_down_the_layers():
     graph = import_graph()
-    upward = []
+    wrong = []
     for name, edges in sorted(graph.items()):
+        room = ROOM_OF.get(name)
         for target, where in sorted(edges.items()):
-            if name in LAYERS and target in LAYERS and LAYERS[target] > LAYERS[name]:
-                upward.append(
-                    f"{name} (layer {LAYERS[name]}, {LAYER_NAMES[LAYERS[name]]}) imports "
-                    f"{target} (layer {LAYERS[target]}, {LAYER_NAMES[LAYERS[target]]}) at {where}"
+            other = ROOM_OF.get(target)
+            if room is None or other is None:
+                continue  # reported by test_every_module_has_a_room_and_a_layer
+            if other not in ROOM_USES[room]:
+                wrong.append(f"{name} (room {room}) imports {target} (room {other}) at {where}")
+            elif other == room and LAYER_OF[target] > LAYER_OF[name]:
+                wrong.append(
+                    f"{name} (layer {LAYER_OF[name]} of {room}) imports {target} (layer {LAYER_OF[target]}) at {where}"
                 )
-    assert not upward, "imports from a higher layer:\n  " + "\n  ".join(upward)
+    assert not wrong, "imports out of a room or up its layers:\n  " + "\n  ".join(wrong)
+
+
+def third_party_imports(name: str) -> list[tuple[str, int]]:
+    """(top-level package, line) of every import of a package outside toyclf, inside functions too."""
+    tree = ast.parse(MODULES[name].read_text(encoding="utf-8"))
+    found = []
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Import):
+            found += [(alias.name.split(".")[0], node.lineno) for alias in node.names]
+        elif isinstance(node, ast.ImportFrom) and not node.level and node.module:
+            found.append((node.module.split(".")[0], node.lineno))
+    return found
+
+
+def test_only_the_pretrained_stack_imports_diffusers_and_transformers():
+    offenders = [
+        f"{name} imports {package} at line {line}"
+        for name in sorted(MODULES)
+        if ROOM_OF.get(name) != "pretrained"
+        for package, line in third_party_imports(name)
+        if package in PRETRAINED_LIBRARIES
+    ]
+    assert not offenders, "outside toyclf.pretrained: " + ", ".join(offenders)
+    inside = {
+        package for name in MODULES if ROOM_OF.get(name) == "pretrained" for package, _ in third_party_imports(name)
+    }
+    assert {"diffusers", "transformers"} <= inside  # the check sees the imports it is about
+
+
+def test_the_toy_runs_without_the_pretrained_libraries():
+    """Every module outside the pretrained stack imports with diffusers, transformers and accelerate
+    missing, as after the README's first command (which installs none of them)."""
+    names = sorted(name for name in MODULES if ROOM_OF.get(name) != "pretrained")
+    script = (
+        "import sys\n"
+        f"for package in {PRETRAINED_LIBRARIES!r}: sys.modules[package] = None\n"
+        "import importlib\n"
+        f"for name in {names!r}: importlib.import_module(name)\n"
+        "assert not any(sys.modules.get(p) for p in " + repr(PRETRAINED_LIBRARIES) + ")\n"
+    )
+    result = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, cwd=PACKAGE.parent)
+    assert result.returncode == 0, result.stderr[-2000:]
 
 
 def test_no_module_imports_the_top_level_package():
@@ -327,7 +420,7 @@ def test_the_layout_check_sees_imports():
     inside a function (pretrained.py loads the backends lazily) is seen."""
     graph = import_graph()
     assert "toyclf.estimator" in graph["toyclf.classifier"]
-    assert "toyclf.denoisers.stable_diffusion" in graph["toyclf.denoisers.pretrained"]
+    assert "toyclf.pretrained.stable_diffusion" in graph["toyclf.pretrained.loading"]
 
 
 def test_the_cycle_finder_reports_a_cycle():

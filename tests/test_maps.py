@@ -1,4 +1,4 @@
-"""The spirals figures (toyclf.plots.maps, toyclf.plots.keys): the boundary sits on the posterior's
+"""The spirals figures (toyclf.lecture.plots.maps, toyclf.lecture.plots.keys): the boundary sits on the posterior's
 0.5 level, every class is named in a legend that hides no data, every probability has a colourbar."""
 
 from __future__ import annotations
@@ -8,8 +8,8 @@ import numpy as np
 import pytest
 from matplotlib.colors import to_rgb
 
-from toyclf.plots import maps
-from toyclf.plots.keys import CLASS_COLORS, class_names, posterior_colorbar
+from toyclf.lecture.plots import maps
+from toyclf.lecture.plots.keys import CLASS_COLORS, class_names, posterior_colorbar
 
 
 def grid(resolution: int = 11) -> tuple[np.ndarray, np.ndarray]:

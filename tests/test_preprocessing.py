@@ -12,7 +12,7 @@ from PIL import Image
 
 pytest.importorskip("diffusers")
 
-from toyclf.denoisers.images import preprocess_images
+from toyclf.pretrained.images import preprocess_images
 
 
 def picture(width: int, height: int, seed: int = 0) -> Image.Image:
@@ -78,7 +78,7 @@ def test_the_crop_rounds_its_offset_as_torchvision_does():
 
 
 def test_each_backend_preprocesses_as_its_paper_script(tiny_models):
-    from toyclf.denoisers import load_denoiser
+    from toyclf.pretrained import load_denoiser
 
     image = picture(97, 61)
     sd = load_denoiser(tiny_models["sd"], ["cat", "dog"])

@@ -12,10 +12,10 @@ import torch
 
 pytest.importorskip("diffusers")
 
-from toyclf.denoisers import load_denoiser
-from toyclf.denoisers.images import class_folders, preprocess_images
 from toyclf.estimator import class_errors, log_posterior
 from toyclf.plan import make_plan
+from toyclf.pretrained import load_denoiser
+from toyclf.pretrained.images import class_folders, preprocess_images
 from toyclf.pruning import EarlyStopping, StagedElimination
 
 CLASSES = ["cat", "dog", "bird"]

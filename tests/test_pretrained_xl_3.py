@@ -10,10 +10,10 @@ import torch
 
 pytest.importorskip("diffusers")
 
-from toyclf.denoisers import load_denoiser
-from toyclf.denoisers.images import class_folders, preprocess_images
 from toyclf.estimator import class_errors
 from toyclf.plan import make_plan
+from toyclf.pretrained import load_denoiser
+from toyclf.pretrained.images import class_folders, preprocess_images
 from toyclf.schedule import RectifiedFlowSchedule
 
 CLASSES = ["cat", "dog", "bird"]
@@ -170,10 +170,10 @@ def test_only_sdxl_keeps_its_vae_in_float32(tiny_models, model, upcast):
 def test_pipelines_toyclf_cannot_drive_get_clear_errors(tiny_models):
     from diffusers import DDPMPipeline, DDPMScheduler, ScoreSdeVeScheduler, UNet2DConditionModel, UNet2DModel
 
-    from toyclf.denoisers import denoiser_from_pipeline
-    from toyclf.denoisers import random_pipelines as build
-    from toyclf.denoisers.latent import read_scheduler
-    from toyclf.denoisers.tiny import TINY, TINY_UNET
+    from toyclf.pretrained import denoiser_from_pipeline
+    from toyclf.pretrained import random_pipelines as build
+    from toyclf.pretrained.latent import read_scheduler
+    from toyclf.pretrained.tiny import TINY, TINY_UNET
 
     unet = UNet2DModel(
         sample_size=8,

@@ -81,8 +81,8 @@ def test_digits_fast_path_equals_algorithm_1():
 @pytest.mark.parametrize("model", ["sd", "sd_v", "dit"])
 def test_pretrained_fast_path_equals_algorithm_1(tiny_models, tiny_images, model):
     pytest.importorskip("diffusers")
-    from toyclf.denoisers import load_denoiser
-    from toyclf.denoisers.images import class_folders, preprocess_images
+    from toyclf.pretrained import load_denoiser
+    from toyclf.pretrained.images import class_folders, preprocess_images
 
     classes = ["tench", "goldfish"] if model == "dit" else ["cat", "dog", "bird"]
     denoiser = load_denoiser(tiny_models[model], classes)

@@ -1,4 +1,4 @@
-"""The GPU settings of the one path (toyclf.denoisers.speed), checked on the CPU on tiny random
+"""The GPU settings of the one path (toyclf.pretrained.speed), checked on the CPU on tiny random
 pipelines: what load_denoiser sets, that every setting gives the same errors, that the batch
 rule fills memory as it says, and that images scored in groups get the answers they get alone."""
 
@@ -11,12 +11,12 @@ import torch
 
 pytest.importorskip("diffusers")
 
-from toyclf.denoisers import load_denoiser
-from toyclf.denoisers.images import class_folders
-from toyclf.denoisers.speed import CPU_BATCH_SIZE, MOST_ROWS, batch_for_memory
 from toyclf.estimator import class_errors
-from toyclf.image_classification import classify_images, images_per_group
 from toyclf.plan import make_plan
+from toyclf.pretrained import load_denoiser
+from toyclf.pretrained.image_classification import classify_images, images_per_group
+from toyclf.pretrained.images import class_folders
+from toyclf.pretrained.speed import CPU_BATCH_SIZE, MOST_ROWS, batch_for_memory
 
 CLASSES = ["cat", "dog", "bird"]
 
@@ -108,7 +108,7 @@ def test_the_measured_batch_fills_half_the_free_memory(monkeypatch):
     half of it, in rows of the measured cost; a cost too small to measure gives 32."""
     from types import SimpleNamespace
 
-    from toyclf.denoisers import speed
+    from toyclf.pretrained import speed
 
     gib = 2**30
     fake = SimpleNamespace(device=torch.device("cuda"))
@@ -123,7 +123,7 @@ def test_the_measured_batch_fills_half_the_free_memory(monkeypatch):
 
 
 def test_images_are_encoded_a_few_at_a_time(tiny_models):
-    from toyclf.denoisers.latent import ENCODE_ROWS
+    from toyclf.pretrained.latent import ENCODE_ROWS
 
     sd = load_denoiser(tiny_models["sd"], CLASSES)
     x = torch.rand(ENCODE_ROWS + 1, 3, 32, 32, generator=torch.Generator().manual_seed(0)) * 2 - 1

@@ -6,7 +6,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from toyclf.experiments.suite import PROBLEMS, TEST_SEEDS, VALIDATION_SEEDS, problem
+from toyclf.lecture.experiments.suite import PROBLEMS, TEST_SEEDS, VALIDATION_SEEDS, problem
 
 
 @pytest.mark.parametrize("prob", PROBLEMS, ids=lambda p: p.key)

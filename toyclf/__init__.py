@@ -11,11 +11,13 @@ from toyclf.data import make_dataset, make_spirals
 from toyclf.denoisers import Denoiser, MLPDenoiser
 from toyclf.estimator import TrialPlan, class_errors, log_posterior, make_plan, reference_class_errors
 from toyclf.mapping import probability_map
+from toyclf.paper import PAPER
 from toyclf.schedule import NoiseSchedule
 
 __version__ = "0.1.0"
 
 __all__ = [
+    "PAPER",
     "Denoiser",
     "DiffusionClassifier",
     "MLPDenoiser",

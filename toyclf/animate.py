@@ -26,8 +26,8 @@ from toyclf.cli import (
     seed_int,
     write_and_report,
 )
-from toyclf.experiments.comparison import make_split
-from toyclf.plots import animations, maps
+from toyclf.lecture.experiments.comparison import make_split
+from toyclf.lecture.plots import animations, maps
 
 ANIMATIONS = ("forward_process", "reverse_sampling", "gathering_evidence", "early_stopping")
 MAX_FRAMES = 1000  # --frames: every frame of a GIF is held in memory while it is written

@@ -32,10 +32,10 @@ from toyclf.cli import (
     seed_int,
     write_and_report,
 )
-from toyclf.experiments.comparison import Result, Split, fit_and_score, format_table, image_baselines
-from toyclf.experiments.robustness import corrupted_examples, format_curves, robustness_curves
-from toyclf.plots import digits as digit_plots
-from toyclf.plots import maps
+from toyclf.lecture.experiments.comparison import Result, Split, fit_and_score, format_table, image_baselines
+from toyclf.lecture.experiments.robustness import corrupted_examples, format_curves, robustness_curves
+from toyclf.lecture.plots import digits as digit_plots
+from toyclf.lecture.plots import maps
 from toyclf.utils.files import ensure_writable_dir
 
 # The MLP with room for 64 pixels: no Fourier features (pixels go in as they are), 512 wide,
@@ -66,11 +66,11 @@ SAVE_DTYPES = {"float32": torch.float32, "float16": torch.float16}  # --save-dty
 
 # The small trained model shipped with the package (hidden 256, 8000 steps, weights stored as float16:
 # about 580 KB), trained on the training part of load_digit_split(0.3, random_state=PRETRAINED_SEED).
-PRETRAINED_MODEL = Path(__file__).resolve().parent / "pretrained" / "digits.pt"
+PRETRAINED_MODEL = Path(__file__).resolve().parent / "weights" / "digits.pt"
 PRETRAINED_SEED = 0
 PRETRAINED_COMMAND = (
     "OMP_NUM_THREADS=1 python -m toyclf.digits --seed 0 --hidden-size 256 --steps 8000 "
-    "--save-model toyclf/pretrained/digits.pt --save-dtype float16 --quiet --out /tmp/digits_small"
+    "--save-model toyclf/weights/digits.pt --save-dtype float16 --quiet --out /tmp/digits_small"
 )
 
 
@@ -107,7 +107,7 @@ def load_pretrained_digits(
     classify with the Monte Carlo Bayes estimator (Li et al., Algorithm 1). Regenerate it, the same
     weights for the same seed (about a minute on one core)::
 
-        OMP_NUM_THREADS=1 python -m toyclf.digits --seed 0 --hidden-size 256 --steps 8000 --save-model toyclf/pretrained/digits.pt --save-dtype float16 --quiet --out /tmp/digits_small
+        OMP_NUM_THREADS=1 python -m toyclf.digits --seed 0 --hidden-size 256 --steps 8000 --save-model toyclf/weights/digits.pt --save-dtype float16 --quiet --out /tmp/digits_small
 
     It is :data:`PRETRAINED_COMMAND`, run from the repository's root.
     """
@@ -115,7 +115,7 @@ def load_pretrained_digits(
     if not path.is_file():
         raise FileNotFoundError(
             f"No digits model at {str(path)!r}. Train and save one with: "
-            f"{PRETRAINED_COMMAND.replace('toyclf/pretrained/digits.pt', str(path))}"
+            f"{PRETRAINED_COMMAND.replace('toyclf/weights/digits.pt', str(path))}"
         )
     return DiffusionClassifier.load(path, device=device)
 

@@ -18,9 +18,9 @@ from toyclf.classifier import DiffusionClassifier
 from toyclf.cli import add_output_arguments, command, command_parser, grid_int, output_folder, positive_int, seed_int
 from toyclf.data import make_spirals
 from toyclf.denoisers.oracle import GaussianMixtureOracle
-from toyclf.experiments import ablations
-from toyclf.plots import ablations as ablation_plots
-from toyclf.plots import maps
+from toyclf.lecture.experiments import ablations
+from toyclf.lecture.plots import ablations as ablation_plots
+from toyclf.lecture.plots import maps
 from toyclf.pruning import StagedElimination
 
 FIGURES = ("estimator_ablations", "oracle_posterior", "calibration", "pruning_maps")

@@ -26,6 +26,16 @@ along a boundary every other point is interpolated from classified points two st
 moves p(c | x) by less than its own Monte Carlo error (measured: benchmarks/map_benchmark.py)."""
 
 
+def make_grid(X: np.ndarray, resolution: int = 200, margin: float = 0.5) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """A ``resolution`` x ``resolution`` grid over the 2D data plus ``margin``: xx, yy [r, r] and points [r*r, 2]."""
+    X = np.asarray(X)
+    if X.ndim != 2 or X.shape[1] != 2:
+        raise ValueError(f"Maps need 2D data of shape (n_samples, 2); got shape {X.shape}.")
+    low, high = X.min(axis=0) - margin, X.max(axis=0) + margin
+    xx, yy = np.meshgrid(np.linspace(low[0], high[0], resolution), np.linspace(low[1], high[1], resolution))
+    return xx, yy, np.column_stack([xx.ravel(), yy.ravel()])
+
+
 def _predict_function(classifier: Any) -> Callable[[np.ndarray], np.ndarray]:
     if callable(getattr(classifier, "predict_proba", None)):
         return classifier.predict_proba
@@ -82,7 +92,7 @@ def probability_map(
 
     ``classifier`` is anything with ``predict_proba`` (a fitted scikit-learn classifier) or a
     function of points [n, 2] -> probabilities [n, K]. ``xx``, ``yy`` [ny, nx] are an evenly
-    spaced meshgrid (:func:`toyclf.plots.maps.make_grid`). Returns [ny, nx, K]; with
+    spaced meshgrid (:func:`make_grid`). Returns [ny, nx, K]; with
     ``return_evaluated=True`` also the [ny, nx] mask of the points that were classified.
 
     Every point next to a change of class is classified; where the leading class has probability

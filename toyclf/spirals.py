@@ -29,7 +29,7 @@ from toyclf.cli import (
     write_and_report,
 )
 from toyclf.data import DATASETS
-from toyclf.experiments.comparison import (
+from toyclf.lecture.experiments.comparison import (
     Result,
     baseline_classifiers,
     class_probabilities,
@@ -37,8 +37,8 @@ from toyclf.experiments.comparison import (
     format_table,
     make_split,
 )
+from toyclf.lecture.plots import maps
 from toyclf.mapping import probability_map
-from toyclf.plots import maps
 
 FIGURES = ("decision_map", "posterior_map", "samples", "loss_curve", "comparison")
 

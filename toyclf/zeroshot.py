@@ -11,12 +11,12 @@ the CSV), unless --strict asks to stop there.
 With several processes (``accelerate launch -m toyclf.zeroshot ...`` or ``torchrun -m ...``)
 the images are split between them and their results gathered into the one CSV.
 
-Each image is one row, however its path was spelled (:func:`toyclf.denoisers.images.image_key`):
+Each image is one row, however its path was spelled (:func:`toyclf.pretrained.images.image_key`):
 an image named twice is scored once, and a resumed run skips every image already in the CSV.
 The CSV is read back checked (:class:`toyclf.utils.results_file.ResultsFile`): a last line cut
 short by a killed run is removed and its image scored again; a damaged row is an error naming its
 line; a CSV made with other settings (recorded beside it) or being written by another run is
-refused. Images are scored in groups (:func:`toyclf.image_classification.images_per_group`, up
+refused. Images are scored in groups (:func:`toyclf.pretrained.image_classification.images_per_group`, up
 to 16) and each group's rows are written when it finishes: Ctrl-C keeps every row written and
 says so; the group being scored is scored again by the next run.
 """
@@ -46,11 +46,10 @@ from toyclf.cli import (
     pruning_of,
     seed_int,
 )
-from toyclf.denoisers.images import UnreadableImageError, collect_images, could_be_image_path, image_key, load_image
-from toyclf.denoisers.pretrained import DEFAULT_MODEL, DTYPES, load_denoiser
 from toyclf.estimator import LOSSES, WEIGHTINGS
-from toyclf.image_classification import classify_images, images_per_group
-from toyclf.image_results import (
+from toyclf.plan import NOISE_SAMPLINGS, make_plan
+from toyclf.pretrained.image_classification import classify_images, images_per_group
+from toyclf.pretrained.image_results import (
     ResultTable,
     announce_resume,
     interruption_note,
@@ -60,7 +59,8 @@ from toyclf.image_results import (
     row_key,
     row_path,
 )
-from toyclf.plan import NOISE_SAMPLINGS, make_plan
+from toyclf.pretrained.images import UnreadableImageError, collect_images, could_be_image_path, image_key, load_image
+from toyclf.pretrained.loading import DEFAULT_MODEL, DTYPES, load_denoiser
 from toyclf.pruning import StagedElimination, resolve_pruning
 from toyclf.utils.results_file import (
     SKIPPED_COLUMNS,

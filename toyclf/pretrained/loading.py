@@ -17,8 +17,8 @@ from typing import Any
 
 import torch
 
-from toyclf.denoisers.latent import LatentDenoiser
-from toyclf.denoisers.speed import check_speed_settings, speed_up
+from toyclf.pretrained.latent import LatentDenoiser
+from toyclf.pretrained.speed import check_speed_settings, speed_up
 from toyclf.utils.device import resolve_device
 
 DEFAULT_MODEL = (
@@ -139,7 +139,7 @@ def load_denoiser(
         (``denoiser.batch_size``); default: measured to fill half of the GPU's free memory, 32 on
         a CPU.
     attention, channels_last, compile
-        How the network runs (:func:`toyclf.denoisers.speed.speed_up`): PyTorch's fused attention
+        How the network runs (:func:`toyclf.pretrained.speed.speed_up`): PyTorch's fused attention
         (``"classic"`` materialises softmax(QK^T), as the paper's code did), channels-last memory
         (default: for a UNet on CUDA), ``torch.compile`` (off: it compiles for minutes first).
     """
@@ -166,7 +166,7 @@ def denoiser_from_pipeline(
     **speed: Any,
 ) -> LatentDenoiser:
     """The denoiser that drives a pipeline already loaded (or built), chosen by the parts it has,
-    set up to run fast with ``speed`` (:func:`toyclf.denoisers.speed.speed_up`): what
+    set up to run fast with ``speed`` (:func:`toyclf.pretrained.speed.speed_up`): what
     :func:`load_denoiser` returns once it has loaded the pipeline. ``name`` names it in errors."""
     denoiser = _backend_for(pipeline, classes, prompts, template, repr(name) if name else type(pipeline).__name__)
     return speed_up(denoiser, **speed)
@@ -175,10 +175,10 @@ def denoiser_from_pipeline(
 def _backend_for(pipeline: Any, classes: Any, prompts: Any, template: str | None, model: str) -> LatentDenoiser:
     """The backend class for the pipeline's parts (DiT, SD3, SDXL, SD 1/2), built from it; ``model``
     names the pipeline in errors."""
-    from toyclf.denoisers.dit import DiTDenoiser
-    from toyclf.denoisers.stable_diffusion import DEFAULT_TEMPLATE, StableDiffusionDenoiser
-    from toyclf.denoisers.stable_diffusion_3 import StableDiffusion3Denoiser
-    from toyclf.denoisers.stable_diffusion_xl import StableDiffusionXLDenoiser
+    from toyclf.pretrained.dit import DiTDenoiser
+    from toyclf.pretrained.stable_diffusion import DEFAULT_TEMPLATE, StableDiffusionDenoiser
+    from toyclf.pretrained.stable_diffusion_3 import StableDiffusion3Denoiser
+    from toyclf.pretrained.stable_diffusion_xl import StableDiffusionXLDenoiser
 
     kind = type(pipeline).__name__
     if hasattr(pipeline, "transformer") and hasattr(pipeline, "labels"):

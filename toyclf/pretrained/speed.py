@@ -37,7 +37,7 @@ def speed_up(
     batch_size: int | None = None,
     compile: bool = False,
 ) -> Any:
-    """Set ``denoiser`` (a :class:`~toyclf.denoisers.latent.LatentDenoiser`) up to run fast, in place.
+    """Set ``denoiser`` (a :class:`~toyclf.pretrained.latent.LatentDenoiser`) up to run fast, in place.
 
     ``channels_last=None``: on for a UNet on CUDA. ``batch_size=None``: measured to fill half the
     GPU's free memory (:func:`fitting_batch_size`), 32 on a CPU. Returns the denoiser.

@@ -13,9 +13,9 @@ from __future__ import annotations
 from collections.abc import Iterator, Sequence
 from typing import Any
 
-from toyclf.denoisers.latent import LatentDenoiser
 from toyclf.estimator import class_errors, log_posterior, points_per_chunk, resolve_batch_size
 from toyclf.plan import TrialPlan
+from toyclf.pretrained.latent import LatentDenoiser
 from toyclf.pruning import resolve_pruning
 
 MOST_IMAGES = 16  # a group's pictures are held in memory at their own size until preprocessed

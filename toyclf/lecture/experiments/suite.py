@@ -20,7 +20,7 @@ from sklearn.model_selection import train_test_split
 
 from toyclf.data import make_spirals
 from toyclf.denoisers.oracle import GaussianMixtureOracle
-from toyclf.experiments.comparison import Split
+from toyclf.lecture.experiments.comparison import Split
 
 
 @dataclass(frozen=True)

@@ -84,7 +84,7 @@ def class_legend(
 
 
 def boundary_handle(color: str = "black", *, n_classes: int = 2, name: str = "boundary") -> Line2D:
-    """The legend entry of the decision boundary drawn by :func:`toyclf.plots.maps.draw_boundary`."""
+    """The legend entry of the decision boundary drawn by :func:`toyclf.lecture.plots.maps.draw_boundary`."""
     level = "p(c | x) = 0.5" if n_classes == 2 else "top two p(c | x) equal"
     return Line2D([], [], color=color, linewidth=1.5, label=f"{name}: {level}")
 

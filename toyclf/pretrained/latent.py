@@ -26,8 +26,8 @@ from typing import Any
 import torch
 from torch import Tensor, nn
 
-from toyclf.denoisers.images import preprocess_images
 from toyclf.prediction import epsilon_from_prediction
+from toyclf.pretrained.images import preprocess_images
 from toyclf.schedule import NoiseSchedule, RectifiedFlowSchedule
 
 PREDICTION_TYPES = ("epsilon", "v_prediction")  # the DDPM-family schedulers' (flow schedulers: "velocity")
@@ -109,7 +109,7 @@ class LatentDenoiser(nn.Module):
     def preprocess(self, images: Sequence[Any]) -> Tensor:
         """Image files, PIL images or [3, H, W] tensors -> what :meth:`encode` takes, [B, 3, H, W] in
         [-1, 1], resized and cropped as the paper's code does for this model
-        (:func:`toyclf.denoisers.images.preprocess_images`, :attr:`image_preprocessing`)."""
+        (:func:`toyclf.pretrained.images.preprocess_images`, :attr:`image_preprocessing`)."""
         return preprocess_images(images, self.image_size, method=self.image_preprocessing)
 
     @torch.inference_mode()

@@ -12,7 +12,7 @@ from typing import Any
 import torch
 from torch import Tensor
 
-from toyclf.denoisers.latent import LatentDenoiser
+from toyclf.pretrained.latent import LatentDenoiser
 from toyclf.utils.validation import is_int
 
 

@@ -1,6 +1,6 @@
 """Tiny random Stable Diffusion (1/2, XL, 3) and DiT pipelines, saved to a folder for the tests.
 
-They have the real architectures' layout (:mod:`toyclf.denoisers.random_pipelines`: a
+They have the real architectures' layout (:mod:`toyclf.pretrained.random_pipelines`: a
 cross-attention UNet, a KL autoencoder, CLIP text encoders; SDXL's second text encoder and added
 time embedding; SD3's MM-DiT, three text encoders with T5 and a flow-matching scheduler; a DiT
 transformer with adaLN-zero and learned-variance channels), thousands to a million parameters
@@ -16,7 +16,7 @@ import json
 import os
 from pathlib import Path
 
-from toyclf.denoisers import random_pipelines
+from toyclf.pretrained import random_pipelines
 
 # The tiny configs: the real layouts at a width of a few channels, one compact table each
 # (fmt: off keeps the formatter from spreading them to one keyword a line).

@@ -18,9 +18,9 @@ from matplotlib.animation import FuncAnimation, PillowWriter
 from matplotlib.colors import LogNorm
 
 from toyclf.estimator import log_posterior
+from toyclf.lecture.plots.keys import boundary_handle, class_colors, class_legend, patch_handle, posterior_colorbar
+from toyclf.lecture.plots.maps import draw_boundary, finish_map, posterior_image, scatter_classes
 from toyclf.mapping import probability_map
-from toyclf.plots.keys import boundary_handle, class_colors, class_legend, patch_handle, posterior_colorbar
-from toyclf.plots.maps import draw_boundary, finish_map, posterior_image, scatter_classes
 from toyclf.pruning import resolve_pruning
 from toyclf.sampling import sample
 from toyclf.utils.files import atomic_write

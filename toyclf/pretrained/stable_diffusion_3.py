@@ -2,7 +2,7 @@
 
 SD3 (Esser et al. 2024) noises latents on the straight path x_t = (1 - sigma) x_0 + sigma eps
 and its MM-DiT transformer predicts the velocity v = eps - x_0, at the continuous timestep
-sigma T (:class:`~toyclf.denoisers.latent.LatentDenoiser` reads both from its
+sigma T (:class:`~toyclf.pretrained.latent.LatentDenoiser` reads both from its
 ``FlowMatchEulerDiscreteScheduler`` and converts v to the implied eps, :mod:`toyclf.prediction`).
 Each prompt goes through three text encoders once: two CLIPs (hidden states and pooled vectors)
 and T5 (hidden states; zeros when the pipeline was loaded without it), concatenated by the
@@ -15,7 +15,7 @@ from typing import Any
 
 from torch import Tensor
 
-from toyclf.denoisers.stable_diffusion import PromptDenoiser
+from toyclf.pretrained.stable_diffusion import PromptDenoiser
 
 
 class StableDiffusion3Denoiser(PromptDenoiser):

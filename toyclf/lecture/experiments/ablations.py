@@ -6,7 +6,7 @@ class; Algorithm 2 drops classes in stages; section 3.2 and its ablations study 
 shared noise, the loss and the weighting. Each function takes a denoiser (any
 :class:`~toyclf.denoisers.Denoiser`), points ``x`` [B, *S] as it sees them and their class ids
 ``y`` [B], and returns plain numbers, keyed by the small frozen dataclasses below (the settings
-that made each entry); :mod:`toyclf.plots.ablations` turns the keys into labels.
+that made each entry); :mod:`toyclf.lecture.plots.ablations` turns the keys into labels.
 """
 
 from __future__ import annotations
@@ -21,8 +21,8 @@ from torch import Tensor
 from toyclf.calibration import expected_calibration_error, fit_temperature
 from toyclf.denoisers.oracle import GaussianMixtureOracle
 from toyclf.estimator import class_errors, log_posterior, pair_losses, timestep_weights, trial_weights
+from toyclf.mapping import make_grid
 from toyclf.plan import TrialPlan, make_plan, sobol_normal
-from toyclf.plots.maps import make_grid
 
 
 @dataclass(frozen=True)

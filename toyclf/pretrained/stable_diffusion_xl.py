@@ -14,7 +14,7 @@ from typing import Any
 import torch
 from torch import Tensor
 
-from toyclf.denoisers.stable_diffusion import StableDiffusionDenoiser
+from toyclf.pretrained.stable_diffusion import StableDiffusionDenoiser
 
 
 class StableDiffusionXLDenoiser(StableDiffusionDenoiser):

@@ -3,7 +3,7 @@ and what the run says about them (resuming, repairs, an interruption, skipped fi
 
 A row is ``path, label, prediction, trials, error[c]..., p[c]...`` for the classes c of the run.
 ``path`` is written absolute, so the file means the same from any working directory; an image is
-identified by its real path (:func:`toyclf.denoisers.images.image_key`), so one image is one row
+identified by its real path (:func:`toyclf.pretrained.images.image_key`), so one image is one row
 however its path was spelled. A row read back from a CSV must be one this table writes: its
 prediction and label among the classes, a positive count of trials, finite errors and
 probabilities in [0, 1] (:meth:`ResultTable.problem`).
@@ -21,7 +21,7 @@ from typing import Any
 
 import numpy as np
 
-from toyclf.denoisers.images import image_key
+from toyclf.pretrained.images import image_key
 from toyclf.utils.results_file import ResultsFile, part_files, read_rows, read_skipped, skipped_path
 
 
@@ -31,7 +31,7 @@ def row_path(path: str | os.PathLike) -> str:
 
 
 def row_key(row: dict) -> str:
-    """The image a row is about (:func:`~toyclf.denoisers.images.image_key` of its path)."""
+    """The image a row is about (:func:`~toyclf.pretrained.images.image_key` of its path)."""
     return image_key(row["path"])
 
 
@@ -56,7 +56,7 @@ class ResultTable:
         return [f"p[{c}]" for c in self.classes]
 
     def row(self, path: str, label: str | None, outcome: dict) -> dict:
-        """The row of one image's outcome (:func:`toyclf.image_classification.classify_images`)."""
+        """The row of one image's outcome (:func:`toyclf.pretrained.image_classification.classify_images`)."""
         trials = int(outcome["trials"].sum())
         row = {"path": row_path(path), "label": label or "", "prediction": outcome["prediction"], "trials": trials}
         row |= {name: f"{e:.9g}" for name, e in zip(self.error_columns, outcome["errors"], strict=True)}

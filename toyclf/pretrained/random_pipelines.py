@@ -2,7 +2,7 @@
 
 Stable Diffusion 1/2, SDXL, Stable Diffusion 3 and DiT, each assembled from one config per part
 (``spec``: the backbone, the VAE, the text encoders) with random weights and character-level
-tokenizers made in memory, so nothing is downloaded. :mod:`toyclf.denoisers.tiny` builds them
+tokenizers made in memory, so nothing is downloaded. :mod:`toyclf.pretrained.tiny` builds them
 a few channels wide for the tests; ``benchmarks/real_size.py`` at the published sizes, where
 speed does not depend on the weights. Built on ``device`` directly (a GPU initialises billions
 of weights in seconds), in float32.
@@ -14,7 +14,7 @@ from typing import Any
 
 import torch
 
-from toyclf.denoisers.pretrained import quiet_libraries
+from toyclf.pretrained.loading import quiet_libraries
 
 SD_SCHEDULE = dict(  # Stable Diffusion's scaled_linear DDPM schedule
     beta_start=0.00085, beta_end=0.012, beta_schedule="scaled_linear", clip_sample=False, steps_offset=1

@@ -2,9 +2,9 @@
 
 The UNet eps_theta(x_t, t, text) is conditioned on the CLIP embedding of one prompt per class
 ("a photo of a {}."), computed once by the pipeline's own ``encode_prompt`` and cached; a label
-id k picks prompt k. SDXL and Stable Diffusion 3 (:mod:`toyclf.denoisers.stable_diffusion_xl`,
-:mod:`toyclf.denoisers.stable_diffusion_3`) differ only in what else their prompts give. Images
-become VAE latents once (:class:`~toyclf.denoisers.latent.LatentDenoiser`). The estimator drives
+id k picks prompt k. SDXL and Stable Diffusion 3 (:mod:`toyclf.pretrained.stable_diffusion_xl`,
+:mod:`toyclf.pretrained.stable_diffusion_3`) differ only in what else their prompts give. Images
+become VAE latents once (:class:`~toyclf.pretrained.latent.LatentDenoiser`). The estimator drives
 it as it drives the toy MLP: it never knows which denoiser it holds.
 """
 
@@ -16,7 +16,7 @@ from typing import Any
 import torch
 from torch import Tensor
 
-from toyclf.denoisers.latent import LatentDenoiser
+from toyclf.pretrained.latent import LatentDenoiser
 
 DEFAULT_TEMPLATE = "a photo of a {}."
 

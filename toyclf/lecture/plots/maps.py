@@ -1,7 +1,7 @@
 """Figures: decision, posterior and uncertainty maps, samples, the loss curve, comparisons.
 
 Every map is drawn from class probabilities on a grid, with one rule for every classifier
-(:func:`toyclf.plots.keys.posterior_image`: certain regions saturated in the class colour, the
+(:func:`toyclf.lecture.plots.keys.posterior_image`: certain regions saturated in the class colour, the
 uncertain band between classes white), one decision boundary (:func:`draw_boundary`: the level
 where the top two posteriors are equal, p(c | x) = 0.5 for two classes), a legend naming each
 class under the axes, and a colourbar for every probability.
@@ -16,7 +16,7 @@ from pathlib import Path
 import matplotlib.pyplot as plt
 import numpy as np
 
-from toyclf.plots.keys import (
+from toyclf.lecture.plots.keys import (
     KEY_FONTSIZE,
     boundary_handle,
     class_colors,
@@ -24,20 +24,11 @@ from toyclf.plots.keys import (
     posterior_colorbar,
     posterior_image,
 )
+from toyclf.mapping import make_grid  # noqa: F401 (the grid a map is drawn on: maps.make_grid)
 from toyclf.utils.files import atomic_write
 
 TITLE_FONTSIZE = 13
 ENTROPY_LABEL = r"$H(p(\cdot \mid x))\ /\ \log K$"
-
-
-def make_grid(X: np.ndarray, resolution: int = 200, margin: float = 0.5) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """A ``resolution`` x ``resolution`` grid over the 2D data plus ``margin``: xx, yy [r, r] and points [r*r, 2]."""
-    X = np.asarray(X)
-    if X.ndim != 2 or X.shape[1] != 2:
-        raise ValueError(f"Maps need 2D data of shape (n_samples, 2); got shape {X.shape}.")
-    low, high = X.min(axis=0) - margin, X.max(axis=0) + margin
-    xx, yy = np.meshgrid(np.linspace(low[0], high[0], resolution), np.linspace(low[1], high[1], resolution))
-    return xx, yy, np.column_stack([xx.ravel(), yy.ravel()])
 
 
 def normalized_entropy(proba: np.ndarray) -> np.ndarray:

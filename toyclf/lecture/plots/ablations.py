@@ -1,6 +1,6 @@
-"""Figures for the estimator's ablations (:mod:`toyclf.experiments.ablations`, notebook 02, ``python -m toyclf.inside``).
+"""Figures for the estimator's ablations (:mod:`toyclf.lecture.experiments.ablations`, notebook 02, ``python -m toyclf.inside``).
 
-The ablations key their results by data (:class:`~toyclf.experiments.ablations.TrialScheme`,
+The ablations key their results by data (:class:`~toyclf.lecture.experiments.ablations.TrialScheme`,
 ``Scoring``, ``OracleEstimate``, ``CalibrationSetting``, pruning rules); the ``*_label`` functions
 here turn a key into the text of a legend, a bar or a printed line. Each ``plot_*`` function
 draws one result and returns the matplotlib figure; titles carry the number behind it.
@@ -15,15 +15,15 @@ import numpy as np
 from matplotlib.colors import ListedColormap
 
 from toyclf.calibration import reliability_curve
-from toyclf.experiments.ablations import (
+from toyclf.lecture.experiments.ablations import (
     CalibrationSetting,
     OracleEstimate,
     Scoring,
     TrialScheme,
     posterior_gap,
 )
-from toyclf.plots.keys import boundary_handle, class_legend, posterior_colorbar, posterior_image
-from toyclf.plots.maps import draw_posterior, finish_map
+from toyclf.lecture.plots.keys import boundary_handle, class_legend, posterior_colorbar, posterior_image
+from toyclf.lecture.plots.maps import draw_posterior, finish_map
 from toyclf.pruning import EarlyStopping, FixedTrials, StagedElimination
 
 
@@ -160,7 +160,7 @@ def plot_estimator_ablations(
 ):
     """Four panels: accuracy from one timestep against t; error against trials for the timestep
     schemes; shared against independent noise (``noise``, as
-    :func:`~toyclf.experiments.ablations.shared_against_independent_noise` returns it); l2 / l1
+    :func:`~toyclf.lecture.experiments.ablations.shared_against_independent_noise` returns it); l2 / l1
     by uniform / ELBO weighting."""
     fig, axes = plt.subplots(2, 2, figsize=(13, 9), layout="constrained")  # one slide
     axes = axes.ravel()

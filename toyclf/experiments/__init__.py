@@ -1,4 +1,0 @@
-"""The lecture's experiments: what the notebooks and figures measure. The estimator's choices
-taken apart one at a time (:mod:`~toyclf.experiments.ablations`), the classifier beside
-scikit-learn baselines (:mod:`~toyclf.experiments.comparison`), and accuracy under corrupted
-inputs (:mod:`~toyclf.experiments.robustness`)."""
