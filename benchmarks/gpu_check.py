@@ -3,7 +3,7 @@
     python benchmarks/gpu_check.py                      # on a GPU, within 8 minutes
     python benchmarks/gpu_check.py --tiny --device cpu  # anywhere: the same steps at tiny sizes (CI runs this)
 
-1. ``pytest tests/test_device.py --device DEVICE``: the toy classifier and the tiny Stable Diffusion
+1. ``pytest tests/pretrained/test_device.py --device DEVICE``: the toy classifier and the tiny Stable Diffusion
    1/2 (epsilon and v), SDXL, SD3 and DiT pipelines against the CPU: the same decisions, errors
    within 1e-4 relative in float32 (1e-3 in the device's default float16), the same in a batch as
    one row or image at a time; it prints what it measured.
@@ -82,7 +82,7 @@ def main() -> int:
     where = torch.cuda.get_device_name(args.device) if args.device.startswith("cuda") else "CPU"
     print(f"device {args.device} ({where}), torch {torch.__version__}", flush=True)
     start = time.perf_counter()
-    pytest = [sys.executable, "-m", "pytest", "tests/test_device.py", "--device", args.device, "-q", "-s"]
+    pytest = [sys.executable, "-m", "pytest", "tests/pretrained/test_device.py", "--device", args.device, "-q", "-s"]
     ok = run([*pytest, "-p", "no:cacheprovider"], "1. the device tests")
     with tempfile.TemporaryDirectory() as tmp:
         folder, images = Path(tmp), labelled_folder(Path(tmp) / "pets")

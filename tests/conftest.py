@@ -18,7 +18,7 @@ def pytest_addoption(parser: pytest.Parser) -> None:
     parser.addoption(
         "--device",
         default="cpu",
-        help="where the device tests (tests/test_device.py) run the estimator, against the CPU: cpu, cuda, cuda:1",
+        help="where the device tests (tests/pretrained/test_device.py) run the estimator, against the CPU: cpu, cuda, cuda:1",
     )
 
 

@@ -16,7 +16,7 @@ a lecturer would write it on a slide: a loop over the pairs and the classes. :fu
 is the one the package runs: the same arithmetic over chunks of points and batches of
 (point, class, trial) rows, in stages so that a pruning rule (:mod:`toyclf.pruning`: the paper's
 Algorithm 2, or per-point early stopping) can stop spending trials on settled classes and points.
-With every trial for every class the two agree to float precision (``tests/test_reference.py``,
+With every trial for every class the two agree to float precision (``tests/core/test_reference.py``,
 on the spirals MLP, the digits MLP and a tiny Stable Diffusion pipeline). Both talk to the model
 only through the :class:`~toyclf.denoisers.Denoiser` protocol.
 """

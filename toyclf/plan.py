@@ -140,7 +140,7 @@ def make_plan(
     estimate the mean over all T timesteps. Spend trials where the loss differences between
     classes vary most: with ``weighting="elbo"``, whose weights w_t are largest at low noise,
     ``timestep_weights(schedule, "elbo").sqrt()`` halves the Monte Carlo error of the
-    log-likelihood ratios on the Gaussian-mixture oracle (tests/test_oracle.py). Timesteps where
+    log-likelihood ratios on the Gaussian-mixture oracle (tests/core/test_oracle.py). Timesteps where
     the density is 0 are never visited, and drop out of the estimate.
 
     Everything comes from generators seeded with ``seed`` on the CPU: a seed gives the same plan

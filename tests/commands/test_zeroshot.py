@@ -113,7 +113,7 @@ def test_two_processes_with_torchrun_gather_into_one_csv(tiny_models, tiny_image
         (images / name / "9.png").write_text("not an image\n")
     single, double = tmp_path / "one.csv", tmp_path / "two.csv"
     main(["--model", tiny_models["sd"], str(images), "--csv", str(single), *FAST])
-    env = {**os.environ, "PYTHONPATH": str(Path(__file__).parents[1])}
+    env = {**os.environ, "PYTHONPATH": str(Path(__file__).parents[2])}
     command = [sys.executable, "-m", "torch.distributed.run", "--nproc_per_node", "2", "--master_port", "29613"]
     command += ["-m", "toyclf.zeroshot", "--model", tiny_models["sd"], str(images), "--csv", str(double), *FAST]
     result = subprocess.run(command, env=env, capture_output=True, text=True, timeout=300)
@@ -154,7 +154,7 @@ def test_pruning_flags():
 def test_a_csv_refused_under_torchrun_stops_every_process_with_one_line(tiny_models, tiny_images, tmp_path):
     out = tmp_path / "results.csv"
     assert main(["--model", tiny_models["sd"], tiny_images, "--csv", str(out), *FAST]) == 0
-    env = {**os.environ, "PYTHONPATH": str(Path(__file__).parents[1])}
+    env = {**os.environ, "PYTHONPATH": str(Path(__file__).parents[2])}
     command = [sys.executable, "-m", "torch.distributed.run", "--nproc_per_node", "2", "--master_port", "29614"]
     command += ["-m", "toyclf.zeroshot", "--model", tiny_models["sd"], tiny_images, "--csv", str(out), "--quiet"]
     result = subprocess.run([*command, "--trials", "6"], env=env, capture_output=True, text=True, timeout=300)

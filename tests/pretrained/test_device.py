@@ -2,7 +2,7 @@
 tiny pretrained pipeline give the same decisions, per-class errors within the stated tolerances,
 and the same answer in a batch as one row or one image at a time.
 
-    pytest tests/test_device.py --device cuda -s     # on a GPU, printing what it measured
+    pytest tests/pretrained/test_device.py --device cuda -s     # on a GPU, printing what it measured
 
 On the CPU the comparisons are of the CPU with itself (the batch and the determinism checks still
 bite); ``benchmarks/gpu_check.py`` runs this file on the GPU.

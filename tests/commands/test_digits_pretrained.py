@@ -20,7 +20,7 @@ from toyclf.digits import (
     save_digits_model,
 )
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
 
 
 @pytest.fixture(scope="module")

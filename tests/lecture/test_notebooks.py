@@ -20,7 +20,7 @@ import nbclient
 import nbformat
 import pytest
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
 NOTEBOOKS = ROOT / "notebooks"
 CHECKS_MARKER = "NOTEBOOK-CHECKS:"
 MAX_NOTEBOOK_BYTES = 3_000_000  # the stored outputs of a full run: figures at 72 dpi, no megabyte dumps
@@ -58,7 +58,7 @@ CASES = [
     NotebookCase(
         "04_digits",
         overrides={"TRAIN_STEPS": 400, "HIDDEN_SIZE": 64, "N_TRIALS": 16, "N_SHOW": 3, "N_GENERATED": 2},
-        # the model that ships with toyclf (RETRAIN = True, a plain fit, is covered by tests/test_digits.py)
+        # the model that ships with toyclf (RETRAIN = True, a plain fit, is covered by tests/commands/test_digits.py)
         floors={"accuracy": 0.95, "saving": 1.0},  # ten classes: chance is 0.1; the shipped model gets 0.99
     ),
     NotebookCase(  # the flow-matching model of the spirals, classified by the same estimator

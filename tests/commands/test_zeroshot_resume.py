@@ -179,7 +179,7 @@ def test_a_real_sigint_mid_run_then_a_resume_gives_every_image_once(tiny_models,
     out = tmp_path / "results.csv"
     command = [sys.executable, "-m", "toyclf.zeroshot", "--model", tiny_models["sd"], str(images), "--csv", str(out)]
     command += ["--batch-size", "2", "--trials", "8", "--quiet"]
-    env = {**os.environ, "PYTHONPATH": str(Path(__file__).parents[1])}
+    env = {**os.environ, "PYTHONPATH": str(Path(__file__).parents[2])}
     process = subprocess.Popen(command, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     deadline = time.monotonic() + 120
     while not (out.exists() and len(out.read_text().splitlines()) >= 3) and time.monotonic() < deadline:
