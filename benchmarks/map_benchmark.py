@@ -33,13 +33,13 @@ from spirals_benchmark import timed
 import toyclf.classifier
 from toyclf import DiffusionClassifier
 from toyclf.lecture.experiments.comparison import make_split
-from toyclf.mapping import probability_map
 from toyclf.lecture.plots import maps
+from toyclf.mapping import probability_map
 from toyclf.spirals import build_parser
 from toyclf.utils.threads import threads_for_load
 
 REFERENCE_GFLOPS = 86.0  # the machine every time is scaled to
-BATCH = 4096  # rows per denoiser call in the estimator (toyclf.estimator.class_errors' batch_size)
+BATCH = 4096  # rows per denoiser call in the estimator (toyclf.estimator.class_errors' eval_batch_size)
 FRESH_PROCESS = """
 import sys, time, numpy as np
 start = time.perf_counter()

@@ -4,7 +4,7 @@
 
 Trains the default DiffusionClassifier on 10 overlapping Gaussian blobs in 2D and classifies a
 held-out set three ways on the same nested plan of 500 trials per class: every class on all 500
-(Algorithm 1), the paper's CIFAR-10 schedule ``n_samples=(50, 500), to_keep=(5, 1)``
+(Algorithm 1), the paper's CIFAR-10 schedule ``trials=(50, 500), to_keep=(5, 1)``
 (Algorithm 2: 2,750 evaluations per point), and per-point early stopping (at most 500 trials).
 Prints accuracy, exact denoiser evaluations per point and seconds for each
 (target: early stopping needs at least 3 x fewer evaluations than staged, at equal accuracy).

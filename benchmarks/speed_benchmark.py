@@ -31,9 +31,9 @@ import torch
 from real_size import REAL, TINY_MODELS
 from torch.utils.flop_counter import FlopCounterMode
 
-from toyclf.pretrained.loading import denoiser_from_pipeline, resolve_dtype
 from toyclf.estimator import class_errors
 from toyclf.plan import make_plan
+from toyclf.pretrained.loading import denoiser_from_pipeline, resolve_dtype
 
 N_CLASSES = 8  # divides every power-of-two batch: the timed runs are whole batches, for both recipes
 TRIALS = {"sd2": 64, "sdxl": 16, "sd3": 16, "dit": 256}  # per class, at least: seconds of the official recipe
@@ -41,7 +41,7 @@ SCHEDULES = {  # the paper's: evaluations per image, its seconds per image on an
     "sd2": ("CIFAR-10 schedule (2,750 evaluations)", 2750, 30.0),
     "dit": ("ImageNet schedule (100,000 evaluations)", 100_000, 1000.0),
 }
-OFFICIAL = dict(attention="classic", channels_last=False, batch_size=32)
+OFFICIAL = dict(attention="classic", channels_last=False, eval_batch_size=32)
 
 
 def synchronize(device: torch.device) -> None:
@@ -91,7 +91,7 @@ def benchmark(name: str, what: str, builder, spec: dict, device: torch.device, c
     pipeline.to(device, dtype)
     ours = denoiser_from_pipeline(pipeline, classes, compile=compile)
     parameters = sum(p.numel() for p in ours.backbone.parameters())
-    batch = max(ours.batch_size, OFFICIAL["batch_size"])  # both powers of two: whole batches for both
+    batch = max(ours.eval_batch_size, OFFICIAL["eval_batch_size"])  # both powers of two: whole batches for both
     rows = -(-N_CLASSES * (TRIALS[name] if device.type == "cuda" else 4) // batch) * batch
     x = torch.rand(1, 3, ours.image_size, ours.image_size, generator=torch.Generator().manual_seed(0)) * 2 - 1
     if device.type == "cuda":
@@ -108,7 +108,7 @@ def benchmark(name: str, what: str, builder, spec: dict, device: torch.device, c
         f"  official recipe ({str(dtype)[6:]}, batch 32, {setting['attention']} attention, NCHW): {official_rate:8.1f} ev/s"
     )
     print(
-        f"  toyclf's path ({str(dtype)[6:]}, batch {ours.batch_size}, fused attention"
+        f"  toyclf's path ({str(dtype)[6:]}, batch {ours.eval_batch_size}, fused attention"
         f"{', channels-last' if hasattr(ours.backbone, 'conv_in') and device.type == 'cuda' else ''}"
         f"{', torch.compile' if compile else ''}): {our_rate:8.1f} ev/s = {ratio:.2f} x "
         f"(target >= 2: {'PASS' if ratio >= 2 else 'FAIL'}); peak memory {memory:.1f} GiB",

@@ -40,7 +40,7 @@ SCHEDULE_SHIFT = 4.0  # every signal-to-noise ratio of the cosine schedule times
 TRAIN_STEPS = 3000  # training steps
 BATCH_SIZE = 256  # points per training step
 LEARNING_RATE = 2e-3  # AdamW, decayed to zero on a cosine
-N_TRIALS = 32  # Monte Carlo (t, eps) pairs per class (a power of two: the slider of section 7 offers 1 .. 256)
+N_TRIALS = 32  # Monte Carlo trials (t, eps) per class (a power of two: the slider of section 7 offers 1 .. 256)
 N_SHOW = 6  # test points classified by hand in section 5
 WEIGHTING = "elbo"  # the classifier's w_t in section 6: "elbo" (toyclf's default) or "uniform" (the paper's)
 GRID = 150  # the maps are GRID x GRID points
@@ -61,8 +61,8 @@ from sklearn.preprocessing import StandardScaler
 from toyclf import DiffusionClassifier, MLPDenoiser, NoiseSchedule, make_spirals, probability_map
 from toyclf.estimator import class_errors, log_posterior
 from toyclf.lecture.experiments.comparison import baseline_classifiers
-from toyclf.plan import TrialPlan
 from toyclf.lecture.plots import keys, maps
+from toyclf.plan import TrialPlan
 from toyclf.sampling import sample
 from toyclf.training import train_denoiser
 
@@ -450,7 +450,7 @@ plt.show()
 # The estimator's settings can change after `fit` (`clf.set_params(...)`, as for any scikit-learn estimator); the
 # denoiser stays the same. Each slider redraws the posterior map of a `LIVE_GRID` x `LIVE_GRID` grid:
 #
-# - **trials**: the most $(t, \epsilon)$ pairs per class; early stopping gives most points far fewer;
+# - **trials**: the most trials $(t, \epsilon)$ per class; early stopping gives most points far fewer;
 # - **noise range**: only timesteps whose noise-to-signal ratio $\sigma_t / \alpha_t =
 #   \sqrt{(1 - \bar\alpha_t) / \bar\alpha_t}$ lies in this range count (log10 scale); the title gives their $t$;
 # - **noise**: how the shared $\epsilon_n$ are drawn: independent Gaussians (the paper), a scrambled Sobol sequence

@@ -69,12 +69,17 @@ from scipy import stats
 from toyclf import DiffusionClassifier, make_spirals
 from toyclf.denoisers import GaussianMixtureOracle
 from toyclf.estimator import class_errors
-from toyclf.lecture.experiments import ablations
-from toyclf.lecture.experiments.ablations import OracleEstimate, Scoring, TrialScheme
-from toyclf.plan import make_plan
+from toyclf.lecture.experiments.calibration_settings import calibration_settings
+from toyclf.lecture.experiments.exact_posterior import OracleEstimate, oracle_against_exact, posterior_gap
+from toyclf.lecture.experiments.loss_and_weighting import Scoring, loss_and_weighting_accuracy
+from toyclf.lecture.experiments.noise_sharing import shared_against_independent_noise
+from toyclf.lecture.experiments.per_trial import TrialScheme, scheme_plan, trial_losses
+from toyclf.lecture.experiments.pruning_maps import pruning_maps
+from toyclf.lecture.experiments.trials import accuracy_against_trials, single_timestep_accuracy
 from toyclf.lecture.plots import ablations as figures
 from toyclf.lecture.plots.keys import class_colors
 from toyclf.lecture.plots.maps import make_grid
+from toyclf.plan import make_plan
 from toyclf.pruning import EarlyStopping, StagedElimination
 from toyclf.weighting import timestep_weights
 
@@ -117,27 +122,28 @@ print(f"{NOISE_SCHEDULE} schedule shifted by {SCHEDULE_SHIFT}, T = {T}; final tr
 # + \sum_{t > 1} \underbrace{D_{KL}\big(q(x_{t-1} \mid x_t, x_0)\,\|\,p_\theta(x_{t-1} \mid x_t, c)\big)}_{L_{t-1}}
 # - \log p_\theta(x_0 \mid x_1, c)\Big].$$
 #
-# Both distributions in $L_{t-1}$ are Gaussians of variance $\sigma_t^2$. With
+# Both distributions in $L_{t-1}$ are Gaussians of variance $v_t$ (Ho et al. write it $\sigma_t^2$; here $\sigma_t$
+# is kept for the noise scale of the path, as in the rest of toyclf). With
 # $x_t = \sqrt{\bar\alpha_t}\,x_0 + \sqrt{1-\bar\alpha_t}\,\epsilon$, the forward posterior has mean
-# $\tilde\mu_t = \frac{1}{\sqrt{\alpha_t}}\big(x_t - \frac{\beta_t}{\sqrt{1-\bar\alpha_t}}\,\epsilon\big)$ and the
+# $\tilde\mu_t = \frac{1}{\sqrt{1-\beta_t}}\big(x_t - \frac{\beta_t}{\sqrt{1-\bar\alpha_t}}\,\epsilon\big)$ and the
 # model's mean is the same expression with $\epsilon_\theta(x_t, t, c)$ in place of $\epsilon$. The KL
-# divergence of two Gaussians of equal variance is the squared distance of their means over $2\sigma_t^2$:
+# divergence of two Gaussians of equal variance is the squared distance of their means over $2 v_t$:
 #
-# $$L_{t-1} = \frac{\|\tilde\mu_t - \mu_\theta\|^2}{2\sigma_t^2}
-# = \frac{\beta_t^2}{2\sigma_t^2\,\alpha_t\,(1-\bar\alpha_t)}\ \big\|\epsilon - \epsilon_\theta(x_t, t, c)\big\|^2 .$$
+# $$L_{t-1} = \frac{\|\tilde\mu_t - \mu_\theta\|^2}{2 v_t}
+# = \frac{\beta_t^2}{2 v_t\,(1-\beta_t)\,(1-\bar\alpha_t)}\ \big\|\epsilon - \epsilon_\theta(x_t, t, c)\big\|^2 .$$
 #
 # $L_T$ has no parameters and no class; the decoder term $-\log p_\theta(x_0 \mid x_1, c)$ vanishes as the
 # first step's noise shrinks, and we leave it out. So
 #
 # $$-\log p(x_0 \mid c) \le \sum_t w_t\ \mathbb{E}_\epsilon \big\|\epsilon - \epsilon_\theta(x_t, t, c)\big\|^2 + C,
-# \qquad w_t = \frac{\beta_t^2}{2\sigma_t^2\,\alpha_t\,(1-\bar\alpha_t)},$$
+# \qquad w_t = \frac{\beta_t^2}{2 v_t\,(1-\beta_t)\,(1-\bar\alpha_t)},$$
 #
 # with $C$ the same for every class: only differences between classes matter, so $C$ drops out of
-# the posterior. With Ho et al.'s $\sigma_t^2 = \tilde\beta_t = \frac{1-\bar\alpha_{t-1}}{1-\bar\alpha_t}\beta_t$
+# the posterior. With Ho et al.'s $v_t = \tilde\beta_t = \frac{1-\bar\alpha_{t-1}}{1-\bar\alpha_t}\beta_t$
 # the weight is a ratio of signal-to-noise ratios, $\mathrm{SNR}(t) = \bar\alpha_t / (1 - \bar\alpha_t)$,
 # $\lambda_t = \log \mathrm{SNR}(t)$:
 #
-# $$w_t = \frac{\beta_t}{2\alpha_t(1-\bar\alpha_{t-1})} = \frac12\Big(\frac{\mathrm{SNR}(t-1)}{\mathrm{SNR}(t)} - 1\Big)
+# $$w_t = \frac{\beta_t}{2(1-\beta_t)(1-\bar\alpha_{t-1})} = \frac12\Big(\frac{\mathrm{SNR}(t-1)}{\mathrm{SNR}(t)} - 1\Big)
 # = \frac12\big(e^{\lambda_{t-1} - \lambda_t} - 1\big) \;\longrightarrow\; -\frac12 \frac{d\lambda}{dt}
 # \quad\text{as the steps shrink}$$
 #
@@ -153,10 +159,9 @@ print(f"{NOISE_SCHEDULE} schedule shifted by {SCHEDULE_SHIFT}, T = {T}; final tr
 abar = schedule.alphas_cumprod  # [T] float64
 abar_prev = torch.cat([torch.ones(1, dtype=torch.float64), abar[:-1]])  # [T], abar_{t-1} (abar_{-1} = 1)
 beta = 1 - abar / abar_prev  # [T]
-alpha = 1 - beta
-sigma2 = (1 - abar_prev) / (1 - abar) * beta  # [T], Ho et al.'s posterior variance (0 at the first step)
+variance = (1 - abar_prev) / (1 - abar) * beta  # [T], v_t: Ho et al.'s posterior variance (0 at the first step)
 steps = torch.arange(1, T)  # [T - 1]: the first step is the decoder's
-w_ho = beta[steps] ** 2 / (2 * sigma2[steps] * alpha[steps] * (1 - abar[steps]))  # [T - 1]
+w_ho = beta[steps] ** 2 / (2 * variance[steps] * (1 - beta[steps]) * (1 - abar[steps]))  # [T - 1]
 snr = abar / (1 - abar)
 w_snr = (snr[steps - 1] / snr[steps] - 1) / 2
 torch.testing.assert_close(w_ho, w_snr)  # the two forms of the discrete bound agree
@@ -177,7 +182,7 @@ ax.semilogy(
     T * w_ho,
     color="C0",
     linewidth=2.5,
-    label="T x Ho et al.: $T\\beta_t^2 / (2\\sigma_t^2\\alpha_t(1-\\bar\\alpha_t))$",
+    label="T x Ho et al.: $T\\beta_t^2 / (2 v_t (1-\\beta_t)(1-\\bar\\alpha_t))$",
 )
 ax.semilogy(torch.arange(T), w_toyclf, "k--", linewidth=1, label="toyclf: $-\\frac{T}{2} d\\lambda/dt$")
 counted = steps[kept]
@@ -201,7 +206,7 @@ plt.show()
 
 # %%
 timesteps = list(range(0, T, T // 20))
-single = ablations.single_timestep_accuracy(denoiser, x, labels, timesteps, n_noise=N_NOISE, seeds=seeds)  # [seeds, T']
+single = single_timestep_accuracy(denoiser, x, labels, timesteps, n_noise=N_NOISE, seeds=seeds)  # [seeds, T']
 fig, ax = plt.subplots(figsize=(7, 4), layout="constrained")
 figures.draw_single_timestep(ax, timesteps, single)
 plt.show()
@@ -234,7 +239,7 @@ print(f"Here the peak is {where}: where it lies depends on the schedule, which s
 # (black) spaces $t$ evenly and draws the noise from a scrambled Sobol sequence.
 
 # %%
-curves = ablations.accuracy_against_trials(denoiser, x, labels, sizes, fixed_timesteps=FIXED_TIMESTEPS, seeds=seeds)
+curves = accuracy_against_trials(denoiser, x, labels, sizes, fixed_timesteps=FIXED_TIMESTEPS, seeds=seeds)
 fig, ax = plt.subplots(figsize=(7, 5), layout="constrained")
 figures.draw_error_against_trials(ax, sizes, curves, "Which timesteps")
 plt.show()
@@ -274,11 +279,9 @@ elif ahead.sum() > behind.sum():
     )
 else:
     print("Unlike the paper's finding, evenly spaced t is not ahead of random t more often than behind here.")
-one_even = ablations.scheme_plan(denoiser, TrialScheme(noise_sampling="gaussian"), 1, seed=SEED)  # N = 1
+one_even = scheme_plan(denoiser, TrialScheme(noise_sampling="gaussian"), 1, seed=SEED)  # N = 1
 for t_fixed in FIXED_TIMESTEPS:
-    one_fixed = ablations.scheme_plan(
-        denoiser, TrialScheme(noise_sampling="gaussian", fixed_timestep=t_fixed), 1, seed=SEED
-    )
+    one_fixed = scheme_plan(denoiser, TrialScheme(noise_sampling="gaussian", fixed_timestep=t_fixed), 1, seed=SEED)
     if torch.equal(one_even.timesteps, one_fixed.timesteps) and torch.equal(one_even.noise, one_fixed.noise):
         print(
             f"At N = 1, evenly spaced t puts its single t at the centre of one bin, t = {t_fixed}: the same plan as "
@@ -326,7 +329,7 @@ if t_best not in FIXED_TIMESTEPS:
 
 # %%
 shared_curve = curves[TrialScheme(noise_sampling="gaussian")]  # section 3 measured it: the same plans
-noise = ablations.shared_against_independent_noise(denoiser, x, labels, sizes, seeds=seeds, shared_curve=shared_curve)
+noise = shared_against_independent_noise(denoiser, x, labels, sizes, seeds=seeds, shared_curve=shared_curve)
 ratios, rho = [], {"shared": [], "independent": []}
 for (shared, own), expected in zip(noise["largest"], noise["variance_ratios"], strict=True):  # [B, 2, N] each
     var_diff = {}
@@ -374,7 +377,7 @@ plt.show()
 # weights are what make the errors a log-likelihood bound: sections 6 and 7 show what that buys.
 
 # %%
-loss_weighting = ablations.loss_and_weighting_accuracy(denoiser, x, labels, min(64, MAX_TRIALS), seeds=seeds)
+loss_weighting = loss_and_weighting_accuracy(denoiser, x, labels, min(64, MAX_TRIALS), seeds=seeds)
 fig, ax = plt.subplots(figsize=(6.5, 4.5), layout="constrained")
 figures.draw_loss_weighting(ax, loss_weighting)
 plt.show()
@@ -439,7 +442,7 @@ c = torch.randint(oracle.n_classes, (1000,), generator=generator)
 torch.testing.assert_close(eps_star(x_t, t, c), oracle.predict_noise(x_t, t, c))
 print("eps* by hand equals GaussianMixtureOracle.predict_noise on 1000 random (x_t, t, c).")
 
-exact = ablations.oracle_against_exact(oracle, N_ORACLE, seed=SEED)  # the estimator on the oracle, several plans
+exact = oracle_against_exact(oracle, N_ORACLE, seed=SEED)  # the estimator on the oracle, several plans
 X_o = torch.as_tensor(exact["X"])  # [N_ORACLE, 2]
 ones = torch.ones(len(X_o), dtype=torch.float64)
 log_likelihood = torch.stack(  # log p(x | c): the mixture at abar = 1, [N_ORACLE, K]
@@ -455,10 +458,10 @@ for key, ratio in exact["estimates"].items():
     print(
         f"{figures.estimate_label(key):45s} mean |p - p_exact| = {gap:.3f}, slope of estimated on exact log-ratio {slope:.3f}"
     )
-elbo_gap = ablations.posterior_gap(exact["estimates"][OracleEstimate("elbo", 1000)], exact["exact"])
+elbo_gap = posterior_gap(exact["estimates"][OracleEstimate("elbo", 1000)], exact["exact"])
 uniform_key, fitted_key = OracleEstimate("uniform", 256), OracleEstimate("uniform", 256, fitted_temperature=True)
-uniform_gap = ablations.posterior_gap(exact["estimates"][uniform_key], exact["exact"])
-fitted_gap = ablations.posterior_gap(exact["estimates"][fitted_key], exact["exact"])
+uniform_gap = posterior_gap(exact["estimates"][uniform_key], exact["exact"])
+fitted_gap = posterior_gap(exact["estimates"][fitted_key], exact["exact"])
 slopes = {key: np.polyfit(exact["exact"], ratio, 1)[0] for key, ratio in exact["estimates"].items()}
 oracle_temperature = exact["temperature"]
 # identities, true of any mixture: the fitted estimate is the uniform one divided by the temperature, and so is its slope
@@ -494,7 +497,7 @@ print(
 
 # %%
 X_cal, y_cal, X_eval, y_eval = X_test[:N_TEST], y_test[:N_TEST], X_test[N_TEST:], y_test[N_TEST:]
-calibration = ablations.calibration_settings(clf, X_cal, y_cal, X_eval, y_eval, n_bins=N_BINS)
+calibration = calibration_settings(clf, X_cal, y_cal, X_eval, y_eval, n_bins=N_BINS)
 y_eval_index = np.searchsorted(clf.classes_, y_eval)
 fig = figures.plot_reliability(calibration, y_eval_index, n_bins=N_BINS)
 plt.show()
@@ -556,10 +559,11 @@ plan = make_plan(denoiser4, MAX_TRIALS, seed=SEED)  # the shared (t, eps), neste
 stages = (max(2, MAX_TRIALS // 8), MAX_TRIALS)  # n_1, n_2: trials so far after each stage
 
 
-def algorithm_2(x0, n_samples, to_keep):
-    """Li et al., Algorithm 2, for one point x0 [2]: the predicted class, its error and the evaluations spent."""
+def algorithm_2(x0, stage_ends, to_keep):
+    """Li et al., Algorithm 2, for one point x0 [2] (``stage_ends``: the trials so far after each stage): the
+    predicted class, its error and the evaluations spent."""
     classes, sums, start, evaluations = list(range(denoiser4.n_classes)), {}, 0, 0
-    for n_s, keep in zip(n_samples, to_keep, strict=True):
+    for n_s, keep in zip(stage_ends, to_keep, strict=True):
         t, eps = plan.timesteps[start:n_s], plan.noise[start:n_s]  # [n], [n, 2]: the new trials
         x_t = denoiser4.schedule.add_noise(x0.expand(len(t), -1), eps, t)  # [n, 2], shared by all classes
         for c in classes:
@@ -568,7 +572,7 @@ def algorithm_2(x0, n_samples, to_keep):
         evaluations += len(classes) * len(t)
         classes = sorted(classes, key=lambda c: sums[c] / n_s)[:keep]  # keep the best `keep`
         start = n_s
-    return classes[0], sums[classes[0]] / n_samples[-1], evaluations
+    return classes[0], sums[classes[0]] / stage_ends[-1], evaluations
 
 
 with torch.no_grad():
@@ -604,7 +608,7 @@ errors, trials = class_errors(denoiser4, x4, plan, pruning=rule, return_trials=T
 spent = trials.max(1).values  # [N_PRUNED] trials of the longest-running class
 candidates = torch.where(spent < MAX_TRIALS, spent, 0)
 i = int(candidates.argmax()) if candidates.max() > 0 else 0  # the point that stopped latest before the end
-losses = ablations.trial_losses(denoiser4, x4[i : i + 1], plan)[0]  # [K, N] w_n l_n of every class on every trial
+losses = trial_losses(denoiser4, x4[i : i + 1], plan)[0]  # [K, N] w_n l_n of every class on every trial
 looks = rule.stage_ends(MAX_TRIALS)  # n_0, 2 n_0, ..., N
 K, active, history = denoiser4.n_classes, torch.ones(denoiser4.n_classes, dtype=torch.bool), []
 by_hand = torch.zeros(K, dtype=torch.long)  # [K] trials each class receives
@@ -647,12 +651,12 @@ plt.show()
 # %%
 xx, yy, grid = make_grid(X4, GRID)
 rules = (None, StagedElimination(stages, KEEP), rule)  # each rule keys its result
-maps = ablations.pruning_maps(clf4, grid, rules)
+maps = pruning_maps(clf4, grid, rules)
 fig = figures.plot_pruning_maps(xx, yy, maps, n_trials=clf4.n_trials)
 plt.show()
-reference = maps[None]["proba"].argmax(1)  # every class on all the trials
+every_trial = maps[None]["proba"].argmax(1)  # the decisions with every class on all the trials
 for pruning, entry in maps.items():
-    agreement = (entry["proba"].argmax(1) == reference).mean()
+    agreement = (entry["proba"].argmax(1) == every_trial).mean()
     print(
         f"{figures.pruning_label(pruning, clf4.n_trials):30s} {entry['evaluations'].mean():7.1f} evaluations per point, agrees on {agreement:.2%}"
     )
@@ -680,5 +684,5 @@ print(
 print(f"- with the exact denoiser the ELBO weights give the Bayes posterior to {elbo_gap:.3f} on average.")
 print(f"- uniform weighting: ECE {at_one['uniform']:.3f} at temperature 1, ELBO weighting {at_one['elbo']:.3f}.")
 print(
-    f"- early stopping: {saving:.1f}x fewer evaluations than every class on every trial, the same map to {(maps[rule]['proba'].argmax(1) == reference).mean():.2%}."
+    f"- early stopping: {saving:.1f}x fewer evaluations than every class on every trial, the same map to {(maps[rule]['proba'].argmax(1) == every_trial).mean():.2%}."
 )

@@ -35,7 +35,7 @@ MODEL = None  # None: a tiny random pipeline; or a hub id / folder, e.g. "sd2-co
 DEVICE = "cpu"  # "cuda" with real weights
 CLASSES = ["temple", "flower", "dog"]
 TEMPLATE = "a photo of a {}."
-N_TRIALS = 64  # (t, eps) pairs per class; the paper uses 500 to 1000 with adaptive elimination
+N_TRIALS = 64  # trials (t, eps) per class; the paper uses 500 to 1000 with adaptive elimination
 SEED = 0
 
 # %%
@@ -46,10 +46,10 @@ import numpy as np
 import torch
 from sklearn.datasets import load_sample_images
 
-from toyclf.pretrained import load_denoiser
-from toyclf.pretrained.tiny import save_tiny_stable_diffusion
 from toyclf.estimator import class_errors, log_posterior
 from toyclf.plan import make_plan
+from toyclf.pretrained import load_denoiser
+from toyclf.pretrained.tiny import save_tiny_stable_diffusion
 from toyclf.pruning import StagedElimination
 
 if MODEL is None:
@@ -175,8 +175,8 @@ plt.show()
 # - **The size of everything.** The images are resized to 512 x 512 and the latents become 4 x 64 x 64; the UNet
 #   has 865 M parameters instead of the tiny one's (printed below); each (t, eps) trial of each class is one
 #   UNet evaluation. On CUDA the UNet runs in float16 with fused attention and channels-last memory, in batches
-#   `load_denoiser` measures to fill half the GPU's free memory (`denoiser.batch_size`; its `dtype=`,
-#   `batch_size=` and `compile=` change them).
+#   `load_denoiser` measures to fill half the GPU's free memory (`denoiser.eval_batch_size`; its `dtype=`,
+#   `eval_batch_size=` and `compile=` change them).
 # - **Other models.** `MODEL = "stabilityai/stable-diffusion-xl-base-1.0"` (SDXL) or
 #   `"stabilityai/stable-diffusion-3-medium-diffusers"` (SD3, a flow-matching model whose velocity is converted to
 #   the noise it implies) run every cell unchanged.
@@ -192,9 +192,9 @@ plt.show()
 # %%
 parameters = sum(p.numel() for p in denoiser.backbone.parameters())  # the UNet (SD3 and DiT: the transformer)
 paper, alive, done, cifar_evaluations = StagedElimination((50, 500), (5, 1)), 10, 0, 0
-for n_samples, to_keep in zip(paper.n_samples, paper.to_keep, strict=True):  # Algorithm 2's cost, stage by stage
-    cifar_evaluations += alive * (n_samples - done)  # every surviving class on the stage's new trials
-    alive, done = to_keep, n_samples
+for stage_end, to_keep in zip(paper.trials, paper.to_keep, strict=True):  # Algorithm 2's cost, stage by stage
+    cifar_evaluations += alive * (stage_end - done)  # every surviving class on the stage's new trials
+    alive, done = to_keep, stage_end
 print(f"this run: a network of {parameters / 1e6:.2f} M parameters, latents {tuple(denoiser.latent_shape)}, {DEVICE}")
 print(f"          {int(trials.sum())} network evaluations for {len(images)} images and {len(CLASSES)} classes")
 print(

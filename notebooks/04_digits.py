@@ -33,7 +33,7 @@
 RETRAIN = False  # False: load the small model shipped with toyclf; True: train one here with the two knobs below
 TRAIN_STEPS = 8000  # with RETRAIN: training steps of the denoiser (minibatches of 128)
 HIDDEN_SIZE = 512  # with RETRAIN: width of the denoiser's residual blocks
-N_TRIALS = 256  # Monte Carlo (t, eps) pairs per class: all of them without early stopping, at most this with it
+N_TRIALS = 256  # Monte Carlo trials (t, eps) per class: all of them without early stopping, at most this with it
 N_SHOW = 6  # images shown per class in section 1, test images scored by hand in section 4
 N_GENERATED = 8  # generated images per class in section 3
 SEED = 0  # the split, the noise drawn, the plan and the corruptions (the shipped model knows only the split of 0)
@@ -209,7 +209,7 @@ plt.show()
 #
 # ## 4. The classifier, on a few test images
 #
-# Exactly as on the spirals: noise the image with $N$ shared pairs $(t_n, \epsilon_n)$, ask the model for the
+# Exactly as on the spirals: noise the image with $N$ shared trials $(t_n, \epsilon_n)$, ask the model for the
 # noise under each of the 10 classes, and average the error:
 #
 # $$\mathrm{err}[k] = \frac{1}{N} \sum_{n=0}^{N-1} \big\| \epsilon_n - \epsilon_\theta(x_{t_n}, t_n, c_k) \big\|^2 ,$$
@@ -349,9 +349,9 @@ plt.show()
 # %%
 staged = StagedElimination()  # what pruning="staged" uses
 kept = (len(classes), *staged.to_keep[:-1])  # classes scored in each stage
-stage_text = ", then ".join(f"{k} classes up to trial {n}" for k, n in zip(kept, staged.n_samples, strict=True))
+stage_text = ", then ".join(f"{k} classes up to trial {n}" for k, n in zip(kept, staged.trials, strict=True))
 print(f"staged elimination: {stage_text}, which keeps the best {staged.to_keep[-1]}")
-if N_TRIALS >= staged.n_samples[-1]:
+if N_TRIALS >= staged.trials[-1]:
     errors_staged, trials_staged = clf.set_params(pruning=staged).class_errors(X_test, return_trials=True)
     clf.set_params(pruning="early_stopping")
     accuracy_staged = float(np.mean(decide(errors_staged) == y_test))
@@ -359,7 +359,7 @@ if N_TRIALS >= staged.n_samples[-1]:
         f"staged elimination: {trials_staged.sum(1).mean():7.0f} evaluations per image, accuracy {accuracy_staged:.3f}"
     )
 else:
-    print(f"staged elimination skipped: it needs N_TRIALS >= {staged.n_samples[-1]}, this run has {N_TRIALS}")
+    print(f"staged elimination skipped: it needs N_TRIALS >= {staged.trials[-1]}, this run has {N_TRIALS}")
 
 # %% [markdown]
 # **Try this:** `N_TRIALS = 512` (at least the last stage printed above) runs the staged elimination too: which

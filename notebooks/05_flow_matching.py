@@ -29,7 +29,7 @@ N_SAMPLES = 2000  # training points
 N_TEST = 2000  # held-out points
 TRAIN_STEPS = 3000  # training steps of each model
 N_ORACLE = 400  # Gaussian-mixture points for the exact check
-N_TRIALS = 256  # Monte Carlo (t, eps) pairs per class in the exact check
+N_TRIALS = 256  # Monte Carlo trials (t, eps) per class in the exact check
 SCHEDULE_SHIFT = 4.0  # both paths: every SNR times SCHEDULE_SHIFT**2 (low-dimensional data want less noise)
 GRID = 100  # the maps are GRID x GRID points
 SEED = 0
@@ -43,8 +43,8 @@ from toyclf import DiffusionClassifier, make_spirals, probability_map
 from toyclf.calibration import expected_calibration_error
 from toyclf.denoisers import GaussianMixtureOracle
 from toyclf.estimator import class_errors, log_posterior
-from toyclf.plan import make_plan
 from toyclf.lecture.plots import keys, maps
+from toyclf.plan import make_plan
 from toyclf.prediction import epsilon_from_prediction
 from toyclf.schedule import NoiseSchedule, RectifiedFlowSchedule
 from toyclf.weighting import WEIGHTINGS, timestep_weights
@@ -63,6 +63,10 @@ paths = {"DDPM (cosine)": NoiseSchedule.cosine(), "rectified flow": RectifiedFlo
 # \text{DDPM: } \alpha_t = \sqrt{\bar\alpha_t},\ \sigma_t = \sqrt{1 - \bar\alpha_t}; \qquad
 # \text{rectified flow: } \alpha_t = 1 - \sigma_t,\ \sigma_t \in (0, 1).$$
 #
+# Here $\alpha_t$ and $\sigma_t$ are the path's signal and noise scales (`schedule.signal_scale` and
+# `schedule.noise_scale`), and $\bar\alpha_t$ is diffusers' `alphas_cumprod`. DDPM's own $\alpha_t = 1 - \beta_t$
+# never appears in toyclf.
+#
 # What matters to a denoiser is the signal-to-noise ratio $\mathrm{SNR}_t = \alpha_t^2 / \sigma_t^2$: two paths with
 # the same SNR differ only by the scale $\alpha_t + \sigma_t$ of $x_t$. toyclf's `RectifiedFlowSchedule` spaces
 # $\sigma_t = (t + \tfrac12)/T$ evenly, as flow matching draws it.
@@ -71,9 +75,9 @@ paths = {"DDPM (cosine)": NoiseSchedule.cosine(), "rectified flow": RectifiedFlo
 fig, axes = plt.subplots(1, 3, figsize=(15, 4), layout="constrained")
 for name, schedule in paths.items():
     t = np.arange(schedule.num_timesteps)
-    axes[0].plot(t, schedule.alphas, label=rf"{name}: $\alpha_t$")
-    axes[0].plot(t, schedule.sigmas, "--", label=rf"{name}: $\sigma_t$")
-    axes[1].plot(t, schedule.alphas + schedule.sigmas, label=name)
+    axes[0].plot(t, schedule.signal_scale, label=rf"{name}: $\alpha_t$")
+    axes[0].plot(t, schedule.noise_scale, "--", label=rf"{name}: $\sigma_t$")
+    axes[1].plot(t, schedule.signal_scale + schedule.noise_scale, label=name)
     axes[2].plot(t, schedule.log_snr, label=name)
 axes[0].set_title(r"signal $\alpha_t$ and noise $\sigma_t$")
 axes[1].set_title(r"scale of $x_t$: $\alpha_t + \sigma_t$")
@@ -114,7 +118,7 @@ for name, schedule in paths.items():
     labels = torch.tensor(y_mix)
     eps_star = oracle.predict_noise(x_t, t, labels)  # Tweedie: -sigma * grad log p_t
     v_star = oracle.predict_velocity(x_t, t, labels)  # E[eps - x0 | x_t] from E[x0 | x_t]
-    converted = epsilon_from_prediction(v_star, x_t, schedule.alphas[t], schedule.sigmas[t], "velocity")
+    converted = epsilon_from_prediction(v_star, x_t, schedule.signal_scale[t], schedule.noise_scale[t], "velocity")
     torch.testing.assert_close(converted, eps_star)
     print(
         f"{name}: eps from the velocity == Tweedie's eps (largest difference {(converted - eps_star).abs().max():.1e})"
@@ -140,7 +144,7 @@ flow = paths["rectified flow"]
 fig, ax = plt.subplots(figsize=(7, 4), layout="constrained")
 for weighting in WEIGHTINGS:
     weights = timestep_weights(flow, weighting)
-    ax.plot(flow.sigmas, weights / weights.mean(), label=weighting)
+    ax.plot(flow.noise_scale, weights / weights.mean(), label=weighting)
 ax.set_yscale("log")
 ax.set_xlabel(r"$\sigma_t$ (rectified flow)")
 ax.set_ylabel("w_t / mean w")

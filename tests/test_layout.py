@@ -76,17 +76,26 @@ ROOMS: dict[str, dict[str, int]] = {
         "toyclf.pretrained.tiny": 4,
         "toyclf.pretrained.image_classification": 4,
         "toyclf.pretrained.image_results": 4,
+        # 5 a zero-shot run: its processes and their share of the images, its steps from the images to the summary
+        "toyclf.pretrained.processes": 5,
+        "toyclf.pretrained.zero_shot_run": 5,
     },
     "lecture": {
-        # 0 how to read a figure; the experiments that need no figure code
+        # 0 how to read a figure; baselines, robustness, and the per-trial losses the ablations share
         "toyclf.lecture": 0,
         "toyclf.lecture.plots.keys": 0,
         "toyclf.lecture.experiments.comparison": 0,
         "toyclf.lecture.experiments.robustness": 0,
-        # 1 maps and digit figures; the experiments
+        "toyclf.lecture.experiments.per_trial": 0,
+        # 1 maps and digit figures; the estimator's ablations and the suite
         "toyclf.lecture.plots.maps": 1,
         "toyclf.lecture.plots.digits": 1,
-        "toyclf.lecture.experiments.ablations": 1,
+        "toyclf.lecture.experiments.trials": 1,
+        "toyclf.lecture.experiments.noise_sharing": 1,
+        "toyclf.lecture.experiments.loss_and_weighting": 1,
+        "toyclf.lecture.experiments.exact_posterior": 1,
+        "toyclf.lecture.experiments.calibration_settings": 1,
+        "toyclf.lecture.experiments.pruning_maps": 1,
         "toyclf.lecture.experiments.suite": 1,
         "toyclf.lecture.experiments": 1,
         # 2 figures of the experiments, animations

@@ -45,6 +45,8 @@ class DiffusionClassifier(ClassifierMixin, BaseEstimator):
     the same noise draws (t, eps): err(x, c) = mean_n w(t_n) ||eps_n - eps_theta(x_t, t_n, c)||^2,
     and returns p(c | x) = softmax_c(-err(x, c) / temperature + log p(c)). By default each sample
     gets only as many draws as its decision needs (early stopping, at most ``n_trials``).
+    ``DiffusionClassifier(**toyclf.PAPER)`` runs the paper's estimator instead (:mod:`toyclf.paper`
+    says which settings differ and why).
 
     Parameters
     ----------
@@ -78,13 +80,13 @@ class DiffusionClassifier(ClassifierMixin, BaseEstimator):
     learning_rate : float, default=2e-3
         Peak AdamW learning rate, decayed to zero on a cosine.
     n_trials : int, default=256
-        Monte Carlo (t, eps) pairs per class (the same pairs for every class and point): all of
+        Monte Carlo trials (t, eps) per class (the same trials for every class and point): all of
         them with ``pruning=None``, at most this many with early stopping.
     timesteps : {"even", "random"}, default="even"
         Timesteps evenly spaced over [0, T) (the paper's best), in nested order, or drawn at random.
     noise_sampling : {"sobol", "gaussian", "antithetic"}, default="sobol"
         How the shared noise is drawn: randomised quasi-Monte Carlo (scrambled Sobol, the
-        fastest to converge), independent Gaussians (the paper), or antithetic pairs
+        fastest to converge), independent Gaussians (the paper), or antithetic twins (t, +-eps)
         (see :func:`toyclf.plan.make_plan`).
     pruning : "early_stopping", "staged", None or a rule object, default="early_stopping"
         How many trials each sample and class gets. ``"early_stopping"``
@@ -96,16 +98,18 @@ class DiffusionClassifier(ClassifierMixin, BaseEstimator):
         e.g. ``EarlyStopping(error_rate=0.01)``.
     loss : {"l2", "l1", "huber"}, default="l2"
         The denoising error.
-    weighting : {"elbo", "uniform"}, default="elbo"
+    weighting : {"elbo", "uniform", "velocity"}, default="elbo"
         w(t): the ELBO weights (the errors are the negative ELBO: calibrated probabilities at
-        temperature 1, the prior on the right scale) or uniform (the paper's choice for images).
+        temperature 1, the prior on the right scale), uniform (the paper's choice for images), or
+        the weights that make the noise error a velocity error (a plain flow-matching loss; see
+        :func:`toyclf.weighting.timestep_weights`).
     noise_range : (float, float) or None, default=(0.03, 10.0)
         Only timesteps whose noise-to-signal ratio sigma_t / alpha_t (in units of the standardised
         data) lies in this range count (:func:`toyclf.weighting.timestep_weights`).
     temperature : float, default=1.0
         Divides the errors before the softmax, which sets their scale against the log prior. With
         ELBO weights 1 is Bayes' rule on the model's likelihoods; uniform weights give probabilities
-        about five times too flat (on the spirals) until :meth:`calibrate` fits it.
+        far too flat until :meth:`calibrate` fits it (benchmarks/README.md, "Inside the estimator").
     priors : array-like of shape (n_classes,), default=None
         Class prior probabilities p(c); by default the class frequencies in ``y`` (as
         :class:`sklearn.naive_bayes.GaussianNB`).
@@ -130,6 +134,29 @@ class DiffusionClassifier(ClassifierMixin, BaseEstimator):
     plan_seed_ : int, the seed of the prediction plan (fixed at fit, so predictions are repeatable)
     data_bound_ : float, the largest |value| of the standardised data; :meth:`sample` clips x0 to 1.5 times it
 
+    Examples
+    --------
+    >>> from toyclf import PAPER, DiffusionClassifier, make_spirals
+    >>> X, y = make_spirals(n_samples=500, noise=0.2, random_state=0)
+    >>> X_test, y_test = make_spirals(n_samples=500, noise=0.2, random_state=1)
+    >>> clf = DiffusionClassifier(max_iter=500, random_state=0).fit(X, y)  # a few seconds on a CPU
+    >>> clf.predict(X_test[:4]), y_test[:4]
+    (array([1, 1, 0, 0]), array([1, 1, 0, 0]))
+    >>> clf.predict_proba(X_test[:2]).round(2)  # calibrated: the ELBO's errors are log-likelihoods
+    array([[0.01, 0.99],
+           [0.28, 0.72]])
+    >>> clf.score(X_test, y_test) > 0.95
+    True
+
+    The paper's estimator (uniform weights, every class on every trial) decides alike, with
+    flatter probabilities until :meth:`calibrate` fits a temperature:
+
+    >>> paper = DiffusionClassifier(**PAPER, max_iter=500, n_trials=64, random_state=0).fit(X, y)
+    >>> paper.predict_proba(X_test[:2]).round(2)
+    array([[0.29, 0.71],
+           [0.4 , 0.6 ]])
+    >>> paper.score(X_test, y_test) > 0.95
+    True
     """
 
     _parameter_constraints: ClassVar[dict[str, list]] = {

@@ -150,7 +150,7 @@ def add_classifier_arguments(parser: argparse.ArgumentParser, *, item: str = "po
         "--trials",
         type=positive_int,
         default=256,
-        help=f"Monte Carlo (t, eps) pairs per class: the most one {item} gets with early stopping, all of them without",
+        help=f"Monte Carlo trials (t, eps) per class: the most one {item} gets with early stopping, all of them without",
     )
     parser.add_argument(
         "--pruning",

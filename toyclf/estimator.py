@@ -1,7 +1,7 @@
 """The Monte Carlo Bayes estimator of Li et al. (2023): a diffusion model used as a classifier.
 
 For every class c the denoising error estimates the negative ELBO, -log p(x | c) + C (the
-paper's eq. 3), by a Monte Carlo average over N pairs (t_n, eps_n) (eq. 5):
+paper's eq. 3), by a Monte Carlo average over N trials (t_n, eps_n) (eq. 5):
 
     err(x, c) = 1/N sum_n  w(t_n) || eps_n - eps_theta( sqrt(abar_{t_n}) x + sqrt(1 - abar_{t_n}) eps_n, t_n, c ) ||^2
 
@@ -9,10 +9,11 @@ and Bayes' rule (eq. 1) with the errors in place of -log p(x | c) gives the post
 
     p(c | x) = softmax_c( -err(x, c) / temperature + log p(c) ),      prediction: argmax_c p(c | x)
 
-The same N pairs (the *plan*, :mod:`toyclf.plan`) serve every class and every point.
+The same N trials (the *plan*, :mod:`toyclf.plan`) serve every class and every point; a *pair* is
+one (point, class) whose error is estimated.
 
 The computation is written twice. :func:`reference_class_errors` is the paper's Algorithm 1 as
-a lecturer would write it on a slide: a loop over the pairs and the classes. :func:`class_errors`
+a lecturer would write it on a slide: a loop over the trials and the classes. :func:`class_errors`
 is the one the package runs: the same arithmetic over chunks of points and batches of
 (point, class, trial) rows, in stages so that a pruning rule (:mod:`toyclf.pruning`: the paper's
 Algorithm 2, or per-point early stopping) can stop spending trials on settled classes and points.
@@ -69,7 +70,7 @@ def reference_class_errors(
 ) -> Tensor:
     """The paper's Algorithm 1, written plainly: the error of every point under every class.
 
-    For each shared pair (t_n, eps_n) of ``plan``, noise the points once (the forward process,
+    For each shared trial (t_n, eps_n) of ``plan``, noise the points once (the forward process,
     Ho et al. eq. 4), ask the denoiser for every class, and add the weighted error: the Monte
     Carlo estimate of eq. 5 of Li et al. (2023), with weights w(t_n) (1 for ``"uniform"``, the
     paper's). [B, ...] raw inputs -> [B, K] float32, lower is likelier (-log p(x | c) + C, eq. 3).
@@ -98,12 +99,12 @@ def pair_losses(
     plan: TrialPlan,
     *,
     loss: str = "l2",
-    batch_size: int = 4096,
+    eval_batch_size: int = 4096,
 ) -> Tensor:
     """The loss of P (point, class) pairs on every trial of ``plan``: [P] x [N] -> [P, N].
 
     ``x0`` is [b, *S] encoded points, ``points`` [P] indexes it and ``labels`` [P] are the class
-    ids. The P * N rows are enumerated in order and sent to the denoiser ``batch_size`` at a time,
+    ids. The P * N rows are enumerated in order and sent to the denoiser ``eval_batch_size`` at a time,
     so memory stays bounded however many pairs and trials there are. Every pair sees the same
     (t_n, eps_n): the noisy input of a point on trial n is the same under every class.
     """
@@ -112,8 +113,8 @@ def pair_losses(
     all_t, all_noise = plan.timesteps.to(device), plan.noise.to(device)
     points, labels = points.to(device), labels.to(device)
     losses = torch.empty(P * N, device=device)  # [P*N]
-    for start in range(0, P * N, batch_size):
-        rows = torch.arange(start, min(start + batch_size, P * N), device=device)  # [M]
+    for start in range(0, P * N, eval_batch_size):
+        rows = torch.arange(start, min(start + eval_batch_size, P * N), device=device)  # [M]
         pair, n = rows // N, rows % N  # [M] each
         t, noise = all_t[n], all_noise[n]  # [M], [M, *S]
         x_t = denoiser.schedule.add_noise(x0[points[pair]], noise, t)  # [M, *S]
@@ -125,14 +126,16 @@ def pair_losses(
 DEFAULT_BATCH_SIZE = 4096  # rows per call of a denoiser that does not say (the toy MLP: a few MB)
 
 
-def resolve_batch_size(denoiser: Denoiser, batch_size: int | None) -> int:
-    """``batch_size``, else the denoiser's own (``denoiser.batch_size``: a pretrained one measures
+def resolve_eval_batch_size(denoiser: Denoiser, eval_batch_size: int | None) -> int:
+    """``eval_batch_size``, else the denoiser's own (``denoiser.eval_batch_size``: a pretrained one measures
     what fills its GPU), else :data:`DEFAULT_BATCH_SIZE`."""
-    if batch_size is None:
-        return getattr(denoiser, "batch_size", DEFAULT_BATCH_SIZE)
-    if not is_int(batch_size):
-        raise ValueError(f"batch_size must be a positive int or None (the denoiser's own); got {batch_size!r}.")
-    return int(batch_size)
+    if eval_batch_size is None:
+        return getattr(denoiser, "eval_batch_size", DEFAULT_BATCH_SIZE)
+    if not is_int(eval_batch_size):
+        raise ValueError(
+            f"eval_batch_size must be a positive int or None (the denoiser's own); got {eval_batch_size!r}."
+        )
+    return int(eval_batch_size)
 
 
 # How many points the fast path scores together (a chunk). Two limits, the smaller wins:
@@ -144,11 +147,11 @@ BATCHES_PER_FIRST_STAGE = 16
 many denoiser batches: the batches stay full, and the denoiser busy, as pruning thins them."""
 
 
-def points_per_chunk(n_classes: int, stage_ends: Sequence[int], batch_size: int) -> int:
+def points_per_chunk(n_classes: int, stage_ends: Sequence[int], eval_batch_size: int) -> int:
     """The number of points scored together: as many as fill :data:`BATCHES_PER_FIRST_STAGE`
-    batches of ``batch_size`` rows in the first stage, at most as many as fit their loss table
+    batches of ``eval_batch_size`` rows in the first stage, at most as many as fit their loss table
     in :data:`LOSS_TABLE_BYTES`, at least one."""
-    to_fill_batches = BATCHES_PER_FIRST_STAGE * batch_size // (n_classes * stage_ends[0])
+    to_fill_batches = BATCHES_PER_FIRST_STAGE * eval_batch_size // (n_classes * stage_ends[0])
     to_fit_memory = LOSS_TABLE_BYTES // (8 * n_classes * stage_ends[-1])
     return max(1, min(to_fill_batches, to_fit_memory))
 
@@ -158,14 +161,14 @@ class ChunkScoring:
     """One call's settings, fixed before the first chunk of points is scored."""
 
     denoiser: Denoiser
-    plan: TrialPlan  # N shared (t, eps) pairs
+    plan: TrialPlan  # N shared trials (t, eps)
     classes: Tensor  # [K] label ids
     weights: Tensor  # [N] float64, w(t_n) times the plan's importance weights
     rule: FixedTrials | StagedElimination | EarlyStopping
     stage_ends: list[int]  # cumulative trials after each stage, from the rule
     offsets: Tensor  # [K] float64, -temperature * log p(c): what the rule compares besides the errors
     loss: str
-    batch_size: int  # rows (point, class, trial) per denoiser call
+    eval_batch_size: int  # rows (point, class, trial) per denoiser call
 
 
 def _score_chunk(scoring: ChunkScoring, x0: Tensor) -> tuple[Tensor, Tensor]:
@@ -173,7 +176,7 @@ def _score_chunk(scoring: ChunkScoring, x0: Tensor) -> tuple[Tensor, Tensor]:
 
     Stage s evaluates the still-active (point, class) pairs on trials stage_ends[s-1] ..
     stage_ends[s] of the plan, then the rule prunes. A class dropped after n_k trials is carried
-    to the end by its paired difference to the point's reference class r (the one that ran
+    to the end by its paired difference to the point's anchor class r (the one that ran
     longest, best first), a control variate: err_k = err_r + 1/n_k sum_{n <= n_k} (l_nk - l_nr).
     Classes that ran to the end keep their plain mean: with every trial for every class, the
     errors of :func:`reference_class_errors`.
@@ -195,7 +198,7 @@ def _score_chunk(scoring: ChunkScoring, x0: Tensor) -> tuple[Tensor, Tensor]:
             scoring.classes[pairs[:, 1]],
             scoring.plan[start:end],
             loss=scoring.loss,
-            batch_size=scoring.batch_size,
+            eval_batch_size=scoring.eval_batch_size,
         )  # [P, n_s]
         losses[pairs[:, 0], pairs[:, 1], start:end] = stage_losses.double().cpu() * scoring.weights[start:end]
         counts[active] = end
@@ -205,11 +208,11 @@ def _score_chunk(scoring: ChunkScoring, x0: Tensor) -> tuple[Tensor, Tensor]:
 
     own = losses.sum(-1) / counts  # [b, K] plain means
     longest = counts == counts.max(1, keepdim=True).values  # [b, K]
-    reference = (own + offsets).masked_fill(~longest, torch.inf).argmin(1)  # [b]
+    anchor = (own + offsets).masked_fill(~longest, torch.inf).argmin(1)  # [b], the control variate's class
     rows = torch.arange(b)
-    reference_cumsum = losses[rows, reference].cumsum(-1)  # [b, n]
-    reference_then = reference_cumsum.gather(1, counts - 1) / counts  # [b, K] its mean on each pair's trials
-    errors = own + (own[rows, reference][:, None] - reference_then)  # [b, K]
+    anchor_cumsum = losses[rows, anchor].cumsum(-1)  # [b, n]
+    anchor_then = anchor_cumsum.gather(1, counts - 1) / counts  # [b, K] its mean on each pair's trials
+    errors = own + (own[rows, anchor][:, None] - anchor_then)  # [b, K]
     return errors, counts
 
 
@@ -225,7 +228,7 @@ def class_errors(
     pruning: str | FixedTrials | StagedElimination | EarlyStopping | None = None,
     log_prior: Tensor | None = None,
     temperature: float = 1.0,
-    batch_size: int | None = None,
+    eval_batch_size: int | None = None,
     num_threads: int | None = None,
     progress: bool = False,
     return_trials: bool = False,
@@ -239,12 +242,17 @@ def class_errors(
     Lower is better: it estimates -log p(x | c) up to a constant (exactly so with ``"elbo"``).
     Errors that are not finite are refused (:func:`check_finite_errors`), never ranked.
 
+    The defaults are the paper's estimator (l2, uniform weights over every timestep, every
+    trial: ``toyclf.paper.PAPER_ESTIMATOR``), the same as the zero-shot command's;
+    :class:`~toyclf.classifier.DiffusionClassifier` defaults to ELBO weights over a band of noise
+    levels and early stopping, chosen on low-dimensional data (:mod:`toyclf.paper` says why).
+
     ``pruning`` spends fewer trials where the answer is settled: None (every pair gets the whole
     plan), ``"staged"`` / :class:`StagedElimination` (Algorithm 2) or ``"early_stopping"`` /
     :class:`EarlyStopping` (a sequential test per point). Their decisions compare
     err(x, c) - temperature * log p(c), what :func:`log_posterior` compares, given ``log_prior``
-    [K] and ``temperature``. ``batch_size``: rows (point, class, trial) per denoiser call; None:
-    the denoiser's own ``batch_size`` (a pretrained one measures what fills its GPU), else 4096.
+    [K] and ``temperature``. ``eval_batch_size``: rows (point, class, trial) per denoiser call; None:
+    the denoiser's own ``eval_batch_size`` (a pretrained one measures what fills its GPU), else 4096.
     With ``return_trials=True`` also returns the number of trials
     (denoiser evaluations) each (point, class) pair received, [B, K] long. ``num_threads``: CPU
     threads while scoring (None: torch's setting; :func:`toyclf.utils.threads.threads_for_load`).
@@ -268,7 +276,7 @@ def class_errors(
     weights = trial_weights(denoiser.schedule, plan, weighting, noise_range=noise_range)  # [N] float64
 
     stage_ends = rule.stage_ends(len(plan))
-    batch_size = resolve_batch_size(denoiser, batch_size)
+    eval_batch_size = resolve_eval_batch_size(denoiser, eval_batch_size)
     scoring = ChunkScoring(
         denoiser=denoiser,
         plan=plan,
@@ -278,9 +286,9 @@ def class_errors(
         stage_ends=stage_ends,
         offsets=offsets,
         loss=loss,
-        batch_size=batch_size,
+        eval_batch_size=eval_batch_size,
     )
-    chunk_size = points_per_chunk(K, stage_ends, batch_size)
+    chunk_size = points_per_chunk(K, stage_ends, eval_batch_size)
     errors, trials = torch.empty(len(x), K), torch.empty(len(x), K, dtype=torch.long)  # [B, K] each
     with torch_threads(num_threads), tqdm(total=len(x), desc="classifying", disable=not progress, leave=False) as bar:
         for start in range(0, len(x), chunk_size):

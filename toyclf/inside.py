@@ -18,7 +18,13 @@ from toyclf.classifier import DiffusionClassifier
 from toyclf.cli import add_output_arguments, command, command_parser, grid_int, output_folder, positive_int, seed_int
 from toyclf.data import make_spirals
 from toyclf.denoisers.oracle import GaussianMixtureOracle
-from toyclf.lecture.experiments import ablations
+from toyclf.lecture.experiments.calibration_settings import calibration_settings
+from toyclf.lecture.experiments.exact_posterior import oracle_against_exact, posterior_gap
+from toyclf.lecture.experiments.loss_and_weighting import loss_and_weighting_accuracy
+from toyclf.lecture.experiments.noise_sharing import shared_against_independent_noise
+from toyclf.lecture.experiments.per_trial import TrialScheme
+from toyclf.lecture.experiments.pruning_maps import pruning_maps
+from toyclf.lecture.experiments.trials import accuracy_against_trials, single_timestep_accuracy
 from toyclf.lecture.plots import ablations as ablation_plots
 from toyclf.lecture.plots import maps
 from toyclf.pruning import StagedElimination
@@ -57,13 +63,11 @@ def main(argv: Sequence[str] | None = None) -> int:
 
     timesteps = list(range(0, clf.n_timesteps, clf.n_timesteps // 20))
     seeds = [args.seed + i for i in range(PLAN_SEEDS)]
-    single = ablations.single_timestep_accuracy(denoiser, x, y, timesteps, seeds=seeds)  # [seeds, len(timesteps)]
-    curves = ablations.accuracy_against_trials(
-        denoiser, x, y, TRIAL_SIZES, fixed_timesteps=(100, 500, 900), seeds=seeds
-    )
-    shared = curves[ablations.TrialScheme(noise_sampling="gaussian")]  # the same plans as shared noise
-    noise = ablations.shared_against_independent_noise(denoiser, x, y, TRIAL_SIZES, seeds=seeds, shared_curve=shared)
-    losses = ablations.loss_and_weighting_accuracy(denoiser, x, y, 64, seeds=seeds)
+    single = single_timestep_accuracy(denoiser, x, y, timesteps, seeds=seeds)  # [seeds, len(timesteps)]
+    curves = accuracy_against_trials(denoiser, x, y, TRIAL_SIZES, fixed_timesteps=(100, 500, 900), seeds=seeds)
+    shared = curves[TrialScheme(noise_sampling="gaussian")]  # the same plans as shared noise
+    noise = shared_against_independent_noise(denoiser, x, y, TRIAL_SIZES, seeds=seeds, shared_curve=shared)
+    losses = loss_and_weighting_accuracy(denoiser, x, y, 64, seeds=seeds)
     mean = single.mean(0)
     print(f"accuracy from one timestep, mean of {len(seeds)} noise seeds: best t = {timesteps[int(np.argmax(mean))]}")
     print(f"  {dict(zip(timesteps, np.round(mean, 4).tolist(), strict=True))}")
@@ -76,10 +80,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     scores = ", ".join(f"{ablation_plots.scoring_label(k)} {v.mean():.4f}" for k, v in losses.items())
     print(f"loss and weighting, 64 trials, mean of {len(seeds)} plans: {scores}")
 
-    oracle = ablations.oracle_against_exact(GaussianMixtureOracle.ring(), seed=args.seed)
+    oracle = oracle_against_exact(GaussianMixtureOracle.ring(), seed=args.seed)
     for key, ratio in oracle["estimates"].items():
         slope = np.polyfit(oracle["exact"], ratio, 1)[0]
-        gap = ablations.posterior_gap(ratio, oracle["exact"])
+        gap = posterior_gap(ratio, oracle["exact"])
         print(f"oracle, {ablation_plots.estimate_label(key)}: mean |p - p_exact| = {gap:.4f}, slope {slope:.3f}")
 
     X_cal, y_cal, X_eval, y_eval = (
@@ -88,7 +92,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         X_test[args.n_test :],
         y_test[args.n_test :],
     )
-    calibration = ablations.calibration_settings(clf, X_cal, y_cal, X_eval, y_eval, n_bins=CALIBRATION_BINS)
+    calibration = calibration_settings(clf, X_cal, y_cal, X_eval, y_eval, n_bins=CALIBRATION_BINS)
     for setting, entry in calibration.items():
         label = ablation_plots.calibration_label(setting)
         print(f"calibration, {label} ({entry['temperature']:.3f}): ECE {entry['ece']:.4f}")
@@ -96,10 +100,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     clf4, X4 = spirals_classifier(4, 3000, args.steps, args.seed, not args.quiet)
     xx, yy, grid = maps.make_grid(X4, args.grid)
     rules = (None, StagedElimination((32, 256), (2, 1)), "early_stopping")  # Algorithm 1, Algorithm 2, per point
-    rule_maps = ablations.pruning_maps(clf4, grid, rules)
-    reference = rule_maps[None]["proba"].argmax(1)  # every class on every trial
+    rule_maps = pruning_maps(clf4, grid, rules)
+    every_trial = rule_maps[None]["proba"].argmax(1)  # the decisions with every class on every trial
     for rule, entry in rule_maps.items():
-        agreement = (entry["proba"].argmax(1) == reference).mean()
+        agreement = (entry["proba"].argmax(1) == every_trial).mean()
         name = ablation_plots.pruning_label(rule, clf4.n_trials)
         print(f"4-arm map, {name}: {entry['evaluations'].mean():.1f} evaluations / point, agreement {agreement:.4f}")
 

@@ -1,4 +1,4 @@
-"""The plan: the N (t, eps) pairs on which every class and every point is scored.
+"""The plan: the N trials (t, eps) on which every class and every point is scored.
 
 One plan is drawn from a seeded CPU generator and shared by every class and every point (Li et
 al. 2023, Algorithm 1 and section 3.2: every class is scored on the same (t_i, eps_i)): classes
@@ -36,7 +36,7 @@ def check_choice(name: str, value: str, choices: Sequence[str]) -> None:
 
 @dataclass(frozen=True)
 class TrialPlan:
-    """The N (t, eps) pairs every class and every point is scored on, in nested order."""
+    """The N trials (t, eps) every class and every point is scored on, in nested order."""
 
     timesteps: Tensor  # [N] long
     noise: Tensor  # [N, *S]
@@ -95,7 +95,7 @@ def sobol_normal(n: int, shape: tuple[int, ...], *, seed: int = 0) -> Tensor:
     Sobol points u in [0, 1)^(D+1) go through the inverse normal CDF. Coordinate 0 of the
     unscrambled sequence follows :func:`van_der_corput_order`, the order of
     :func:`nested_timesteps`; it is dropped here and its place is taken by the timestep, so the
-    (t, eps) pairs of every 2^k prefix form a scrambled net: each 1/2^k quantile bin of every
+    trials (t, eps) of every 2^k prefix form a scrambled net: each 1/2^k quantile bin of every
     coordinate holds one point, and so does every box of the same volume in (t, eps_j).
     [n, *shape]
     """
@@ -119,7 +119,7 @@ def make_plan(
     timestep_density: Tensor | None = None,
     seed: int = 0,
 ) -> TrialPlan:
-    """Draw the shared plan of ``n_trials`` (t, eps) pairs for ``denoiser``.
+    """Draw the shared plan of ``n_trials`` trials (t, eps) for ``denoiser``.
 
     ``timesteps="even"`` (the paper's best choice) spaces t evenly over [0, T), centred in their
     bins, in nested (van der Corput) order; ``"random"`` draws t uniformly.
@@ -127,11 +127,11 @@ def make_plan(
     ``noise_sampling`` says how eps ~ N(0, I) is drawn:
 
     - ``"sobol"`` (default): randomised quasi-Monte Carlo, :func:`sobol_normal`. The (t, eps)
-      pairs fill the space far more evenly than independent draws and the estimate converges
+      trials fill the space far more evenly than independent draws and the estimate converges
       faster (on the spirals, 64 Sobol trials agree with the 8000-trial decision map about as
       well as 256 Gaussian ones).
     - ``"gaussian"``: independent draws, as in the paper.
-    - ``"antithetic"``: pairs (t, eps), (t, -eps), which cancel the part of the loss difference
+    - ``"antithetic"``: trials in twos, (t, eps) and (t, -eps), which cancel the part of the loss difference
       that is linear in eps (an odd ``n_trials`` leaves the last trial unpaired).
 
     ``timestep_density`` [T] importance-samples the timesteps: t is spread evenly (or drawn)

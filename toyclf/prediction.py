@@ -37,22 +37,28 @@ def _broadcast(scale: Tensor, like: Tensor) -> Tensor:
     return scale.to(like.device, like.dtype).reshape(-1, *([1] * (like.ndim - 1)))
 
 
-def prediction_target(x0: Tensor, noise: Tensor, alpha: Tensor, sigma: Tensor, prediction_type: str) -> Tensor:
-    """What a network of ``prediction_type`` is trained to output for x_t = alpha x0 + sigma noise:
-    eps, alpha eps - sigma x0, or eps - x0. ``x0``, ``noise`` [M, *S]; ``alpha``, ``sigma`` [M]."""
+def prediction_target(
+    x0: Tensor, noise: Tensor, signal_scale: Tensor, noise_scale: Tensor, prediction_type: str
+) -> Tensor:
+    """What a network of ``prediction_type`` is trained to output for x_t = alpha x0 + sigma noise
+    (alpha = ``signal_scale``, sigma = ``noise_scale``, [M] each): eps, alpha eps - sigma x0, or
+    eps - x0. ``x0``, ``noise`` [M, *S]."""
     if check_prediction_type(prediction_type) == "epsilon":
         return noise
     if prediction_type == "velocity":
         return noise - x0
-    return _broadcast(alpha, x0) * noise - _broadcast(sigma, x0) * x0
+    return _broadcast(signal_scale, x0) * noise - _broadcast(noise_scale, x0) * x0
 
 
-def epsilon_from_prediction(output: Tensor, x_t: Tensor, alpha: Tensor, sigma: Tensor, prediction_type: str) -> Tensor:
+def epsilon_from_prediction(
+    output: Tensor, x_t: Tensor, signal_scale: Tensor, noise_scale: Tensor, prediction_type: str
+) -> Tensor:
     """The noise eps_hat implied by a network's ``output`` at x_t (the formulas of the module
-    docstring). ``output``, ``x_t`` [M, *S]; ``alpha``, ``sigma`` [M] -> [M, *S], in output's dtype."""
+    docstring, alpha = ``signal_scale``, sigma = ``noise_scale``). ``output``, ``x_t`` [M, *S];
+    the scales [M] -> [M, *S], in output's dtype."""
     if check_prediction_type(prediction_type) == "epsilon":
         return output
-    a, s = _broadcast(alpha, output), _broadcast(sigma, output)
+    a, s = _broadcast(signal_scale, output), _broadcast(noise_scale, output)
     x_t = x_t.to(output.dtype)
     if prediction_type == "velocity":
         return (x_t + a * output) / (a + s)

@@ -69,36 +69,36 @@ def _positive_ints(name: str, values: Sequence[int]) -> tuple[int, ...]:
 
 @dataclass(frozen=True)
 class StagedElimination:
-    """The paper's Algorithm 2: score every class on ``n_samples[0]`` trials, keep the
-    ``to_keep[0]`` best, score the survivors on trials up to ``n_samples[1]``, keep
-    ``to_keep[1]``, and so on. ``n_samples`` counts trials cumulatively, as in the paper's code
-    (CIFAR-10: ``n_samples=(50, 500), to_keep=(5, 1)``, 10 x 50 + 5 x 450 = 2,750 evaluations;
-    ImageNet: ``(50, 100, 500, 1000), (500, 50, 10, 1)``, 100,000). With the nested plan every
-    stage reuses all earlier trials, so these counts are exact (the official code's timestep
-    grids do not nest, and it evaluates more).
+    """The paper's Algorithm 2: score every class on ``trials[0]`` trials, keep the
+    ``to_keep[0]`` best, score the survivors on trials up to ``trials[1]``, keep ``to_keep[1]``,
+    and so on. ``trials`` counts trials cumulatively, as the paper's code counts its
+    ``n_samples`` (CIFAR-10: ``trials=(50, 500), to_keep=(5, 1)``, 10 x 50 + 5 x 450 = 2,750
+    evaluations; ImageNet: ``(50, 100, 500, 1000), (500, 50, 10, 1)``, 100,000). With the nested
+    plan every stage reuses all earlier trials, so these counts are exact (the official code's
+    timestep grids do not nest, and it evaluates more).
     """
 
-    n_samples: tuple[int, ...] = (50, 500)
-    to_keep: tuple[int, ...] = (5, 1)
+    trials: tuple[int, ...] = (50, 500)  # cumulative trials at the end of each stage
+    to_keep: tuple[int, ...] = (5, 1)  # classes kept after each stage
 
     def __post_init__(self) -> None:
-        n_samples, to_keep = _positive_ints("n_samples", self.n_samples), _positive_ints("to_keep", self.to_keep)
-        if len(n_samples) != len(to_keep):
-            raise ValueError(f"n_samples and to_keep must have the same length; got {n_samples} and {to_keep}.")
-        if any(b <= a for a, b in pairwise(n_samples)):
-            raise ValueError(f"n_samples must increase (they count trials cumulatively); got {n_samples}.")
+        trials, to_keep = _positive_ints("trials", self.trials), _positive_ints("to_keep", self.to_keep)
+        if len(trials) != len(to_keep):
+            raise ValueError(f"trials and to_keep must have the same length; got {trials} and {to_keep}.")
+        if any(b <= a for a, b in pairwise(trials)):
+            raise ValueError(f"trials must increase (they count trials cumulatively); got {trials}.")
         if any(b > a for a, b in pairwise(to_keep)):
             raise ValueError(f"to_keep must not increase from stage to stage; got {to_keep}.")
-        object.__setattr__(self, "n_samples", n_samples)
+        object.__setattr__(self, "trials", trials)
         object.__setattr__(self, "to_keep", to_keep)
 
     def stage_ends(self, n_trials: int) -> list[int]:
-        if self.n_samples[-1] > n_trials:
+        if self.trials[-1] > n_trials:
             raise ValueError(
-                f"StagedElimination(n_samples={self.n_samples}) needs a plan of at least "
-                f"{self.n_samples[-1]} trials; got {n_trials}."
+                f"StagedElimination(trials={self.trials}) needs a plan of at least "
+                f"{self.trials[-1]} trials; got {n_trials}."
             )
-        return list(self.n_samples)
+        return list(self.trials)
 
     def prune(self, stage: Stage) -> Tensor:
         scores = stage.scores()  # [b, K]
@@ -131,7 +131,8 @@ class EarlyStopping:
     Consecutive blocks of the nested plan are evenly spaced in t and, with Sobol noise, each is a
     scrambled net; together they are negatively correlated, so s / sqrt(R) overstates the error
     of the mean and the test is conservative (batch means rather than the independent-trials
-    formula, which ignores stratification and overstates it 2.5 to 5 times on the spirals). A
+    formula, which ignores the stratification and overstates the error several times over:
+    benchmarks/README.md, "Other measurements"). A
     point that reaches the end of the plan is decided by all its trials, exactly as with a fixed
     number of trials.
 

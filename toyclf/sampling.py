@@ -5,8 +5,8 @@ point (Ho et al. 2020, eq. 15), then take one step of their own, side by side be
 
     x0_hat  = ( x_t - sqrt(1 - abar_t) eps_theta(x_t, t, c) ) / sqrt(abar_t),   clipped to [-clip, clip]
 
-    ddpm_step: x_{t-1} = ( sqrt(abar_{t-1}) beta_t x0_hat + sqrt(alpha_t) (1 - abar_{t-1}) x_t ) / (1 - abar_t)
-                         + sigma_t z,   sigma_t^2 = beta_t (1 - abar_{t-1}) / (1 - abar_t),   z ~ N(0, I)
+    ddpm_step: x_{t-1} = ( sqrt(abar_{t-1}) beta_t x0_hat + sqrt(1 - beta_t) (1 - abar_{t-1}) x_t ) / (1 - abar_t)
+                         + std_t z,   std_t^2 = beta_t (1 - abar_{t-1}) / (1 - abar_t),   z ~ N(0, I)
                (Ho et al. 2020, their sampling algorithm in its posterior-mean form, eqs. 6-7; every one of the T steps)
     ddim_step: x_s     = sqrt(abar_s) x0_hat + sqrt(1 - abar_s) eps_theta(x_t, t, c)
                (Song et al. 2021, eq. 12 with eta = 0: deterministic; ``n_steps`` evenly spaced steps)
@@ -31,10 +31,13 @@ from toyclf.utils.validation import is_int
 METHODS = ("ddpm", "ddim", "euler")
 
 
-def predict_x0(x_t: Tensor, eps: Tensor, alpha_t: Tensor, sigma_t: Tensor, clip: float | None = None) -> Tensor:
-    """x0_hat = (x_t - sigma_t eps) / alpha_t (Ho et al. eq. 15 on DDPM's path, alpha = sqrt(abar),
-    sigma = sqrt(1 - abar)), clipped to [-clip, clip]. [n, *S]"""
-    x0_hat = (x_t - sigma_t * eps) / alpha_t
+def predict_x0(
+    x_t: Tensor, eps: Tensor, signal_scale: Tensor, noise_scale: Tensor, clip: float | None = None
+) -> Tensor:
+    """x0_hat = (x_t - sigma_t eps) / alpha_t, with the path's scales alpha_t = ``signal_scale`` and
+    sigma_t = ``noise_scale`` (Ho et al. eq. 15 on DDPM's path, alpha_t = sqrt(abar_t), sigma_t =
+    sqrt(1 - abar_t)), clipped to [-clip, clip]. [n, *S]"""
+    x0_hat = (x_t - noise_scale * eps) / signal_scale
     return x0_hat if clip is None else x0_hat.clamp(-clip, clip)
 
 
@@ -47,13 +50,14 @@ def ddpm_step(x_t: Tensor, x0_hat: Tensor, t: int, abar: Tensor, betas: Tensor, 
     return mean + std * z
 
 
-def ddim_step(x0_hat: Tensor, eps: Tensor, alpha_s: Tensor, sigma_s: Tensor) -> Tensor:
-    """One deterministic step to an earlier time s: x_s = alpha_s x0_hat + sigma_s eps (Song et
-    al. eq. 12, eta = 0): the clean estimate noised again with the model's own eps. [n, *S]
+def ddim_step(x0_hat: Tensor, eps: Tensor, signal_scale: Tensor, noise_scale: Tensor) -> Tensor:
+    """One deterministic step to an earlier time s: x_s = alpha_s x0_hat + sigma_s eps, with the
+    path's scales at s, alpha_s = ``signal_scale`` and sigma_s = ``noise_scale`` (Song et al. eq. 12,
+    eta = 0): the clean estimate noised again with the model's own eps. [n, *S]
 
     On rectified flow this is Euler's step of the flow ODE: x_s - x_t = (sigma_s - sigma_t)
     (eps - x0_hat) = (sigma_s - sigma_t) v_hat, since both points lie on the same straight line."""
-    return alpha_s * x0_hat + sigma_s * eps
+    return signal_scale * x0_hat + noise_scale * eps
 
 
 @torch.no_grad()
@@ -89,7 +93,7 @@ def sample(
     device, schedule = denoiser.device, denoiser.schedule
     labels = torch.as_tensor(labels, dtype=torch.long).to(device)
     abar, betas = schedule.alphas_cumprod.to(device), schedule.betas.to(device)  # [T] each, float64
-    alphas, sigmas = schedule.alphas.to(device), schedule.sigmas.to(device)  # [T] each, float64
+    signal, noise = schedule.signal_scale.to(device), schedule.noise_scale.to(device)  # [T] each: alpha_t, sigma_t
     generator = torch.Generator().manual_seed(int(seed))
 
     def gaussian() -> Tensor:  # [n, *S], drawn on the CPU, then moved
@@ -97,7 +101,7 @@ def sample(
 
     def denoise(x_t: Tensor, t: int) -> tuple[Tensor, Tensor]:  # eps_theta and x0_hat, [n, *S] each
         eps = denoiser.predict_noise(x_t.float(), torch.full_like(labels, t), labels).double()
-        return eps, predict_x0(x_t, eps, alphas[t], sigmas[t], clip)
+        return eps, predict_x0(x_t, eps, signal[t], noise[t], clip)
 
     x = gaussian().double()  # x_T ~ N(0, I)
     each_step(schedule.num_timesteps, x.float())
@@ -113,6 +117,6 @@ def sample(
     steps = torch.linspace(schedule.num_timesteps - 1, 0, min(n_steps, schedule.num_timesteps)).round().long().tolist()
     for t, s in zip(tqdm(steps, desc="sampling", disable=not progress, leave=False), [*steps[1:], None], strict=True):
         eps, x0_hat = denoise(x, t)
-        x = x0_hat if s is None else ddim_step(x0_hat, eps, alphas[s], sigmas[s])
+        x = x0_hat if s is None else ddim_step(x0_hat, eps, signal[s], noise[s])
         each_step(0 if s is None else s, x.float())
     return x.float()

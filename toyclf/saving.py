@@ -31,6 +31,7 @@ CHECKPOINT_KIND = "DiffusionClassifier"
 
 
 RULES = {rule.__name__: rule for rule in (FixedTrials, StagedElimination, EarlyStopping)}  # savable pruning objects
+RENAMED_FIELDS = {"StagedElimination": {"n_samples": "trials"}}  # old field name -> new, read from older files
 
 
 def encode_setting(name: str, value: Any, *, strict: bool = True) -> Any:
@@ -57,7 +58,11 @@ def decode_setting(name: str, value: Any) -> Any:
     """The parameter value that :func:`encode_setting` wrote as ``value``."""
     if name == "pruning" and isinstance(value, dict):
         fields = dict(value)
-        return RULES[fields.pop("rule")](**fields)
+        rule = fields.pop("rule")
+        for old, new in RENAMED_FIELDS.get(rule, {}).items():  # files written before a field was renamed
+            if old in fields:
+                fields[new] = fields.pop(old)
+        return RULES[rule](**fields)
     return value
 
 
@@ -90,7 +95,7 @@ def save_classifier(clf: Any, path: str | os.PathLike) -> Path:
         "loss_curve": list(clf.loss_curve_),
         "denoiser_config": clf.denoiser_.config,
         "alphas_cumprod": clf.denoiser_.schedule.alphas_cumprod,
-        "sigmas": clf.denoiser_.schedule.sigmas,  # rectified flow's schedule is its sigmas
+        "sigmas": clf.denoiser_.schedule.noise_scale,  # rectified flow's schedule is its sigmas
         "state_dict": {k: v.detach().cpu() for k, v in clf.denoiser_.state_dict().items()},
     }
     return save_checkpoint(payload, path, kind=CHECKPOINT_KIND)

@@ -11,6 +11,10 @@ Stable Diffusion 3). What the classifier needs from a path is its signal-to-nois
 SNR_t = alpha_t^2 / sigma_t^2: two paths with the same SNR_t differ only by the scale
 alpha_t + sigma_t of x_t, so both are also described by abar_t = SNR_t / (1 + SNR_t), the
 ``alphas_cumprod`` of the variance-preserving path with the same noise levels.
+
+Names: alpha_t and sigma_t are the path's scales, :attr:`NoiseSchedule.signal_scale` and
+:attr:`NoiseSchedule.noise_scale`; abar_t is ``alphas_cumprod``, as diffusers calls it. DDPM's
+own alpha_t = 1 - beta_t (diffusers' ``alphas``) is never used here: ``betas`` gives beta_t.
 """
 
 from __future__ import annotations
@@ -41,7 +45,7 @@ class NoiseSchedule:
         if not (torch.all(abar > 0) and torch.all(abar < 1) and torch.all(abar[1:] < abar[:-1])):
             raise ValueError("alphas_cumprod must be strictly decreasing and inside (0, 1).")
         self.alphas_cumprod = abar  # [T], float64 on the CPU
-        self._alphas, self._sigmas = abar.sqrt(), (1 - abar).sqrt()  # [T] each: alpha_t, sigma_t of the path
+        self._signal, self._noise = abar.sqrt(), (1 - abar).sqrt()  # [T] each: alpha_t, sigma_t of the path
 
     # --- constructors -------------------------------------------------------------------
     @classmethod
@@ -109,18 +113,20 @@ class NoiseSchedule:
         return 1 - self.alphas_cumprod / previous
 
     @property
-    def alphas(self) -> Tensor:
-        """alpha_t, the scale of the signal in x_t (sqrt(abar_t) on DDPM's path). Shape [T], float64."""
-        return self._alphas
+    def signal_scale(self) -> Tensor:
+        """alpha_t, the scale of the signal in x_t (sqrt(abar_t) on DDPM's path; not DDPM's
+        ``alphas`` = 1 - beta_t, which toyclf never names). Shape [T], float64."""
+        return self._signal
 
     @property
-    def sigmas(self) -> Tensor:
-        """sigma_t, the scale of the noise in x_t (sqrt(1 - abar_t) on DDPM's path). Shape [T], float64."""
-        return self._sigmas
+    def noise_scale(self) -> Tensor:
+        """sigma_t, the scale of the noise in x_t (sqrt(1 - abar_t) on DDPM's path; rectified flow's
+        ``sigmas`` in diffusers). Shape [T], float64."""
+        return self._noise
 
     def scales(self, t: Tensor) -> tuple[Tensor, Tensor]:
         """alpha_t and sigma_t at the timesteps ``t`` [M] (long), on t's device: [M] each, float64."""
-        return self._alphas.to(t.device)[t], self._sigmas.to(t.device)[t]
+        return self._signal.to(t.device)[t], self._noise.to(t.device)[t]
 
     @property
     def snr(self) -> Tensor:
@@ -145,8 +151,9 @@ class NoiseSchedule:
         w_t = -T/2 d lambda / dt, the derivative taken by central differences (one-sided at the two
         ends). The softmax of the weighted mean errors is then the Bayes posterior at temperature 1.
         (The discrete-time DDPM bound, w_t = T (SNR(t-1) / SNR(t) - 1) / 2, converges to the same
-        weights as T grows; at T = 1000 on a linear schedule its log-likelihood ratios are 1.7 % too
-        steep against the exact ones of a Gaussian mixture, these 0.04 %.) Shape [T], float64.
+        weights as T grows; at T = 1000 its log-likelihood ratios on a Gaussian mixture are
+        measurably steeper than the exact ones, these much closer: benchmarks/README.md, "Inside
+        the estimator".) Shape [T], float64.
         """
         lam = self.log_snr
         slope = torch.cat([lam[1:2] - lam[:1], (lam[2:] - lam[:-2]) / 2, lam[-1:] - lam[-2:-1]])  # d lambda / dt
@@ -185,7 +192,7 @@ class RectifiedFlowSchedule(NoiseSchedule):
             raise ValueError("sigmas must be strictly increasing and inside (0, 1).")
         alpha = 1 - sigma
         super().__init__(alpha.square() / (alpha.square() + sigma.square()))
-        self._alphas, self._sigmas = alpha, sigma  # [T] each, float64 on the CPU: the straight path itself
+        self._signal, self._noise = alpha, sigma  # [T] each, float64 on the CPU: the straight path itself
 
     @classmethod
     def linear(cls, num_timesteps: int = 1000, *, shift: float = 1.0) -> RectifiedFlowSchedule:
@@ -224,9 +231,9 @@ class RectifiedFlowSchedule(NoiseSchedule):
 
     def add_noise(self, x0: Tensor, noise: Tensor, t: Tensor) -> Tensor:
         """x_t = (1 - sigma_t) x_0 + sigma_t eps. ``x0`` and ``noise`` [B, *S], ``t`` [B] long."""
-        sigma = self._sigmas.to(x0.device)[t].to(x0.dtype).reshape(-1, *([1] * (x0.ndim - 1)))  # [B, 1, ...]
+        sigma = self._noise.to(x0.device)[t].to(x0.dtype).reshape(-1, *([1] * (x0.ndim - 1)))  # [B, 1, ...]
         return (1 - sigma) * x0 + sigma * noise
 
     def __repr__(self) -> str:
-        s = self._sigmas
+        s = self._noise
         return f"RectifiedFlowSchedule(T={self.num_timesteps}, sigma_0={s[0]:.4g}, sigma_T-1={s[-1]:.4g})"

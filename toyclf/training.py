@@ -69,7 +69,8 @@ def train_denoiser(
 
     ``num_threads`` CPU threads are used while training (None: torch's setting). One is the
     default: the toy model's small matrices train as fast on one thread as on two, and when
-    another process holds a core, two threads spinning at every barrier run 10-40x slower.
+    another process holds a core, two threads spinning at every barrier run many times slower
+    (benchmarks/README.md, "Other measurements").
     """
     for name, value in (("steps", steps), ("batch_size", batch_size)):
         if not is_int(value):  # numpy ints are ints; bool and 2.7 are not

@@ -47,7 +47,7 @@ def timestep_weights(
     if weighting == "uniform":
         weights = torch.ones(schedule.num_timesteps, dtype=torch.float64)
     elif weighting == "velocity":
-        weights = ((schedule.alphas + schedule.sigmas) / schedule.alphas).square()
+        weights = ((schedule.signal_scale + schedule.noise_scale) / schedule.signal_scale).square()
     else:
         weights = schedule.elbo_weights()
     if noise_range is None:

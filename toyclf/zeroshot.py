@@ -1,8 +1,8 @@
 """python -m toyclf.zeroshot: classify images with a pretrained diffusion model, zero-shot.
 
 Loads a Stable Diffusion 1/2, SDXL or Stable Diffusion 3 pipeline (classes are text prompts) or a
-DiT pipeline (classes are its ImageNet labels) from a hub id or a local folder and runs the same Monte Carlo estimator as the
-toy model on every image: one line per image with the prediction and the per-class errors and
+DiT pipeline (classes are its ImageNet labels) from a hub id or a local folder and runs the same
+Monte Carlo estimator as the toy model on every image: one line per image with the prediction and the per-class errors and
 probabilities. A folder with one subfolder per class is a labelled set: accuracy is reported.
 Images come before --classes, or after -- (IMAGES --classes A B, or --classes A B -- IMAGES).
 Results can go to a CSV as they are computed; running the same command again resumes.
@@ -10,6 +10,20 @@ A file that is not a readable image is skipped with a warning and listed at the 
 the CSV), unless --strict asks to stop there.
 With several processes (``accelerate launch -m toyclf.zeroshot ...`` or ``torchrun -m ...``)
 the images are split between them and their results gathered into the one CSV.
+
+--paper runs the paper's settings (:mod:`toyclf.paper`): every class on the first 50 trials, the
+best 5 on trials up to 500, then 1 (its Algorithm 2 with CIFAR-10's stages), uniform weighting,
+the l2 loss, independent Gaussian noise and evenly spaced timesteps; a flag given with it still
+wins (``--paper --to-keep 2 1``). The command's own defaults differ only in the elimination:
+every class on 100 trials, none eliminated, because the paper's stages need at least 500 trials
+and, for the few classes a command line names, more evaluations (10 classes: 2,750 an image
+against 1,000). Its loss, weighting, noise and timesteps are the command's defaults too.
+
+The toy classifier's defaults differ (ELBO weights over a band of noise levels, scrambled Sobol
+noise, early stopping; :mod:`toyclf.paper`): they were chosen, and measured, on low-dimensional
+data. On images the paper found uniform weights best, Sobol noise does not reach SDXL's 65,536
+latent dimensions (torch's Sobol engine stops at 21,201), and the others are not yet measured on
+images, so the command keeps the paper's estimator.
 
 Each image is one row, however its path was spelled (:func:`toyclf.pretrained.images.image_key`):
 an image named twice is scored once, and a resumed run skips every image already in the CSV.
@@ -24,7 +38,6 @@ says so; the group being scored is scored again by the next run.
 from __future__ import annotations
 
 import argparse
-import contextlib
 import os
 import sys
 from collections.abc import Sequence
@@ -33,7 +46,6 @@ from pathlib import Path
 from typing import Any
 
 import torch
-from tqdm.auto import tqdm
 
 from toyclf.cli import (
     EXIT_ERROR,
@@ -47,29 +59,22 @@ from toyclf.cli import (
     seed_int,
 )
 from toyclf.estimator import LOSSES, WEIGHTINGS
+from toyclf.paper import PAPER_ALGORITHM_2
 from toyclf.plan import NOISE_SAMPLINGS, make_plan
 from toyclf.pretrained.image_classification import classify_images, images_per_group
-from toyclf.pretrained.image_results import (
-    ResultTable,
-    announce_resume,
-    interruption_note,
-    report_accuracy,
-    report_repairs,
-    report_skipped,
-    row_key,
-    row_path,
-)
-from toyclf.pretrained.images import UnreadableImageError, collect_images, could_be_image_path, image_key, load_image
+from toyclf.pretrained.image_results import ResultTable, interruption_note
+from toyclf.pretrained.images import could_be_image_path, image_key
 from toyclf.pretrained.loading import DEFAULT_MODEL, DTYPES, load_denoiser
-from toyclf.pruning import StagedElimination, resolve_pruning
-from toyclf.utils.results_file import (
-    SKIPPED_COLUMNS,
-    ResultsFile,
-    part_path,
-    read_skipped,
-    skipped_path,
-    write_skipped,
+from toyclf.pretrained.processes import RunProcesses
+from toyclf.pretrained.zero_shot_run import (
+    image_set_with_classes,
+    images_to_do,
+    report_run,
+    score_images,
+    settle_skip_log,
 )
+from toyclf.pruning import StagedElimination, resolve_pruning
+from toyclf.utils.results_file import skipped_path
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -101,7 +106,9 @@ def build_parser() -> argparse.ArgumentParser:
         "--dtype", choices=DTYPES, default=None, help="network dtype (default: float16 on CUDA, float32 elsewhere)"
     )
     parser.add_argument(
-        "--batch-size",
+        "--eval-batch-size",
+        "--batch-size",  # its old name
+        dest="eval_batch_size",
         type=positive_int,
         default=None,
         help="denoiser evaluations per forward pass (default: what fills half the GPU's free memory; 32 on a CPU)",
@@ -110,17 +117,36 @@ def build_parser() -> argparse.ArgumentParser:
         "--compile", action="store_true", help="torch.compile the network (pays off on long runs: minutes to compile)"
     )
     parser.add_argument(
+        "--paper",
+        action="store_true",
+        help="the paper's settings: every class on the first 50 trials, the best 5 on trials up to 500, then 1 "
+        "(its Algorithm 2, CIFAR-10's stages), uniform weighting, l2, independent Gaussian noise, evenly spaced "
+        "timesteps; they set the defaults of --pruning --stage-trials --to-keep --weighting --loss --noise-sampling "
+        "--temperature, and a flag given wins. Without it: every class on 100 trials, no elimination (the paper's "
+        "stages need >= 500 trials: 10 classes cost 2,750 evaluations an image instead of 1,000)",
+    )
+    parser.add_argument(
         "--trials",
         type=positive_int,
         default=None,
-        help="(t, eps) trials per class (default 100, or the last --n-samples)",
+        help="(t, eps) trials per class (default 100, or the last --stage-trials)",
     )
     parser.add_argument("--pruning", choices=PRUNING_CHOICES, default="none", help="how trials are spent")
     parser.add_argument(
-        "--n-samples", type=positive_int, nargs="+", default=[50, 500], help="staged: cumulative trials per stage"
+        "--stage-trials",
+        "--n-samples",  # its old name (the paper's code calls them n_samples)
+        dest="stage_trials",
+        type=positive_int,
+        nargs="+",
+        default=list(StagedElimination().trials),  # the paper's CIFAR-10 stages
+        help="staged: cumulative trials at the end of each stage",
     )
     parser.add_argument(
-        "--to-keep", type=positive_int, nargs="+", default=[5, 1], help="staged: classes kept after each stage"
+        "--to-keep",
+        type=positive_int,
+        nargs="+",
+        default=list(StagedElimination().to_keep),
+        help="staged: classes kept after each stage",
     )
     parser.add_argument("--loss", choices=LOSSES, default="l2")
     parser.add_argument("--weighting", choices=WEIGHTINGS, default="uniform")
@@ -143,11 +169,34 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+def paper_defaults() -> dict[str, Any]:
+    """The defaults --paper gives the flags (their dests -> values), read from :mod:`toyclf.paper`:
+    its Algorithm 2 (``PAPER_ALGORITHM_2``), with the stages of ``staged`` elimination that the
+    paper runs on CIFAR-10 (:class:`~toyclf.pruning.StagedElimination`'s own)."""
+    stages = resolve_pruning(PAPER_ALGORITHM_2["pruning"])  # StagedElimination(): trials (50, 500), to_keep (5, 1)
+    flags = {
+        "pruning": PAPER_ALGORITHM_2["pruning"],
+        "stage_trials": list(stages.trials),
+        "to_keep": list(stages.to_keep),
+    }
+    return flags | {name: PAPER_ALGORITHM_2[name] for name in ("weighting", "loss", "noise_sampling", "temperature")}
+
+
+def parse_arguments(parser: argparse.ArgumentParser, argv: Sequence[str]) -> argparse.Namespace:
+    """The flags of ``argv``; with --paper, the flags it does not give take :func:`paper_defaults`
+    (a flag given wins, before or after --paper)."""
+    args = parser.parse_args(argv)
+    if args.paper:
+        parser.set_defaults(**paper_defaults())
+        args = parser.parse_args(argv)
+    return args
+
+
 def choose_pruning(args: argparse.Namespace) -> str | StagedElimination | None:
     """The ``pruning`` of --pruning (:func:`toyclf.cli.pruning_of`); ``staged`` with the stages of
-    --n-samples and --to-keep (the paper's Algorithm 2)."""
+    --stage-trials and --to-keep (the paper's Algorithm 2)."""
     if args.pruning == "staged":
-        return StagedElimination(tuple(args.n_samples), tuple(args.to_keep))
+        return StagedElimination(tuple(args.stage_trials), tuple(args.to_keep))
     return pruning_of(args)
 
 
@@ -182,101 +231,60 @@ def check_names(parser: argparse.ArgumentParser, args: argparse.Namespace, argv:
 def main(argv: Sequence[str] | None = None) -> int:
     argv = sys.argv[1:] if argv is None else list(argv)
     parser = build_parser()
-    args = parser.parse_args(argv)
+    args = parse_arguments(parser, argv)
     check_names(parser, args, argv)
     return run(args)
 
 
 def run(args: argparse.Namespace) -> int:
-    """The command after its arguments are checked: images found, the CSV read back (checked,
-    repaired and locked before the model loads), the model loaded, the images to do scored."""
-    from accelerate import PartialState
-
-    on_cpu = args.device == "cpu" or (args.device == "auto" and not torch.cuda.is_available())
-    state = PartialState(cpu=on_cpu)  # one process, or the one of many that accelerate / torchrun started
-    main_process, several = state.is_main_process, state.num_processes > 1
-    if several and args.csv is None:
+    """The command after its arguments are checked: the images found, the CSV read back (checked,
+    repaired and locked before the model loads), the model loaded, the images still to do split
+    between the processes and scored into it, their rows gathered and summed up."""
+    processes = RunProcesses(args.device)  # one process, or the one of many that accelerate / torchrun started
+    if processes.several and args.csv is None:
         raise ValueError("with several processes, give --csv: it is where their results are gathered.")
-    found = collect_images(args.images, args.classes)
-    if not found.classes:
-        raise ValueError("give the class names with --classes (or one folder with a subfolder per class).")
-    if found.repeated and main_process:
-        print(f"note: {found.repeated} of the paths given name an image given before it; each image is scored once")
+    found = image_set_with_classes(args.images, args.classes, say_repeats=processes.main)
     n_trials, settings = estimator_settings(args)  # checked now, not once the model has loaded
-    paths, table = found.paths, ResultTable(found.classes, recorded_settings(args, n_trials))
-    key_of = {p: image_key(p) for p in paths}  # each image's real path, looked up once
+    table = ResultTable(found.classes, recorded_settings(args, n_trials))
+    key_of = {p: image_key(p) for p in found.paths}  # each image's real path, looked up once
+    log = None if args.csv is None else skipped_path(args.csv)  # unreadable files: appended as they come
 
-    with open_results(table, args.csv, state) as results:  # the main process checks, repairs and locks it
-        if main_process:
-            report_repairs(results)
-        done = results.done if main_process else table.keys_in(args.csv)
-        if args.csv is not None:  # the parts an interrupted multi-process run left count as done
-            done = done | table.keys_in_parts(args.csv)
-        todo = [(p, label) for p, label in zip(paths, found.labels, strict=True) if key_of[p] not in done]
-        if main_process and not args.quiet:
-            announce_resume(args.csv, len(paths), todo)
-        state.wait_for_everyone()  # every process has read the same `done` before any writes
-
-        classify, group_size = zero_shot_classifier(args, found.classes, state.device, n_trials, settings)
-        log = None if args.csv is None else skipped_path(args.csv)  # unreadable files: appended as they come
-        with state.split_between_processes(todo) as mine:
-            writer = table.open(part_path(args.csv, state.process_index), lock=True, part=True) if several else results
-            skips = ResultsFile(part_path(log, state.process_index) if several else log, SKIPPED_COLUMNS, unique=False)
-            with skips, writer if several else contextlib.nullcontext():
-                try:
-                    score_images(mine, classify, group_size, table, writer, skips, args, progress=main_process)
-                except KeyboardInterrupt:
-                    note = interruption_note(args.csv, results, writer, [key_of[p] for p, _ in mine], state)
-                    raise Interrupted(note) from None
-
-        state.wait_for_everyone()
-        if not main_process:
-            return 0
-        skipped = {row["path"]: row["reason"] for row in skips.rows}
-        if args.csv is not None:
-            results.merge_parts(list(key_of.values()))
-            earlier = {image_key(p): reason for p, reason in read_skipped(args.csv).items()}  # the log and its parts
-            skipped = {row_path(p): earlier[k] for p, k in key_of.items() if k in earlier.keys() - results.done}
-            write_skipped(args.csv, skipped)  # this run's skips: files read since are left out
-        keys = set(key_of.values())
-        rows = [row for row in results.rows if row_key(row) in keys]  # this run's images, not all the CSV holds
-        if any(label is not None for label in found.labels) and rows:
-            report_accuracy(rows, found.classes)
-    report_skipped(skipped, len(paths), log)
-    if len(skipped) == len(paths):
-        raise ValueError(f"no readable image among the {len(paths)} file(s) given; nothing was classified.")
+    with processes.open_results(table, args.csv, exit_code=EXIT_ERROR) as results:
+        done = processes.images_done(table, results, args.csv)
+        todo = images_to_do(found, key_of, done, args.csv, announce=processes.main and not args.quiet)
+        processes.wait()  # every process has read the same `done` before any writes
+        classify, group_size = zero_shot_classifier(args, found.classes, processes.device, n_trials, settings)
+        with processes.share(todo, table, results, args.csv, log) as (mine, writer, skips):
+            try:
+                score_images(
+                    mine,
+                    classify,
+                    group_size,
+                    table,
+                    writer,
+                    skips,
+                    strict=args.strict,
+                    quiet=args.quiet,
+                    progress=processes.main,
+                )
+            except KeyboardInterrupt:
+                note = interruption_note(args.csv, results, writer, [key_of[p] for p, _ in mine], processes.state)
+                raise Interrupted(note) from None
+        processes.wait()  # every share is written
+        if not processes.main:
+            return 0  # the main process gathers the rows and reports
+        processes.merge_parts(results, key_of.values())
+        skipped = settle_skip_log(args.csv, key_of, results.done, skips)
+        report_run(found, key_of, results, skipped, log)
     return 0
-
-
-def open_results(table: ResultTable, csv: Path | None, state: Any) -> ResultsFile:
-    """The results CSV, opened by the main process (checked, repaired and locked); the others get
-    an in-memory table once it is. Where the main process cannot take the file (another run holds
-    it, a damaged row, other settings) every process stops: the main one with the error, the
-    others quietly with the same exit code, rather than waiting at a barrier it never reaches."""
-    problem, results = None, table.open(None)
-    if state.is_main_process:
-        try:
-            results = table.open(csv, lock=True)
-        except (ValueError, OSError) as error:
-            problem = error
-    if state.num_processes > 1:
-        from accelerate.utils import broadcast_object_list
-
-        failed = broadcast_object_list([problem is not None])[0]
-        state.wait_for_everyone()  # every process has the answer before any of them leaves
-        if failed and problem is None:
-            raise SystemExit(EXIT_ERROR)  # the main process says why
-    if problem is not None:
-        raise problem
-    return results
 
 
 def estimator_settings(args: argparse.Namespace) -> tuple[int, dict[str, Any]]:
     """The trials and the estimator's settings of the flags, the pruning rule checked against the trials."""
-    n_trials = args.trials or (args.n_samples[-1] if args.pruning == "staged" else 100)
+    n_trials = args.trials or (args.stage_trials[-1] if args.pruning == "staged" else 100)
     settings = dict(pruning=choose_pruning(args), loss=args.loss, weighting=args.weighting)
-    resolve_pruning(settings["pruning"]).stage_ends(n_trials)  # e.g. --trials below the last --n-samples
-    return n_trials, settings | dict(temperature=args.temperature, batch_size=args.batch_size)
+    resolve_pruning(settings["pruning"]).stage_ends(n_trials)  # e.g. --trials below the last --stage-trials
+    return n_trials, settings | dict(temperature=args.temperature, eval_batch_size=args.eval_batch_size)
 
 
 def recorded_settings(args: argparse.Namespace, n_trials: int) -> dict[str, Any]:
@@ -286,7 +294,7 @@ def recorded_settings(args: argparse.Namespace, n_trials: int) -> dict[str, Any]
     recorded = {"--model": model, "--trials": n_trials, "--pruning": args.pruning, "--seed": args.seed}
     recorded |= {"--prompts": args.prompts} if args.prompts else {"--template": args.template}
     if args.pruning == "staged":
-        recorded |= {"--n-samples": args.n_samples, "--to-keep": args.to_keep}
+        recorded |= {"--stage-trials": args.stage_trials, "--to-keep": args.to_keep}
     names = ("loss", "weighting", "noise_sampling", "temperature")
     return recorded | {f"--{name.replace('_', '-')}": getattr(args, name) for name in names}
 
@@ -303,42 +311,12 @@ def zero_shot_classifier(
         template=args.template,
         device=auto_device if args.device == "auto" else args.device,
         dtype=args.dtype,
-        batch_size=args.batch_size,
+        eval_batch_size=args.eval_batch_size,
         compile=args.compile,
     )
     plan = make_plan(denoiser, n_trials, noise_sampling=args.noise_sampling, seed=args.seed)
-    group_size = images_per_group(denoiser, plan, settings["pruning"], args.batch_size)  # images scored together
+    group_size = images_per_group(denoiser, plan, settings["pruning"], args.eval_batch_size)  # images scored together
     return partial(classify_images, denoiser, plan=plan, group_size=group_size, **settings), group_size
-
-
-def score_images(mine, classify, group_size, table, writer, skips, args, *, progress: bool = True) -> None:
-    """Score the images ``mine`` [(path, label)] ``group_size`` at a time with ``classify``
-    (pictures -> outcomes), writing each group's rows to ``writer`` when it finishes and each
-    unreadable file to ``skips`` as it is met (or stopping there, with --strict)."""
-    with tqdm(total=len(mine), desc="images", disable=args.quiet or not progress) as bar:
-        for start in range(0, len(mine), group_size):
-            chunk, group, pictures, stop = mine[start : start + group_size], [], [], None
-            for path, label in chunk:
-                try:
-                    pictures.append(load_image(path))
-                    group.append((path, label))
-                except UnreadableImageError as error:
-                    if args.strict:  # stop here, once the files read before it are scored and written
-                        stop = error
-                        break
-                    skips.append({"path": row_path(path), "reason": error.reason})
-                    bar.write(f"warning: skipped {path!r}, not a readable image: {error.reason}", file=sys.stderr)
-            for (path, label), out in zip(group, classify(pictures), strict=True):
-                writer.append(table.row(path, label, out))
-                if not args.quiet:
-                    scores = "  ".join(
-                        f"{c}: p={p:.3f} err={e:.4g}"
-                        for c, p, e in zip(table.classes, out["probabilities"], out["errors"], strict=True)
-                    )
-                    bar.write(f"{path}  ->  {out['prediction']}   ({scores})")
-            if stop is not None:
-                raise stop
-            bar.update(len(chunk))
 
 
 if __name__ == "__main__":

@@ -88,7 +88,7 @@ def test_inside_measures_everything_and_writes_its_figures(tmp_path, capsys):
     out = tmp_path / "figs"
     assert inside.main(["--n-test", "100", "--steps", "40", "--grid", "8", "--quiet", "--out", str(out)]) == 0
     printed = capsys.readouterr().out
-    for what in ("best t =", "shared noise:", "oracle, ELBO, 1000 pairs", "calibration, uniform", "early stopping"):
+    for what in ("best t =", "shared noise:", "oracle, ELBO, 1000 trials", "calibration, uniform", "early stopping"):
         assert what in printed
     assert sorted(p.name for p in out.iterdir()) == sorted(f"{name}.png" for name in inside.FIGURES)
 

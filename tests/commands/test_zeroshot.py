@@ -5,6 +5,7 @@ Nothing is downloaded. Unreadable files and class counts: test_zeroshot_unreadab
 from __future__ import annotations
 
 import csv
+import inspect
 import os
 import shutil
 import subprocess
@@ -15,8 +16,11 @@ import pytest
 
 pytest.importorskip("diffusers")
 
+from toyclf.estimator import class_errors
+from toyclf.paper import PAPER_ALGORITHM_2
+from toyclf.plan import make_plan
 from toyclf.pruning import PRUNINGS, StagedElimination
-from toyclf.zeroshot import build_parser, choose_pruning, main
+from toyclf.zeroshot import build_parser, choose_pruning, estimator_settings, main, parse_arguments, recorded_settings
 
 FAST = ["--trials", "4", "--quiet"]
 
@@ -73,7 +77,9 @@ def test_staged_elimination_and_dit(tiny_models, tiny_images, tmp_path):
     out = tmp_path / "dit.csv"
     args = ["--model", tiny_models["dit"], "--classes", "tench", "goldfish", "great white shark", "--csv", str(out)]
     files = sorted(str(p) for p in Path(tiny_images).glob("cat/*.png"))
-    assert main([*args, "--pruning", "staged", "--n-samples", "2", "4", "--to-keep", "2", "1", "--quiet", *files]) == 0
+    assert (
+        main([*args, "--pruning", "staged", "--n-samples", "2", "4", "--to-keep", "2", "1", "--quiet", *files]) == 0
+    )  # --stage-trials by its old name
     assert [int(row["trials"]) for row in read(out)] == [3 * 2 + 2 * 2] * 3
 
 
@@ -147,7 +153,7 @@ def test_pruning_flags():
     assert set(pruning.choices) == {*PRUNINGS, "none"} and pruning.default == "none"
     assert choose_pruning(parser.parse_args(["x.png"])) is None
     assert choose_pruning(parser.parse_args(["x.png", "--pruning", "early_stopping"])) == "early_stopping"
-    staged = parser.parse_args(["x.png", "--pruning", "staged", "--n-samples", "2", "4", "--to-keep", "2", "1"])
+    staged = parser.parse_args(["x.png", "--pruning", "staged", "--stage-trials", "2", "4", "--to-keep", "2", "1"])
     assert choose_pruning(staged) == StagedElimination((2, 4), (2, 1))
 
 
@@ -161,3 +167,56 @@ def test_a_csv_refused_under_torchrun_stops_every_process_with_one_line(tiny_mod
     assert result.returncode != 0
     assert result.stderr.count("error: ") == 1 and "other settings (--trials 4 there, 6 now)" in result.stderr
     assert "exitcode  : 2" in result.stderr and "Connection closed" not in result.stderr  # no rank left waiting
+
+
+PAPER_FLAGS = ["--pruning", "staged", "--stage-trials", "50", "500", "--to-keep", "5", "1", "--weighting", "uniform"]
+PAPER_FLAGS += ["--loss", "l2", "--noise-sampling", "gaussian", "--temperature", "1"]
+
+
+def settings_of(argv: list[str]) -> tuple[int, dict, dict]:
+    """(trials, the estimator's settings, the settings recorded with the CSV) of a command line."""
+    args = parse_arguments(build_parser(), argv)
+    n_trials, settings = estimator_settings(args)
+    return n_trials, settings, recorded_settings(args, n_trials)
+
+
+def test_paper_is_the_paper_settings():
+    """--paper parses to the flags of the paper's settings (Algorithm 2, CIFAR-10's stages): the same
+    trials, estimator and record as those flags given one by one, so either resumes the other's CSV."""
+    paper = settings_of(["x.png", "--paper"])
+    assert paper == settings_of(["x.png", *PAPER_FLAGS])
+    n_trials, settings, _ = paper
+    assert n_trials == 500 and settings["pruning"] == StagedElimination((50, 500), (5, 1))
+    for name in ("loss", "weighting", "temperature"):
+        assert settings[name] == PAPER_ALGORITHM_2[name]
+    assert parse_arguments(build_parser(), ["x.png", "--paper"]).noise_sampling == PAPER_ALGORITHM_2["noise_sampling"]
+    # what the command never changes is the paper's too: evenly spaced timesteps, every noise level
+    assert inspect.signature(make_plan).parameters["timesteps"].default == PAPER_ALGORITHM_2["timesteps"]
+    assert inspect.signature(class_errors).parameters["noise_range"].default == PAPER_ALGORITHM_2["noise_range"]
+    # without it: every class on 100 trials, no elimination
+    n_trials, settings, _ = settings_of(["x.png"])
+    assert n_trials == 100 and settings["pruning"] is None
+
+
+@pytest.mark.parametrize("where", ["after", "before"])
+def test_a_flag_given_beats_paper(where):
+    flags = ["--to-keep", "2", "1", "--loss", "l1"]
+    argv = ["x.png", "--paper", *flags] if where == "after" else ["x.png", *flags, "--paper"]
+    n_trials, settings, recorded = settings_of(argv)
+    assert settings["pruning"] == StagedElimination((50, 500), (2, 1)) and settings["loss"] == "l1"
+    assert recorded["--to-keep"] == [2, 1] and recorded["--stage-trials"] == [50, 500] and n_trials == 500
+    assert settings_of(["x.png", "--paper", "--pruning", "none"])[:2] == settings_of(["x.png"])[:2]
+
+
+def test_paper_end_to_end_with_its_stages_given(tiny_models, tiny_images, tmp_path):
+    """A run with --paper and smaller stages given writes the rows of those stages, and the same
+    command with the paper's flags spelled out resumes its CSV (the same settings): nothing is redone."""
+    out = tmp_path / "paper.csv"
+    args = ["--model", tiny_models["dit"], "--classes", "tench", "goldfish", "great white shark", "--csv", str(out)]
+    files = sorted(str(p) for p in Path(tiny_images).glob("cat/*.png"))
+    stages = ["--stage-trials", "2", "4", "--to-keep", "2", "1", "--trials", "4", "--quiet", *files]
+    assert main([*args, "--paper", *stages]) == 0
+    rows = read(out)
+    assert [int(row["trials"]) for row in rows] == [3 * 2 + 2 * 2] * 3  # the stages given, not the paper's
+    assert main([*args, *PAPER_FLAGS, *stages]) == 0
+    assert read(out) == rows

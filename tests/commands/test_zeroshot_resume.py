@@ -138,6 +138,23 @@ def test_the_model_folder_may_be_named_another_way(full_run, tiny_models, tiny_i
     assert read(out) == full_run
 
 
+def test_a_record_of_an_old_flag_name_is_the_same_settings(tiny_models, tiny_images, tmp_path, capsys):
+    """A CSV whose settings record names --stage-trials by its old name, --n-samples, resumes."""
+    out = tmp_path / "staged.csv"
+    staged = ["--model", tiny_models["sd"], tiny_images, "--csv", str(out), "--pruning", "staged", "--quiet"]
+    staged += ["--stage-trials", "2", "4", "--to-keep", "2", "1"]
+    assert zeroshot.main(staged) == 0
+    record = Path(f"{out}.settings.json")
+    text = record.read_text()
+    assert '"--stage-trials"' in text
+    record.write_text(text.replace('"--stage-trials"', '"--n-samples"'))
+    before = read(out)
+    assert zeroshot.main(staged) == 0
+    assert read(out) == before
+    assert zeroshot.main([*staged, "--stage-trials", "2", "3"]) == 2  # and other values are still refused
+    assert "--stage-trials [2, 4] there, [2, 3] now" in capsys.readouterr().err
+
+
 def test_a_csv_of_random_bytes_is_named(tiny_models, tiny_images, tmp_path, capsys):
     out = tmp_path / "noise.csv"
     out.write_bytes(np.random.default_rng(0).integers(0, 256, 4000, dtype=np.uint8).tobytes())
@@ -156,7 +173,7 @@ def test_ctrl_c_keeps_every_row_written_and_says_so(tiny_models, tiny_images, tm
         return real(*args, **kwargs)
 
     monkeypatch.setattr(zeroshot, "classify_images", interrupted_on_the_second_group)
-    args = ["--model", tiny_models["sd"], tiny_images, "--csv", str(out), "--batch-size", "1", *FAST]  # 2 a group
+    args = ["--model", tiny_models["sd"], tiny_images, "--csv", str(out), "--eval-batch-size", "1", *FAST]  # 2 a group
     assert zeroshot.main(args) == 130
     err = capsys.readouterr().err
     written = read(out)
@@ -178,7 +195,7 @@ def test_a_real_sigint_mid_run_then_a_resume_gives_every_image_once(tiny_models,
             shutil.copy(next(Path(tiny_images).glob(f"{name}/*.png")), images / name / f"{i:02d}.png")
     out = tmp_path / "results.csv"
     command = [sys.executable, "-m", "toyclf.zeroshot", "--model", tiny_models["sd"], str(images), "--csv", str(out)]
-    command += ["--batch-size", "2", "--trials", "8", "--quiet"]
+    command += ["--batch-size", "2", "--trials", "8", "--quiet"]  # --eval-batch-size by its old name
     env = {**os.environ, "PYTHONPATH": str(Path(__file__).parents[2])}
     process = subprocess.Popen(command, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     deadline = time.monotonic() + 120

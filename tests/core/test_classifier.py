@@ -111,10 +111,17 @@ def test_sample(fitted, spirals_split):
     np.testing.assert_array_equal(X, fitted.sample(60, random_state=0)[0])
     # samples lie where the data lies: near an arm of their own class
     X_train, y_train = spirals_split[:2]
-    nearest = np.argmin(((X[:, None] - X_train[None]) ** 2).sum(-1), axis=1)
-    assert np.mean(y_train[nearest] == y) > 0.85
-    Xd, _ = fitted.sample(20, method="ddim", n_steps=20, random_state=0)
-    assert Xd.shape == (20, 2) and np.isfinite(Xd).all()
+
+    def nearest_class(points):
+        return y_train[np.argmin(((points[:, None] - X_train[None]) ** 2).sum(-1), axis=1)]
+
+    assert np.mean(nearest_class(X) == y) > 0.85  # Gaussian noise of the data's spread: about 0.5
+    # so do DDIM's, in 20 deterministic steps: the same seed the same points, another seed others
+    Xd, yd = fitted.sample(20, method="ddim", n_steps=20, random_state=0)
+    assert Xd.shape == (20, 2) and np.bincount(yd).tolist() == [10, 10]
+    assert np.mean(nearest_class(Xd) == yd) > 0.85
+    np.testing.assert_array_equal(Xd, fitted.sample(20, method="ddim", n_steps=20, random_state=0)[0])
+    assert not np.allclose(Xd, fitted.sample(20, method="ddim", n_steps=20, random_state=1)[0])
     with pytest.raises(ValueError, match="method must be one of 'ddpm', 'ddim', 'euler'; got 'langevin'"):
         fitted.sample(4, method="langevin")
 
@@ -123,17 +130,27 @@ def test_sample(fitted, spirals_split):
 
 
 def test_sklearn_tools_work(spirals_split):
-    X_train, y_train, _, _ = spirals_split
-    clf = DiffusionClassifier(random_state=0, max_iter=20, hidden_size=16, n_trials=4)
+    X_train, y_train, X_test, y_test = spirals_split
+    X, y = X_train[:400], y_train[:400]
+    clf = DiffusionClassifier(random_state=0, **FAST)
     assert clone(clf).get_params() == clf.get_params()
-    scores = cross_val_score(clf, X_train[:300], y_train[:300], cv=2)
-    assert scores.shape == (2,)
-    search = GridSearchCV(clf, {"n_trials": [2, 4]}, cv=2).fit(X_train[:300], y_train[:300])
-    assert search.best_params_["n_trials"] in (2, 4)
+    # a grid with one hopeless candidate (one training step: an untrained denoiser) and a sensible one
+    search = GridSearchCV(clf, {"max_iter": [1, FAST["max_iter"]]}, cv=2).fit(X, y)
+    assert search.best_params_ == {"max_iter": FAST["max_iter"]}
+    results = search.cv_results_
+    assert results["rank_test_score"].tolist() == [2, 1]
+    assert results["mean_test_score"][0] < 0.6 < 0.9 < results["mean_test_score"][1]  # chance, then the spirals
+    # the refitted best estimator on held-out spirals: well above chance and a linear model (~0.66)
+    linear = LogisticRegression().fit(X, y).score(X_test, y_test)
+    assert search.best_estimator_.score(X_test, y_test) > max(0.9, linear + 0.2)
+    # cross_val_score makes the same splits and the same seeded fits as the search (on the cheap candidate)
+    scores = cross_val_score(clone(clf).set_params(max_iter=1), X, y, cv=2)
+    np.testing.assert_array_equal(scores, [results["split0_test_score"][0], results["split1_test_score"][0]])
     display = DecisionBoundaryDisplay.from_estimator(
         search.best_estimator_, X_train, response_method="predict_proba", grid_resolution=20
     )
     assert display.response.shape == (20, 20)
+    assert display.response.min() < 0.05 and display.response.max() > 0.95  # both classes' regions are on the map
 
 
 def test_pickle_round_trip(fitted, spirals_split):

@@ -60,11 +60,21 @@ def test_bad_arguments(kwargs, match):
         make_spirals(**{"n_samples": 100, **kwargs})
 
 
+# each set's classes (as equal shares of the points) and its default noise, as make_dataset's docstring gives them
+DATASET_CLASSES_AND_NOISE = {"spirals": (2, 0.2), "moons": (2, 0.2), "circles": (2, 0.1), "blobs": (3, 1.0)}
+
+
 @pytest.mark.parametrize("name", DATASETS)
 def test_make_dataset(name):
+    n_classes, noise = DATASET_CLASSES_AND_NOISE[name]
     X, y = make_dataset(name, 300, random_state=0)
-    assert X.shape == (300, 2) and len(np.unique(y)) >= 2
+    assert X.shape == (300, 2) and X.dtype == np.float64
+    assert np.bincount(y).tolist() == [300 // n_classes] * n_classes
     np.testing.assert_array_equal(X, make_dataset(name, 300, random_state=0)[0])
+    assert not np.array_equal(X, make_dataset(name, 300, random_state=1)[0])
+    # noise=None is the documented default, and the noise is used
+    np.testing.assert_array_equal(X, make_dataset(name, 300, noise=noise, random_state=0)[0])
+    assert not np.allclose(X, make_dataset(name, 300, noise=2 * noise, random_state=0)[0])
 
 
 def test_unknown_dataset():

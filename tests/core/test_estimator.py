@@ -45,7 +45,7 @@ def test_noise_is_shared_by_every_class_and_point(prototype_denoiser):
     x0 = torch.randn(4, 2)
     plan = make_plan(prototype_denoiser, 6, noise_sampling="gaussian", seed=0)
     points, labels = torch.arange(4).repeat_interleave(3), torch.arange(3).repeat(4)  # every (point, class)
-    pair_losses(prototype_denoiser, x0, points, labels, plan, batch_size=1000)
+    pair_losses(prototype_denoiser, x0, points, labels, plan, eval_batch_size=1000)
     ((x_t, t, labels),) = prototype_denoiser.calls
     x_t, t, labels = x_t.view(4, 3, 6, 2), t.view(4, 3, 6), labels.view(4, 3, 6)
     # every class sees the same x_t and t for a (point, trial) pair...
@@ -62,7 +62,7 @@ def test_noise_is_shared_by_every_class_and_point(prototype_denoiser):
 def test_memory_is_bounded_by_batch_size(prototype_denoiser):
     x = torch.randn(1000, 2)
     plan = make_plan(prototype_denoiser, 64, seed=0)
-    class_errors(prototype_denoiser, x, plan, batch_size=100)
+    class_errors(prototype_denoiser, x, plan, eval_batch_size=100)
     assert max(len(c[0]) for c in prototype_denoiser.calls) <= 100
     assert max(prototype_denoiser.encoded) * 3 * 64 <= 16 * 100 + 3 * 64  # points per chunk
     # a long plan bounds the chunk by the memory of the stored per-trial losses, 2^21 values
@@ -83,9 +83,9 @@ def test_one_row_at_a_time_gives_exactly_the_batch(fitted, spirals_split):
 def test_chunking_does_not_change_answers(fitted, spirals_split):
     X = torch.as_tensor(fitted.scaler_.transform(spirals_split[2][:300]), dtype=torch.float32)
     plan = make_plan(fitted.denoiser_, 16, seed=3)
-    reference = class_errors(fitted.denoiser_, X, plan, batch_size=4096)
-    for batch_size in (3, 7, 100, 100_000):
-        chunked = class_errors(fitted.denoiser_, X, plan, batch_size=batch_size)
+    reference = class_errors(fitted.denoiser_, X, plan, eval_batch_size=4096)
+    for eval_batch_size in (3, 7, 100, 100_000):
+        chunked = class_errors(fitted.denoiser_, X, plan, eval_batch_size=eval_batch_size)
         torch.testing.assert_close(chunked, reference, rtol=1e-6, atol=1e-6)
         assert torch.equal(chunked.argmin(1), reference.argmin(1))
 
@@ -145,7 +145,7 @@ def test_bad_arguments(prototype_denoiser, call, match):
 
 def test_trial_losses_of_the_ablations_average_to_class_errors(prototype_denoiser):
     # the ablations read per-trial losses; their mean must be the estimator's error, importance weights included
-    from toyclf.lecture.experiments.ablations import trial_losses
+    from toyclf.lecture.experiments.per_trial import trial_losses
 
     x = torch.randn(6, 2)
     density = torch.linspace(1, 2, prototype_denoiser.schedule.num_timesteps, dtype=torch.float64)

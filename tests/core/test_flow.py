@@ -22,15 +22,19 @@ PATHS = {"ddpm": NoiseSchedule.linear(), "rectified_flow": RectifiedFlowSchedule
 
 def test_rectified_flow_path_its_snr_and_stable_diffusion_3s_shift():
     schedule = RectifiedFlowSchedule.linear(100)
-    torch.testing.assert_close(schedule.alphas + schedule.sigmas, torch.ones(100, dtype=torch.float64))
-    torch.testing.assert_close(schedule.log_snr, 2 * torch.log(schedule.alphas / schedule.sigmas))  # SNR = (a / s)^2
+    torch.testing.assert_close(schedule.signal_scale + schedule.noise_scale, torch.ones(100, dtype=torch.float64))
+    torch.testing.assert_close(
+        schedule.log_snr, 2 * torch.log(schedule.signal_scale / schedule.noise_scale)
+    )  # SNR = (a / s)^2
     shifted = schedule.shifted(2.0)  # every SNR times 4, still on the straight path
     torch.testing.assert_close(shifted.log_snr, schedule.log_snr + 2 * np.log(2.0))
     assert isinstance(shifted, RectifiedFlowSchedule)
-    sd3 = 3.0 * schedule.sigmas / (1 + 2.0 * schedule.sigmas)  # Stable Diffusion 3's shift 3
-    torch.testing.assert_close(RectifiedFlowSchedule.linear(100, shift=1 / 3).sigmas, sd3)
+    sd3 = 3.0 * schedule.noise_scale / (1 + 2.0 * schedule.noise_scale)  # Stable Diffusion 3's shift 3
+    torch.testing.assert_close(RectifiedFlowSchedule.linear(100, shift=1 / 3).noise_scale, sd3)
     x0, eps, t = torch.ones(3, 2), torch.zeros(3, 2), torch.tensor([0, 50, 99])
-    torch.testing.assert_close(schedule.add_noise(x0, eps, t), (1 - schedule.sigmas[t].float())[:, None].expand(3, 2))
+    torch.testing.assert_close(
+        schedule.add_noise(x0, eps, t), (1 - schedule.noise_scale[t].float())[:, None].expand(3, 2)
+    )
     with pytest.raises(ValueError, match="sigmas must be strictly increasing and inside"):
         RectifiedFlowSchedule(torch.tensor([0.2, 0.1]))
 
@@ -46,7 +50,7 @@ def test_every_prediction_type_of_the_exact_denoiser_implies_the_same_noise(path
     t = torch.randint(schedule.num_timesteps, (300,), generator=generator)
     x_t = schedule.add_noise(torch.tensor(X), torch.randn(300, 2, generator=generator, dtype=torch.float64), t)
     labels = torch.tensor(y)
-    alpha, sigma = schedule.alphas[t], schedule.sigmas[t]
+    alpha, sigma = schedule.signal_scale[t], schedule.noise_scale[t]
     eps = oracle.predict_noise(x_t, t, labels)  # [300, 2]
     velocity = oracle.predict_velocity(x_t, t, labels)
     torch.testing.assert_close(epsilon_from_prediction(velocity, x_t, alpha, sigma, "velocity"), eps)
@@ -63,7 +67,7 @@ def test_velocity_weighting_is_the_velocity_error():
     """sum_n w_t ||eps - eps_hat||^2 with the velocity weights equals the plain velocity MSE, on either path."""
     for schedule in PATHS.values():
         t = torch.tensor([10, 500, 990])
-        alpha, sigma = schedule.alphas[t], schedule.sigmas[t]
+        alpha, sigma = schedule.signal_scale[t], schedule.noise_scale[t]
         v, v_hat, x_t = (
             torch.randn(3, 2, dtype=torch.float64),
             torch.randn(3, 2, dtype=torch.float64),

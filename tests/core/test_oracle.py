@@ -5,12 +5,12 @@ Tolerances come from the Monte Carlo error measured over 10 plan seeds on the sa
 
                                       mean |p_est - p_exact|      |slope - 1|
                                       mean      worst             mean    worst
-    ELBO, 1000 pairs, Sobol (default)   0.010     0.019             0.014   0.026
-    ELBO, 1000 pairs, Gaussian (paper)  0.021     0.041             0.019   0.042
-    ELBO, 256 pairs, Sobol + t ~ sqrt w 0.010     0.014             0.008   0.022
-    ELBO, 256 pairs, Gaussian (paper)   0.034     0.059             0.050   0.103
+    ELBO, 1000 trials, Sobol (default)   0.010     0.019             0.014   0.026
+    ELBO, 1000 trials, Gaussian (paper)  0.021     0.041             0.019   0.042
+    ELBO, 256 trials, Sobol + t ~ sqrt w 0.010     0.014             0.008   0.022
+    ELBO, 256 trials, Gaussian (paper)   0.034     0.059             0.050   0.103
 
-With exact noise predictions and 16384 pairs the slope is 0.9996: what remains is Monte Carlo
+With exact noise predictions and 16384 trials the slope is 0.9996: what remains is Monte Carlo
 error, not bias.
 """
 

@@ -118,7 +118,7 @@ def test_early_stopping_looks(prototype_denoiser):
 @pytest.mark.parametrize(
     "make, match",
     [
-        (lambda: StagedElimination((50, 40), (5, 1)), r"n_samples must increase .* got \(50, 40\)"),
+        (lambda: StagedElimination((50, 40), (5, 1)), r"trials must increase .* got \(50, 40\)"),
         (lambda: StagedElimination((50, 500), (5,)), "the same length"),
         (lambda: StagedElimination((50, 500), (1, 5)), r"to_keep must not increase .* got \(1, 5\)"),
         (lambda: StagedElimination((0, 5), (2, 1)), "positive ints"),

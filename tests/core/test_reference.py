@@ -23,8 +23,8 @@ RTOL = 1e-5  # float32 network outputs summed in another order and batch composi
 
 def assert_fast_equals_reference(denoiser, x, plan, **settings) -> None:
     reference = reference_class_errors(denoiser, x, plan, **settings)  # [B, K]
-    for batch_size in (4096, 7):  # one batch per stage, and batches that cut across points and classes
-        fast = class_errors(denoiser, x, plan, batch_size=batch_size, **settings)
+    for eval_batch_size in (4096, 7):  # one batch per stage, and batches that cut across points and classes
+        fast = class_errors(denoiser, x, plan, eval_batch_size=eval_batch_size, **settings)
         torch.testing.assert_close(fast, reference, rtol=RTOL, atol=1e-6)
 
 

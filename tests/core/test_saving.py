@@ -170,3 +170,16 @@ def test_a_calibration_made_with_a_rule_that_cannot_be_saved_is_kept_as_stale(da
     loaded = DiffusionClassifier.load(clf.set_params(pruning=None).save(tmp_path / "model.pt"))
     with pytest.warns(UserWarning, match=r"was fitted by calibrate\(\) with pruning='unsaved rule .*MyRule"):
         loaded.predict(X[:3])
+
+
+def test_a_file_of_the_old_field_name_loads(data, tmp_path):
+    """Files written when StagedElimination's trials were called n_samples (the paper code's name)
+    load with the same rule."""
+    X, y = data
+    path = DiffusionClassifier(pruning=StagedElimination((2, 8), (1, 1)), **TINY).fit(X, y).save(tmp_path / "new.pt")
+    payload = torch.load(path, weights_only=True)
+    rule = payload["params"]["pruning"]
+    assert rule == {"rule": "StagedElimination", "trials": (2, 8), "to_keep": (1, 1)}
+    payload["params"]["pruning"] = {"rule": "StagedElimination", "n_samples": [2, 8], "to_keep": [1, 1]}
+    torch.save(payload, tmp_path / "old.pt")
+    assert DiffusionClassifier.load(tmp_path / "old.pt").pruning == StagedElimination((2, 8), (1, 1))

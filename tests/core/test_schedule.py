@@ -1,3 +1,5 @@
+"""The noise schedules and the forward process, against closed forms and diffusers' DDPMScheduler."""
+
 import math
 
 import pytest
@@ -5,18 +7,84 @@ import torch
 
 from toyclf import NoiseSchedule
 
+# diffusers' DDPMScheduler with the settings of each of our schedules (Stable Diffusion, DDPM/DiT, improved DDPM)
+DIFFUSERS_SETTINGS = {
+    "scaled_linear": dict(beta_schedule="scaled_linear", beta_start=0.00085, beta_end=0.012),
+    "linear": dict(beta_schedule="linear", beta_start=1e-4, beta_end=0.02),
+    "cosine": dict(beta_schedule="squaredcos_cap_v2"),
+}
 
-def test_linear_closed_form():
-    s = NoiseSchedule.linear(1000)
-    betas = torch.linspace(1e-4, 0.02, 1000, dtype=torch.float64)
-    torch.testing.assert_close(s.betas, betas)
-    torch.testing.assert_close(s.alphas_cumprod[9], torch.prod(1 - betas[:10]))
+
+def ddpm_scheduler(name: str, num_timesteps: int = 1000):
+    diffusers = pytest.importorskip("diffusers")
+    return diffusers.DDPMScheduler(num_train_timesteps=num_timesteps, **DIFFUSERS_SETTINGS[name])
 
 
-def test_scaled_linear_matches_stable_diffusion():
-    s = NoiseSchedule.scaled_linear(1000)
-    assert s.betas[0].item() == pytest.approx(0.00085)
-    assert s.betas[-1].item() == pytest.approx(0.012)
+def same_schedule(abar: torch.Tensor, scheduler) -> bool:
+    """Do ``abar`` [T] (float64) and its betas match the scheduler's (float32) to float32 precision?
+
+    diffusers rounds each beta to float32 once (at most 2.2e-7 relative here) and takes the
+    cumulative product in float32 (at most 4.7e-7 absolute over 1000 steps); a schedule one step
+    off, or with another formula, is off by 1e-4 or more.
+    """
+    ours = NoiseSchedule(abar)
+    return torch.allclose(ours.betas, scheduler.betas.double(), rtol=1e-6, atol=0) and torch.allclose(
+        ours.alphas_cumprod, scheduler.alphas_cumprod.double(), rtol=1e-5, atol=2e-6
+    )
+
+
+def shifted_by_one_step(abar: torch.Tensor, step: int) -> torch.Tensor:
+    """abar_{t-1} (step=-1, with abar_{-1} = 1 less a hair, to stay inside (0, 1)) or abar_{t+1}
+    (step=+1, the last value repeated less a hair) in place of abar_t."""
+    if step == -1:
+        return torch.cat([torch.tensor([1 - 1e-12], dtype=torch.float64), abar[:-1]])
+    return torch.cat([abar[1:], abar[-1:] * (1 - 1e-6)])
+
+
+@pytest.mark.parametrize("name", list(DIFFUSERS_SETTINGS))
+def test_schedules_equal_diffusers_ddpm_scheduler(name):
+    scheduler = ddpm_scheduler(name)
+    ours = getattr(NoiseSchedule, name)(1000)
+    assert same_schedule(ours.alphas_cumprod, scheduler)
+    assert ours.num_timesteps == len(scheduler.alphas_cumprod) == 1000
+    # the comparison can fail: a schedule one step late or one step early does not pass it
+    assert not same_schedule(shifted_by_one_step(ours.alphas_cumprod, -1), scheduler)
+    assert not same_schedule(shifted_by_one_step(ours.alphas_cumprod, +1), scheduler)
+    # nor does the same formula spread over 1001 steps (an off-by-one in linspace)
+    assert not same_schedule(getattr(NoiseSchedule, name)(1001).alphas_cumprod[:1000], scheduler)
+
+
+def test_wrong_scaled_linear_formulas_are_told_apart():
+    scheduler = ddpm_scheduler("scaled_linear")
+    sqrt_betas = torch.linspace(0.00085**0.5, 0.012**0.5, 1000, dtype=torch.float64)
+    assert same_schedule(torch.cumprod(1 - sqrt_betas**2, 0), scheduler)  # sqrt(beta) linear, then squared
+    assert not same_schedule(torch.cumprod(1 - sqrt_betas, 0), scheduler)  # sqrt(beta) not squared
+    linear_betas = torch.linspace(0.00085, 0.012, 1000, dtype=torch.float64)
+    assert not same_schedule(torch.cumprod(1 - linear_betas, 0), scheduler)  # beta linear, not sqrt(beta)
+
+
+def test_wrong_cosine_formulas_are_told_apart():
+    scheduler = ddpm_scheduler("cosine")
+    assert not same_schedule(NoiseSchedule.cosine(1000, s=0.0).alphas_cumprod, scheduler)  # without the offset s
+    assert not same_schedule(NoiseSchedule.cosine(1000, max_beta=0.99).alphas_cumprod, scheduler)  # clipped lower
+    f = lambda t: torch.cos((t / 1000 + 0.008) / 1.008 * math.pi / 2) ** 2  # noqa: E731
+    t = torch.arange(1000, dtype=torch.float64)
+    assert not same_schedule(f(t + 1), scheduler)  # not divided by f(0)
+
+
+@pytest.mark.parametrize("name", list(DIFFUSERS_SETTINGS))
+def test_add_noise_equals_diffusers(name):
+    scheduler = ddpm_scheduler(name)
+    ours = getattr(NoiseSchedule, name)(1000)
+    generator = torch.Generator().manual_seed(0)
+    x0, noise = torch.randn(4, 3, 8, 8, generator=generator), torch.randn(4, 3, 8, 8, generator=generator)
+    t = torch.tensor([0, 1, 500, 999])
+    x_t = ours.add_noise(x0, noise, t)
+    assert x_t.dtype == torch.float32 and x_t.shape == x0.shape
+    torch.testing.assert_close(x_t, scheduler.add_noise(x0, noise, t), rtol=1e-5, atol=2e-5)
+    # the comparison can fail: a step later (at the first three timesteps) is far outside the tolerance
+    late = scheduler.add_noise(x0[:3], noise[:3], t[:3] + 1)
+    assert (x_t[:3] - late).abs().amax(dim=(1, 2, 3)).min() > 1e-3
 
 
 def test_cosine_closed_form():
@@ -58,7 +126,9 @@ def test_from_diffusers_reads_alphas_cumprod():
     class Scheduler:
         alphas_cumprod = NoiseSchedule.scaled_linear(1000).alphas_cumprod.float()
 
-    assert NoiseSchedule.from_diffusers(Scheduler()).num_timesteps == 1000
+    read = NoiseSchedule.from_diffusers(Scheduler())
+    assert read.alphas_cumprod.dtype == torch.float64
+    torch.testing.assert_close(read.alphas_cumprod, Scheduler.alphas_cumprod.double(), rtol=0, atol=0)
     with pytest.raises(TypeError, match="has no alphas_cumprod"):
         NoiseSchedule.from_diffusers(object())
 

@@ -8,8 +8,12 @@ import torch
 
 from toyclf.denoisers.oracle import GaussianMixtureOracle
 from toyclf.estimator import class_errors
-from toyclf.lecture.experiments import ablations
-from toyclf.lecture.experiments.ablations import CalibrationSetting, OracleEstimate, Scoring, TrialScheme
+from toyclf.lecture.experiments.calibration_settings import CalibrationSetting
+from toyclf.lecture.experiments.exact_posterior import OracleEstimate, oracle_against_exact
+from toyclf.lecture.experiments.loss_and_weighting import Scoring, loss_and_weighting_accuracy
+from toyclf.lecture.experiments.noise_sharing import shared_against_independent_noise, variance_ratio
+from toyclf.lecture.experiments.per_trial import TrialScheme, prefix_accuracy, scheme_plan
+from toyclf.lecture.experiments.trials import accuracy_against_trials, single_timestep_accuracy
 from toyclf.lecture.plots import ablations as plots
 from toyclf.plan import make_plan
 from toyclf.pruning import StagedElimination
@@ -25,7 +29,7 @@ def test_prefix_accuracy_reads_every_budget_off_one_pass():
         ],
         dtype=torch.float64,
     )
-    accuracy = ablations.prefix_accuracy(losses, [0, 1, 0], [1, 2, 3])
+    accuracy = prefix_accuracy(losses, [0, 1, 0], [1, 2, 3])
     assert accuracy.tolist() == [1 / 3, 2 / 3, 2 / 3]
 
 
@@ -47,11 +51,11 @@ def test_scheme_labels(key, label):
 @pytest.mark.parametrize(
     "key, label",
     [
-        (OracleEstimate("elbo", 256, noise_sampling="gaussian"), "ELBO, 256 pairs, Gaussian noise (paper)"),
-        (OracleEstimate("elbo", 1000), "ELBO, 1000 pairs, Sobol noise"),
-        (OracleEstimate("elbo", 256, sqrt_density=True), "ELBO, 256 pairs, Sobol noise, t ~ sqrt(w)"),
-        (OracleEstimate("uniform", 256), "uniform, 256 pairs"),
-        (OracleEstimate("uniform", 256, fitted_temperature=True), "uniform, 256 pairs, fitted temperature"),
+        (OracleEstimate("elbo", 256, noise_sampling="gaussian"), "ELBO, 256 trials, Gaussian noise (paper)"),
+        (OracleEstimate("elbo", 1000), "ELBO, 1000 trials, Sobol noise"),
+        (OracleEstimate("elbo", 256, sqrt_density=True), "ELBO, 256 trials, Sobol noise, t ~ sqrt(w)"),
+        (OracleEstimate("uniform", 256), "uniform, 256 trials"),
+        (OracleEstimate("uniform", 256, fitted_temperature=True), "uniform, 256 trials, fitted temperature"),
     ],
 )
 def test_estimate_labels(key, label):
@@ -71,10 +75,8 @@ def test_noise_scoring_calibration_and_pruning_labels():
 
 
 def test_fixed_timestep_scheme_keeps_the_noise_and_fixes_t(prototype_denoiser):
-    gaussian = ablations.scheme_plan(prototype_denoiser, TrialScheme(noise_sampling="gaussian"), 8, seed=3)
-    fixed = ablations.scheme_plan(
-        prototype_denoiser, TrialScheme(noise_sampling="gaussian", fixed_timestep=50), 8, seed=3
-    )
+    gaussian = scheme_plan(prototype_denoiser, TrialScheme(noise_sampling="gaussian"), 8, seed=3)
+    fixed = scheme_plan(prototype_denoiser, TrialScheme(noise_sampling="gaussian", fixed_timestep=50), 8, seed=3)
     assert fixed.timesteps.tolist() == [50] * 8
     assert torch.equal(fixed.noise, gaussian.noise)
     assert len(set(gaussian.timesteps.tolist())) == 8  # evenly spaced: all different
@@ -83,7 +85,7 @@ def test_fixed_timestep_scheme_keeps_the_noise_and_fixes_t(prototype_denoiser):
 def test_results_are_keyed_by_their_settings(prototype_denoiser):
     x = torch.tensor([[-1.0, 0.1], [1.0, 0.4], [0.1, 1.9], [-0.9, -0.1]])  # [4, 2], near the prototypes
     y = [0, 1, 2, 0]
-    curves = ablations.accuracy_against_trials(prototype_denoiser, x, y, [1, 2, 4], fixed_timesteps=(50,))
+    curves = accuracy_against_trials(prototype_denoiser, x, y, [1, 2, 4], fixed_timesteps=(50,))
     assert [plots.scheme_label(key) for key in curves] == [
         "random t",
         "evenly spaced t",
@@ -91,18 +93,18 @@ def test_results_are_keyed_by_their_settings(prototype_denoiser):
         "evenly spaced t, Sobol noise (toyclf)",
     ]
     assert all(curve.shape == (1, 3) for curve in curves.values())  # [seeds, sizes]
-    noise = ablations.shared_against_independent_noise(prototype_denoiser, x, y, [2, 4], seeds=(0, 1))
+    noise = shared_against_independent_noise(prototype_denoiser, x, y, [2, 4], seeds=(0, 1))
     assert all(curve.shape == (2, 2) for curve in noise["curves"].values())
     assert [plots.noise_label(key) for key in noise["curves"]] == ["shared noise", "independent noise"]
-    losses = ablations.loss_and_weighting_accuracy(prototype_denoiser, x, y, 4, seeds=(0, 1, 2))
+    losses = loss_and_weighting_accuracy(prototype_denoiser, x, y, 4, seeds=(0, 1, 2))
     assert [plots.scoring_label(key) for key in losses] == ["l2, uniform", "l2, elbo", "l1, uniform", "l1, elbo"]
     assert all(accuracy.shape == (3,) for accuracy in losses.values())  # one per plan seed
-    single = ablations.single_timestep_accuracy(prototype_denoiser, x, y, [10, 50, 90], n_noise=4, seeds=(0, 1))
+    single = single_timestep_accuracy(prototype_denoiser, x, y, [10, 50, 90], n_noise=4, seeds=(0, 1))
     assert single.shape == (2, 3)  # [seeds, timesteps]
 
 
 def test_variance_ratio_is_var_of_independent_over_var_of_shared_differences():
-    # [B=1, K=3, N=4]; pairs (0, 1), (0, 2), (1, 2)
+    # [B=1, K=3, N=4]; the classes c < c': (0, 1), (0, 2), (1, 2)
     shared = torch.tensor([[[1.0, 2.0, 3.0, 4.0], [1.0, 2.0, 3.0, 5.0], [2.0, 2.0, 4.0, 4.0]]], dtype=torch.float64)
     own = torch.tensor([[[1.0, 2.0, 3.0, 4.0], [4.0, 1.0, 5.0, 2.0], [3.0, 1.0, 2.0, 4.0]]], dtype=torch.float64)
     expected = np.mean(
@@ -111,18 +113,18 @@ def test_variance_ratio_is_var_of_independent_over_var_of_shared_differences():
             for a, b in [(0, 1), (0, 2), (1, 2)]
         ]
     )
-    np.testing.assert_allclose(ablations.variance_ratio(shared, own).numpy(), [expected])
+    np.testing.assert_allclose(variance_ratio(shared, own).numpy(), [expected])
 
 
 def test_sharing_eps_cannot_help_when_the_loss_ignores_eps(prototype_denoiser):
     """The prototype denoiser's loss is SNR(t) ||x - mu_c||^2, whatever eps: independent plans share the
     evenly spaced t, so the class differences are the same trial by trial and the variance ratio is 1."""
     x = torch.tensor([[-1.0, 0.1], [1.0, 0.4], [0.1, 1.9]])
-    noise = ablations.shared_against_independent_noise(prototype_denoiser, x, [0, 1, 2], [4, 8], seeds=(0, 1))
+    noise = shared_against_independent_noise(prototype_denoiser, x, [0, 1, 2], [4, 8], seeds=(0, 1))
     np.testing.assert_allclose(noise["variance_ratios"], [1.0, 1.0], rtol=1e-5)  # float32 losses
     shared, own = noise["largest"][1]  # seed 1, N = 8
     assert shared.shape == own.shape == (3, 3, 8)
-    np.testing.assert_allclose(float(ablations.variance_ratio(shared, own).median()), noise["variance_ratios"][1])
+    np.testing.assert_allclose(float(variance_ratio(shared, own).median()), noise["variance_ratios"][1])
 
 
 def test_shared_noise_cuts_the_variance_on_a_denoiser_that_uses_eps():
@@ -130,20 +132,18 @@ def test_shared_noise_cuts_the_variance_on_a_denoiser_that_uses_eps():
     variance of the class difference (the estimator's whole reason for one plan)."""
     oracle = GaussianMixtureOracle.ring()
     X, y = oracle.sample(60, seed=0)
-    noise = ablations.shared_against_independent_noise(
-        oracle, torch.tensor(X, dtype=torch.float32), y, [64], seeds=(0,)
-    )
+    noise = shared_against_independent_noise(oracle, torch.tensor(X, dtype=torch.float32), y, [64], seeds=(0,))
     assert noise["variance_ratios"][0] > 1.2
 
 
 def test_oracle_estimates_are_keyed_by_their_settings():
-    result = ablations.oracle_against_exact(GaussianMixtureOracle.ring(), n_points=20)
+    result = oracle_against_exact(GaussianMixtureOracle.ring(), n_points=20)
     assert [plots.estimate_label(key) for key in result["estimates"]] == [
-        "ELBO, 256 pairs, Gaussian noise (paper)",
-        "ELBO, 1000 pairs, Sobol noise",
-        "ELBO, 256 pairs, Sobol noise, t ~ sqrt(w)",
-        "uniform, 256 pairs",
-        "uniform, 256 pairs, fitted temperature",
+        "ELBO, 256 trials, Gaussian noise (paper)",
+        "ELBO, 1000 trials, Sobol noise",
+        "ELBO, 256 trials, Sobol noise, t ~ sqrt(w)",
+        "uniform, 256 trials",
+        "uniform, 256 trials, fitted temperature",
     ]
     assert result["grid_posterior"].shape == result["xx"].shape == (100, 100)
     cell = np.column_stack([result["xx"].ravel(), result["yy"].ravel()])[[0, 5050]]  # a corner and the middle
@@ -161,7 +161,7 @@ def test_each_budget_is_scored_on_the_plan_of_that_many_trials(fitted, spirals_s
     x = torch.tensor(fitted.scaler_.transform(X_test), dtype=torch.float32)
     y = np.searchsorted(fitted.classes_, y_test)
     denoiser = fitted.denoiser_
-    curves = ablations.accuracy_against_trials(denoiser, x, y, [1, 2], seeds=(3, 4))[ablations.TrialScheme()]
+    curves = accuracy_against_trials(denoiser, x, y, [1, 2], seeds=(3, 4))[TrialScheme()]
     for i, seed in enumerate((3, 4)):
         for j, n in enumerate((1, 2)):
             plan = make_plan(denoiser, n, seed=seed)
@@ -191,7 +191,7 @@ def test_reliability_figure_counts_every_bin_and_keeps_its_legend_off_the_data()
 
 
 def test_oracle_and_pruning_figures_give_their_probabilities_and_counts_a_colourbar():
-    result = ablations.oracle_against_exact(GaussianMixtureOracle.ring(), n_points=20, grid=10)
+    result = oracle_against_exact(GaussianMixtureOracle.ring(), n_points=20, grid=10)
     fig = plots.plot_oracle(result)
     assert "p(class 1 | x)" in [ax.get_ylabel() for ax in fig.axes]  # the colourbar's axes
     xx, yy = np.meshgrid(np.linspace(0, 1, 4), np.linspace(0, 1, 4))

@@ -2,12 +2,17 @@
 
 from __future__ import annotations
 
+import inspect
+import itertools
+
 import matplotlib.pyplot as plt
+import numpy as np
 import pytest
 import torch
 from matplotlib.contour import ContourSet
 from PIL import Image
 
+from toyclf import DiffusionClassifier
 from toyclf.animate import ANIMATIONS, main
 from toyclf.lecture.plots import animations
 from toyclf.lecture.plots.maps import make_grid
@@ -18,6 +23,25 @@ from toyclf.sampling import sample
 def frames_of(path) -> int:
     with Image.open(path) as gif:
         return gif.n_frames
+
+
+def read_gif(path) -> tuple[list[np.ndarray], list[int], tuple[int, int], int | None]:
+    """A GIF read back: its frames as RGB arrays [H, W, 3] (int), each frame's duration (ms), its
+    size (width, height) and its loop count (0: for ever)."""
+    with Image.open(path) as gif:
+        frames, durations = [], []
+        for i in range(gif.n_frames):
+            gif.seek(i)
+            frames.append(np.asarray(gif.convert("RGB"), dtype=int))
+            durations.append(gif.info["duration"])
+        return frames, durations, gif.size, gif.info.get("loop")
+
+
+def changed_below_title(a: np.ndarray, b: np.ndarray, title_rows: int = 40) -> float:
+    """The fraction of pixels under the title band that two frames paint clearly differently (by
+    more than 64 of 255 in some channel): each GIF frame has its own palette, so a frame whose
+    content stands still differs from the one before only by a few stray pixels (~0.1 %)."""
+    return float((np.abs(a - b).max(-1)[title_rows:] > 64).mean())
 
 
 @pytest.mark.parametrize("method, n_records", [("ddpm", 101), ("ddim", 11)])
@@ -86,9 +110,33 @@ def test_frames_name_the_classes_and_key_every_probability_and_count(fitted, spi
 
 def test_the_command_writes_every_animation(tmp_path, capsys):
     assert main(["--steps", "30", "--grid", "8", "--frames", "3", "--out", str(tmp_path), "--quiet"]) == 0
-    for name in ANIMATIONS:
-        assert (tmp_path / f"{name}.gif").stat().st_size > 0
     assert "animations in" in capsys.readouterr().out
+    assert sorted(p.name for p in tmp_path.iterdir()) == sorted(f"{name}.gif" for name in ANIMATIONS)
+    default = DiffusionClassifier()  # the command's classifier: the estimator's defaults
+    looks = len(resolve_pruning(default.pruning).stage_ends(default.n_trials))
+    evidence_frames = len(inspect.signature(animations.gathering_evidence).parameters["n_trials"].default)
+    # name: (frames, (width, height) in pixels, frames per second), as animations.py and animate.py promise:
+    # --frames for the two processes, a frame per N of gathering_evidence and per look of early stopping;
+    # SCATTER_SIZE 368 x 408, MAP_SIZE 448 x 408, early stopping's 8.4 x 4.6 inches at DPI 80; 10 and 1.5 fps
+    expected = {
+        "forward_process": (3, (368, 408), 10),
+        "reverse_sampling": (3, (368, 408), 10),
+        "gathering_evidence": (evidence_frames, (448, 408), 1.5),
+        "early_stopping": (looks, (672, 368), 1.5),
+    }
+    assert (evidence_frames, looks) == (9, 6)
+    for name, (n_frames, size, fps) in expected.items():
+        frames, durations, gif_size, loop = read_gif(tmp_path / f"{name}.gif")
+        assert len(frames) == n_frames, name
+        assert gif_size == size and all(frame.shape == (size[1], size[0], 3) for frame in frames), name
+        assert loop == 0, name  # it plays for ever (in the README)
+        # every frame held alike, for 1 / fps (GIFs count in hundredths of a second): no frame held longer
+        assert all(abs(duration - 1000 / fps) < 10 for duration in durations), (name, durations)
+        # the animation moves: no frame repeats the one before it, and the last is far from the first
+        assert all(not np.array_equal(a, b) for a, b in itertools.pairwise(frames)), name
+        assert changed_below_title(frames[0], frames[-1]) > 0.01, name
+        if name in ("forward_process", "reverse_sampling"):  # the points move at every frame
+            assert all(changed_below_title(a, b) > 0.01 for a, b in itertools.pairwise(frames)), name
 
 
 @pytest.mark.parametrize("args", [["--grid", "1"], ["--frames", "1"], ["--steps", "0"]])
@@ -97,3 +145,16 @@ def test_the_command_refuses_bad_sizes(args, tmp_path, capsys):
         main([*args, "--out", str(tmp_path)])
     assert exit_info.value.code == 2
     assert args[0] in capsys.readouterr().err
+
+
+def test_no_step_is_shown_twice_however_many_frames_are_asked():
+    from toyclf.lecture.plots.animations import _evenly_in_noise
+    from toyclf.schedule import NoiseSchedule
+
+    noise_std = np.sqrt(1 - NoiseSchedule.cosine(1000).shifted(4.0).alphas_cumprod.numpy())  # [T], rising
+    for frames, backwards in ((40, False), (1000, False), (1000, True)):
+        levels = noise_std[::-1] if backwards else noise_std  # the reverse process records noise first
+        steps = _evenly_in_noise(levels, frames)
+        assert len(set(steps.tolist())) == len(steps) <= frames
+        assert np.all(np.diff(levels[steps]) > 0)  # from the least noise to the most, each once
+    assert len(_evenly_in_noise(noise_std, 40)) == 40  # few frames: every one asked for

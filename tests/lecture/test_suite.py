@@ -8,13 +8,37 @@ import pytest
 
 from toyclf.lecture.experiments.suite import PROBLEMS, TEST_SEEDS, VALIDATION_SEEDS, problem
 
+# what each problem says it draws: (features, classes)
+SHAPES = {
+    "moons_0.2": (2, 2),
+    "moons_0.3": (2, 2),
+    "circles_0.1": (2, 2),
+    "circles_0.2": (2, 2),
+    "blobs": (2, 3),
+    "spirals_2": (2, 2),
+    "spirals_3": (2, 3),
+    "spirals_4": (2, 4),
+    "xor": (2, 2),
+    "classification_4d": (4, 3),
+    "classification_8d": (8, 3),
+    "moons_imbalanced": (2, 2),
+    "mixture_3": (2, 3),
+}
+
 
 @pytest.mark.parametrize("prob", PROBLEMS, ids=lambda p: p.key)
 def test_every_problem_draws_a_seeded_stratified_split(prob):
+    n_features, n_classes = SHAPES[prob.key]
     split = prob.split(seed=3, n_test=200)
-    assert split.X_train.shape[0] == prob.n_train and split.X_test.shape[0] == 200
-    assert split.X_train.shape[1] in (2, 4, 8) and np.isfinite(split.X_train).all()
-    assert len(np.unique(split.y_train)) >= 2
+    assert split.X_train.shape == (prob.n_train, n_features) and split.X_test.shape == (200, n_features)
+    assert np.isfinite(split.X_train).all() and np.isfinite(split.X_test).all()
+    assert np.unique(split.y_train).tolist() == np.unique(split.y_test).tolist() == list(range(n_classes))
+    # stratified: each class has the same share of the training and the test points, to one test point
+    share_train = np.bincount(split.y_train) / prob.n_train
+    share_test = np.bincount(split.y_test) / 200
+    np.testing.assert_allclose(share_train, share_test, atol=1 / 200 + 1e-12)
+    if prob.key == "moons_imbalanced":
+        np.testing.assert_allclose(share_train, [0.9, 0.1])  # 9 : 1
     again = prob.split(seed=3, n_test=200)
     np.testing.assert_array_equal(split.X_test, again.X_test)
     assert not np.array_equal(prob.split(seed=4, n_test=200).X_test, split.X_test)

@@ -86,15 +86,15 @@ def test_errors_equal_algorithm_1_written_out(tiny_models, images, model, refere
     denoiser = load_denoiser(tiny_models[model], CLASSES)
     plan = make_plan(denoiser, 5, seed=0)
     expected = reference(tiny_models[model], images, plan)
-    assert torch.allclose(class_errors(denoiser, images, plan, batch_size=7).double(), expected, rtol=1e-5)
+    assert torch.allclose(class_errors(denoiser, images, plan, eval_batch_size=7).double(), expected, rtol=1e-5)
     assert denoiser.prompts == PROMPTS and denoiser.n_classes == 3 and denoiser.image_size == 32
 
 
 @pytest.mark.parametrize("model", ["sdxl", "sd3"])
 def test_same_seed_same_errors_in_a_batch_or_alone(tiny_models, images, model):
     denoiser = load_denoiser(tiny_models[model], CLASSES)
-    errors = class_errors(denoiser, images, make_plan(denoiser, 6, seed=3), batch_size=64)
-    again = class_errors(denoiser, images, make_plan(denoiser, 6, seed=3), batch_size=1)
+    errors = class_errors(denoiser, images, make_plan(denoiser, 6, seed=3), eval_batch_size=64)
+    again = class_errors(denoiser, images, make_plan(denoiser, 6, seed=3), eval_batch_size=1)
     alone = torch.cat([class_errors(denoiser, images[i : i + 1], make_plan(denoiser, 6, seed=3)) for i in range(3)])
     assert torch.allclose(errors, again, rtol=1e-6) and torch.allclose(errors, alone, rtol=1e-6)
     assert not torch.allclose(errors, class_errors(denoiser, images, make_plan(denoiser, 6, seed=4)), rtol=1e-6)
@@ -105,9 +105,9 @@ def test_sd3_reads_the_flow_path_and_converts_its_velocity(tiny_models):
     at the noise level it is told: predict_noise must then return the true eps."""
     sd3 = load_denoiser(tiny_models["sd3"], ["cat", "dog"])
     assert sd3.prediction_type == "velocity" and isinstance(sd3.schedule, RectifiedFlowSchedule)
-    assert torch.allclose(sd3.schedule.sigmas, RectifiedFlowSchedule.linear(1000, shift=1 / 3).sigmas)
+    assert torch.allclose(sd3.schedule.noise_scale, RectifiedFlowSchedule.linear(1000, shift=1 / 3).noise_scale)
     x0, eps, t = torch.randn(4, 16, 16, 16), torch.randn(4, 16, 16, 16), torch.tensor([0, 250, 600, 999])
-    sigma = sd3.schedule.sigmas[t].float().reshape(-1, 1, 1, 1)
+    sigma = sd3.schedule.noise_scale[t].float().reshape(-1, 1, 1, 1)
     x_t = (1 - sigma) * x0 + sigma * eps
 
     def perfect(x_t_, timesteps, labels):

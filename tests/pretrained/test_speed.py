@@ -23,8 +23,8 @@ CLASSES = ["cat", "dog", "bird"]
 
 def test_the_batch_size_is_the_denoisers_own_unless_given(tiny_models, monkeypatch):
     sd = load_denoiser(tiny_models["sd"], CLASSES)
-    assert sd.batch_size == CPU_BATCH_SIZE
-    sd = load_denoiser(tiny_models["sd"], CLASSES, batch_size=7)
+    assert sd.eval_batch_size == CPU_BATCH_SIZE
+    sd = load_denoiser(tiny_models["sd"], CLASSES, eval_batch_size=7)
     sizes = []
     predict = sd.predict_noise
     monkeypatch.setattr(sd, "predict_noise", lambda x_t, t, labels: sizes.append(len(x_t)) or predict(x_t, t, labels))
@@ -32,7 +32,7 @@ def test_the_batch_size_is_the_denoisers_own_unless_given(tiny_models, monkeypat
     class_errors(sd, x, make_plan(sd, 5, seed=0))  # 2 images x 3 classes x 5 trials = 30 rows
     assert sizes == [7, 7, 7, 7, 2]
     sizes.clear()
-    class_errors(sd, x, make_plan(sd, 5, seed=0), batch_size=16)
+    class_errors(sd, x, make_plan(sd, 5, seed=0), eval_batch_size=16)
     assert sizes == [16, 14]
 
 
@@ -44,7 +44,7 @@ def processors(denoiser) -> set[str]:
 def test_official_and_fast_settings_give_the_same_errors(tiny_models, model):
     classes = ["tench", "goldfish"] if model == "dit" else CLASSES[:2]
     fast = load_denoiser(tiny_models[model], classes, channels_last=True)
-    official = load_denoiser(tiny_models[model], classes, attention="classic", channels_last=False, batch_size=32)
+    official = load_denoiser(tiny_models[model], classes, attention="classic", channels_last=False, eval_batch_size=32)
     assert processors(official) == {"AttnProcessor"} and "AttnProcessor" not in processors(fast)
     x = torch.rand(3, 3, 32, 32, generator=torch.Generator().manual_seed(0)) * 2 - 1
     plan = make_plan(fast, 6, seed=0)
@@ -63,9 +63,9 @@ def test_batch_rule_fills_the_share_of_memory_it_is_given():
     "kwargs, message",
     [
         (dict(attention="flash"), "attention must be one of 'sdpa', 'classic'; got 'flash'"),
-        (dict(batch_size=0), "batch_size must be a positive integer or None (fill the device); got 0"),
-        (dict(batch_size=2.5), "batch_size must be a positive integer or None (fill the device); got 2.5"),
-        (dict(batch_size=True), "batch_size must be a positive integer or None (fill the device); got True"),
+        (dict(eval_batch_size=0), "eval_batch_size must be a positive integer or None (fill the device); got 0"),
+        (dict(eval_batch_size=2.5), "eval_batch_size must be a positive integer or None (fill the device); got 2.5"),
+        (dict(eval_batch_size=True), "eval_batch_size must be a positive integer or None (fill the device); got True"),
     ],
 )
 def test_bad_speed_settings_are_refused_before_loading(tmp_path, kwargs, message):
@@ -92,7 +92,7 @@ def test_classic_attention_is_refused_for_sd3s_joint_attention(tiny_models):
 
 def test_padded_batches_give_the_same_errors(tiny_models):
     """A compiled network sees one batch shape: short batches are padded, and the padding is dropped."""
-    sd = load_denoiser(tiny_models["sd"], CLASSES, batch_size=8)
+    sd = load_denoiser(tiny_models["sd"], CLASSES, eval_batch_size=8)
     x = torch.rand(2, 3, 32, 32, generator=torch.Generator().manual_seed(0)) * 2 - 1
     plan = make_plan(sd, 5, seed=0)  # 30 rows: batches of 8, 8, 8 and 6
     plain = class_errors(sd, x, plan)

@@ -57,7 +57,7 @@ def test_stable_diffusion_errors_equal_a_plain_loop(tiny_models, sd, images):
     expected = reference_stable_diffusion_errors(
         tiny_models["sd"], [f"a photo of a {c}." for c in CLASSES], images, plan
     )
-    assert torch.allclose(class_errors(sd, images, plan, batch_size=7).double(), expected, rtol=1e-5)
+    assert torch.allclose(class_errors(sd, images, plan, eval_batch_size=7).double(), expected, rtol=1e-5)
     assert sd.latent_shape == (4, 16, 16) and sd.image_size == 32 and sd.n_classes == 3
 
 
@@ -99,8 +99,8 @@ def test_prediction_type_is_read_and_v_is_converted_to_eps(tiny_models, model):
 
 
 def test_same_seed_same_errors_whatever_the_batch_size(sd, images):
-    errors = class_errors(sd, images, make_plan(sd, 6, seed=3), batch_size=64)
-    again = class_errors(sd, images, make_plan(sd, 6, seed=3), batch_size=1)
+    errors = class_errors(sd, images, make_plan(sd, 6, seed=3), eval_batch_size=64)
+    again = class_errors(sd, images, make_plan(sd, 6, seed=3), eval_batch_size=1)
     alone = torch.cat([class_errors(sd, images[i : i + 1], make_plan(sd, 6, seed=3)) for i in range(len(images))])
     assert torch.allclose(errors, again, rtol=1e-6) and torch.allclose(errors, alone, rtol=1e-6)
     assert not torch.allclose(errors, class_errors(sd, images, make_plan(sd, 6, seed=4)), rtol=1e-6)

@@ -1,7 +1,8 @@
 """What the estimator needs from a model: the ``Denoiser`` protocol.
 
 Every backend (the toy MLP, the Gaussian-mixture oracle, Stable Diffusion, DiT) provides
-these four things and nothing else is asked of it. Classes are always label ids
+these six members (three attributes, the ``device`` property, ``encode`` and
+``predict_noise``) and nothing else is asked of it. Classes are always label ids
 ``0 .. n_classes - 1``: each backend maps an id to its own conditioning (an embedding row, a
 prompt embedding, an ImageNet label).
 """
@@ -20,7 +21,7 @@ from toyclf.schedule import NoiseSchedule
 class Denoiser(Protocol):
     """A class-conditional noise predictor eps_theta(x_t, t, c) and the space it works in.
 
-    Optionally it says how many rows it takes per call (``batch_size``, an int): the estimator
+    Optionally it says how many rows it takes per call (``eval_batch_size``, an int): the estimator
     then sends that many unless told otherwise (the pretrained backends measure it on a GPU).
     """
 

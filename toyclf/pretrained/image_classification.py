@@ -13,7 +13,7 @@ from __future__ import annotations
 from collections.abc import Iterator, Sequence
 from typing import Any
 
-from toyclf.estimator import class_errors, log_posterior, points_per_chunk, resolve_batch_size
+from toyclf.estimator import class_errors, log_posterior, points_per_chunk, resolve_eval_batch_size
 from toyclf.plan import TrialPlan
 from toyclf.pretrained.latent import LatentDenoiser
 from toyclf.pruning import resolve_pruning
@@ -21,12 +21,15 @@ from toyclf.pruning import resolve_pruning
 MOST_IMAGES = 16  # a group's pictures are held in memory at their own size until preprocessed
 
 
-def images_per_group(denoiser: LatentDenoiser, plan: TrialPlan, pruning: Any, batch_size: int | None) -> int:
+def images_per_group(denoiser: LatentDenoiser, plan: TrialPlan, pruning: Any, eval_batch_size: int | None) -> int:
     """How many images are scored together: as many as the estimator scores in one chunk
     (:func:`toyclf.estimator.points_per_chunk`: enough to fill its first stage's batches), at
     most :data:`MOST_IMAGES`."""
     stage_ends = resolve_pruning(pruning).stage_ends(len(plan))
-    return min(MOST_IMAGES, points_per_chunk(denoiser.n_classes, stage_ends, resolve_batch_size(denoiser, batch_size)))
+    return min(
+        MOST_IMAGES,
+        points_per_chunk(denoiser.n_classes, stage_ends, resolve_eval_batch_size(denoiser, eval_batch_size)),
+    )
 
 
 def classify_images(
@@ -38,17 +41,19 @@ def classify_images(
     loss: str = "l2",
     weighting: str = "uniform",
     temperature: float = 1.0,
-    batch_size: int | None = None,
+    eval_batch_size: int | None = None,
     group_size: int | None = None,
 ) -> Iterator[dict]:
     """For each image in turn: {"prediction", "errors" [K], "probabilities" [K], "trials" [K]}.
 
     ``images`` are paths, PIL images or tensors (the denoiser's ``preprocess``, the paper's resize and crop);
     ``group_size`` of them go through the estimator together (default: :func:`images_per_group`).
-    ``batch_size``: rows per denoiser call (default: the denoiser's own).
+    ``eval_batch_size``: rows per denoiser call (default: the denoiser's own).
     """
-    settings = dict(loss=loss, weighting=weighting, pruning=pruning, temperature=temperature, batch_size=batch_size)
-    group_size = group_size or images_per_group(denoiser, plan, pruning, batch_size)
+    settings = dict(
+        loss=loss, weighting=weighting, pruning=pruning, temperature=temperature, eval_batch_size=eval_batch_size
+    )
+    group_size = group_size or images_per_group(denoiser, plan, pruning, eval_batch_size)
     for start in range(0, len(images), group_size):
         x = denoiser.preprocess(list(images[start : start + group_size]))  # [G, 3, H, W]
         errors, trials = class_errors(denoiser, x, plan, return_trials=True, **settings)  # [G, K] each

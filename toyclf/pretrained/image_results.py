@@ -35,6 +35,9 @@ def row_key(row: dict) -> str:
     return image_key(row["path"])
 
 
+RENAMED_FLAGS = {"--n-samples": "--stage-trials"}  # old flag -> new, in settings records of older runs
+
+
 @dataclass(frozen=True)
 class ResultTable:
     """The results CSV of a run over the classes ``classes`` with the ``settings`` that decide its
@@ -88,7 +91,15 @@ class ResultTable:
         """The results file at ``path`` (in memory only for None), read back and checked row by row,
         its settings checked against this run's (not for a ``part`` file: its CSV's are)."""
         settings = None if part else self.settings
-        return ResultsFile(path, self.columns, key=row_key, check_row=self.problem, lock=lock, settings=settings)
+        return ResultsFile(
+            path,
+            self.columns,
+            key=row_key,
+            check_row=self.problem,
+            lock=lock,
+            settings=settings,
+            renamed_settings=RENAMED_FLAGS,
+        )
 
     def keys_in(self, path: str | os.PathLike | None) -> set[str]:
         """The images a results file holds rows for (none for a missing file), read without writing."""

@@ -13,8 +13,7 @@ code does it, then scaled to [-1, 1] (torchvision's ``ToTensor`` and ``Normalize
   (each side rounded), crop at floor((side - size) / 2). :func:`adm_center_crop`.
 
 diffusers' ``VaeImageProcessor`` is not used: it resizes with Lanczos and places the crop
-otherwise, which moves pixels by 0.18 on [-1, 1] (a 400 x 300 photograph to 512) and, where the
-crop lands a pixel off, by more than 1 (640 x 427). A file that cannot be
+otherwise, which moves pixels visibly (benchmarks/README.md, "Other measurements"). A file that cannot be
 decoded raises :class:`UnreadableImageError`. :func:`collect_images` finds the files of a command
 line: image files, folders of images, or one folder per class, each image once
 (:func:`image_key`).

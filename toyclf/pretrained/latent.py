@@ -46,7 +46,7 @@ def read_scheduler(scheduler: Any) -> tuple[NoiseSchedule, str, Tensor]:
         return schedule, prediction_type, torch.arange(schedule.num_timesteps)  # [T] long: t itself
     if hasattr(getattr(scheduler, "config", None), "shift"):  # FlowMatchEulerDiscreteScheduler: the straight path
         schedule = RectifiedFlowSchedule.from_diffusers(scheduler)
-        return schedule, "velocity", (schedule.sigmas * schedule.num_timesteps).float()  # [T]: sigma_t T
+        return schedule, "velocity", (schedule.noise_scale * schedule.num_timesteps).float()  # [T]: sigma_t T
     raise ValueError(
         f"the pipeline's scheduler is a {type(scheduler).__name__}, neither a DDPM-family scheduler "
         "(alphas_cumprod) nor a flow-matching one (shift): toyclf cannot read its noising path."

@@ -112,7 +112,7 @@ def load_denoiser(
     template: str | None = None,
     device: str | torch.device = "cpu",
     dtype: str | torch.dtype | None = None,
-    batch_size: int | None = None,
+    eval_batch_size: int | None = None,
     attention: str = "sdpa",
     channels_last: bool | None = None,
     compile: bool = False,
@@ -134,9 +134,9 @@ def load_denoiser(
     device : str or torch.device, default="cpu"
     dtype : {"float32", "float16", "bfloat16"} or torch.dtype, optional
         What the networks run in (default float16 on CUDA, float32 elsewhere); errors are fp32.
-    batch_size : int, optional
+    eval_batch_size : int, optional
         Rows (image, class, trial) per network call, what the estimator uses unless told otherwise
-        (``denoiser.batch_size``); default: measured to fill half of the GPU's free memory, 32 on
+        (``denoiser.eval_batch_size``); default: measured to fill half of the GPU's free memory, 32 on
         a CPU.
     attention, channels_last, compile
         How the network runs (:func:`toyclf.pretrained.speed.speed_up`): PyTorch's fused attention
@@ -146,14 +146,16 @@ def load_denoiser(
     what, named = ("prompts", prompts) if classes is None and prompts is not None else ("classes", classes)
     if named is None or isinstance(named, str) or len(named) < 2:  # what the classifier will choose between
         raise ValueError(f"{what} must be a list of at least two (a classifier chooses between them); got {named!r}.")
-    check_speed_settings(attention, batch_size)
+    check_speed_settings(attention, eval_batch_size)
     device = resolve_device(device)
     dtype = resolve_dtype(dtype, device)
     pipeline = load_pipeline(model, dtype)
     pipeline.to(device)
     denoiser = _backend_for(pipeline, classes, prompts, template, repr(model))  # denoiser_from_pipeline's two
     del pipeline  # steps, with the text encoders let go between: the batch is measured on what the denoiser leaves
-    return speed_up(denoiser, attention=attention, channels_last=channels_last, batch_size=batch_size, compile=compile)
+    return speed_up(
+        denoiser, attention=attention, channels_last=channels_last, eval_batch_size=eval_batch_size, compile=compile
+    )
 
 
 def denoiser_from_pipeline(

@@ -1,6 +1,6 @@
 """How a pretrained backbone runs fast on a GPU: the settings of toyclf's one path.
 
-:func:`toyclf.denoisers.load_denoiser` applies them (and ``python -m toyclf.zeroshot``, and the
+:func:`toyclf.pretrained.load_denoiser` applies them (and ``python -m toyclf.zeroshot``, and the
 speed benchmark, through it); on a CPU they change nothing but the batch size. Against the
 official implementation's recipe (fp16, batch 32, attention with softmax(QK^T) materialised,
 NCHW, eager), toyclf's is:
@@ -34,15 +34,15 @@ def speed_up(
     *,
     attention: str = "sdpa",
     channels_last: bool | None = None,
-    batch_size: int | None = None,
+    eval_batch_size: int | None = None,
     compile: bool = False,
 ) -> Any:
     """Set ``denoiser`` (a :class:`~toyclf.pretrained.latent.LatentDenoiser`) up to run fast, in place.
 
-    ``channels_last=None``: on for a UNet on CUDA. ``batch_size=None``: measured to fill half the
+    ``channels_last=None``: on for a UNet on CUDA. ``eval_batch_size=None``: measured to fill half the
     GPU's free memory (:func:`fitting_batch_size`), 32 on a CPU. Returns the denoiser.
     """
-    check_speed_settings(attention, batch_size)
+    check_speed_settings(attention, eval_batch_size)
     backbone = denoiser.backbone
     if attention == "classic":
         use_classic_attention(backbone)
@@ -50,10 +50,10 @@ def speed_up(
     if channels_last is None:
         channels_last = is_unet and denoiser.device.type == "cuda"
     backbone.to(memory_format=torch.channels_last if channels_last else torch.contiguous_format)
-    denoiser.batch_size = fitting_batch_size(denoiser) if batch_size is None else int(batch_size)
-    if compile:  # one shape: batches padded to batch_size rows (LatentDenoiser.fixed_rows), no recompiling
+    denoiser.eval_batch_size = fitting_batch_size(denoiser) if eval_batch_size is None else int(eval_batch_size)
+    if compile:  # one shape: batches padded to eval_batch_size rows (LatentDenoiser.fixed_rows), no recompiling
         denoiser.backbone = torch.compile(backbone, dynamic=False)
-        denoiser.fixed_rows = denoiser.batch_size
+        denoiser.fixed_rows = denoiser.eval_batch_size
     return denoiser
 
 
@@ -70,12 +70,14 @@ def use_classic_attention(backbone: Any) -> None:
         layer.set_processor(AttnProcessor())
 
 
-def check_speed_settings(attention: str, batch_size: int | None) -> None:
+def check_speed_settings(attention: str, eval_batch_size: int | None) -> None:
     """A clear error for an unknown attention kernel or a batch size that is not a positive int."""
     if attention not in ATTENTIONS:
         raise ValueError(f"attention must be one of {', '.join(map(repr, ATTENTIONS))}; got {attention!r}.")
-    if batch_size is not None and not is_int(batch_size):
-        raise ValueError(f"batch_size must be a positive integer or None (fill the device); got {batch_size!r}.")
+    if eval_batch_size is not None and not is_int(eval_batch_size):
+        raise ValueError(
+            f"eval_batch_size must be a positive integer or None (fill the device); got {eval_batch_size!r}."
+        )
 
 
 def batch_for_memory(free_bytes: float, bytes_per_row: float, *, fraction: float = 0.5, most: int = MOST_ROWS) -> int:

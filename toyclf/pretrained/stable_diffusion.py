@@ -46,7 +46,7 @@ class PromptDenoiser(LatentDenoiser):
     """A text-to-image backbone behind the Denoiser protocol, one text prompt per class.
 
     Build one with :meth:`from_pipeline` from a loaded pipeline; to load one from a hub id or a
-    local folder, use :func:`toyclf.denoisers.load_denoiser` (the one loader of pretrained models).
+    local folder, use :func:`toyclf.pretrained.load_denoiser` (the one loader of pretrained models).
     A subclass says how its pipeline encodes prompts (:meth:`encode_prompts`) and how its backbone
     takes them (:meth:`network`).
 

@@ -5,7 +5,7 @@ cross-attention UNet, a KL autoencoder, CLIP text encoders; SDXL's second text e
 time embedding; SD3's MM-DiT, three text encoders with T5 and a flow-matching scheduler; a DiT
 transformer with adaLN-zero and learned-variance channels), thousands to a million parameters
 each and random weights. Saved with ``save_pretrained``, a folder loads through exactly the code
-that loads a hub id (:func:`toyclf.denoisers.load_denoiser`), so the tests, notebook 03 in CI
+that loads a hub id (:func:`toyclf.pretrained.load_denoiser`), so the tests, notebook 03 in CI
 and the benchmarks' CPU mode exercise the real path without downloading anything. A pipeline is
 a few MB and builds in well under a second.
 """

@@ -59,7 +59,8 @@ class ResultsFile:
     ``rows`` are the rows read and appended, one per key, in file order; ``done`` their keys.
     With ``unique=False`` (a log) a key may come again, and every row is kept. With ``path=None``
     the rows are only kept in memory. With ``settings`` the file's record of the settings its rows
-    were made with is checked (:func:`check_settings`). A file that cannot be taken (another run
+    were made with is checked (:func:`check_settings`; ``renamed_settings``: old name -> new name
+    of a setting, for records written before a rename). A file that cannot be taken (another run
     holds it, a damaged row, other settings) is left as it was. Use it as a context manager (or
     call :meth:`close`) to release the file and its lock; a file that it found empty and never
     wrote to is removed then, with its record, unless part files hold rows of it.
@@ -75,6 +76,7 @@ class ResultsFile:
         lock: bool = False,
         unique: bool = True,
         settings: dict[str, Any] | None = None,
+        renamed_settings: dict[str, str] | None = None,
     ) -> None:
         self.path = None if path is None else Path(path)
         self.columns, self.key, self.unique, self.check_row = list(columns), key, unique, check_row
@@ -94,7 +96,9 @@ class ResultsFile:
                 self._remember(row)
             if settings is not None:
                 has_rows = bool(complete) or bool(part_files(self.path))
-                self.unrecorded_settings, self._pending_record = check_settings(self.path, settings, has_rows=has_rows)
+                self.unrecorded_settings, self._pending_record = check_settings(
+                    self.path, settings, has_rows=has_rows, renamed=renamed_settings
+                )
             if cut_line is not None:  # only now that the file is taken: dropped, so the next row starts a line
                 os.truncate(self.path, bom + len(complete.encode("utf-8")))
             self.cut_line, self._found_empty = cut_line, not complete
@@ -224,9 +228,12 @@ def settings_path(path: str | os.PathLike) -> Path:
     return path.with_name(f"{path.name}.settings.json")
 
 
-def check_settings(path: Path, settings: dict[str, Any], *, has_rows: bool) -> tuple[bool, dict | None]:
+def check_settings(
+    path: Path, settings: dict[str, Any], *, has_rows: bool, renamed: dict[str, str] | None = None
+) -> tuple[bool, dict | None]:
     """Refuse (``ValueError``) a results file whose rows were made with other ``settings``; record
     them for a new one (before any row, so that the part files of several processes are covered).
+    ``renamed`` maps a setting's old name to its new one, for records written before the rename.
     Returns (rows without a record: an older file, whose rows are taken to be of these settings;
     the record to write with its first new row, so that a run that fails writes none)."""
     record, now = settings_path(path), json.loads(json.dumps(settings))  # as JSON reads them back
@@ -244,6 +251,7 @@ def check_settings(path: Path, settings: dict[str, Any], *, has_rows: bool) -> t
             f"{str(record)!r}, the record of the settings {str(path)!r} was made with, is damaged ({then!r}): "
             "delete it to take the rows as this run's, or use another --csv file."
         )
+    then = {(renamed or {}).get(name, name): value for name, value in then.items()}
     changed = [name for name in sorted(set(then) | set(now)) if then.get(name) != now.get(name)]
     if changed:
         differences = "; ".join(f"{name} {then.get(name)!r} there, {now.get(name)!r} now" for name in changed)

@@ -1,9 +1,13 @@
-"""Figures for the estimator's ablations (:mod:`toyclf.lecture.experiments.ablations`, notebook 02, ``python -m toyclf.inside``).
+"""Figures for the estimator's ablations (notebook 02, ``python -m toyclf.inside``).
 
-The ablations key their results by data (:class:`~toyclf.lecture.experiments.ablations.TrialScheme`,
-``Scoring``, ``OracleEstimate``, ``CalibrationSetting``, pruning rules); the ``*_label`` functions
-here turn a key into the text of a legend, a bar or a printed line. Each ``plot_*`` function
-draws one result and returns the matplotlib figure; titles carry the number behind it.
+The ablations of :mod:`toyclf.lecture.experiments` key their results by data
+(:class:`~toyclf.lecture.experiments.per_trial.TrialScheme`,
+:class:`~toyclf.lecture.experiments.loss_and_weighting.Scoring`,
+:class:`~toyclf.lecture.experiments.exact_posterior.OracleEstimate`,
+:class:`~toyclf.lecture.experiments.calibration_settings.CalibrationSetting`, pruning rules); the
+``*_label`` functions here turn a key into the text of a legend, a bar or a printed line. Each
+``plot_*`` function draws one result and returns the matplotlib figure; titles carry the number
+behind it.
 """
 
 from __future__ import annotations
@@ -15,13 +19,10 @@ import numpy as np
 from matplotlib.colors import ListedColormap
 
 from toyclf.calibration import reliability_curve
-from toyclf.lecture.experiments.ablations import (
-    CalibrationSetting,
-    OracleEstimate,
-    Scoring,
-    TrialScheme,
-    posterior_gap,
-)
+from toyclf.lecture.experiments.calibration_settings import CalibrationSetting
+from toyclf.lecture.experiments.exact_posterior import OracleEstimate, posterior_gap
+from toyclf.lecture.experiments.loss_and_weighting import Scoring
+from toyclf.lecture.experiments.per_trial import TrialScheme
 from toyclf.lecture.plots.keys import boundary_handle, class_legend, posterior_colorbar, posterior_image
 from toyclf.lecture.plots.maps import draw_posterior, finish_map
 from toyclf.pruning import EarlyStopping, FixedTrials, StagedElimination
@@ -56,10 +57,10 @@ def scoring_label(scoring: Scoring) -> str:
 
 
 def estimate_label(estimate: OracleEstimate) -> str:
-    """ "ELBO, 256 pairs, Gaussian noise (paper)", "ELBO, 256 pairs, Sobol noise, t ~ sqrt(w)",
-    "uniform, 256 pairs, fitted temperature", ...: the ELBO estimates differ in their noise and
+    """ "ELBO, 256 trials, Gaussian noise (paper)", "ELBO, 256 trials, Sobol noise, t ~ sqrt(w)",
+    "uniform, 256 trials, fitted temperature", ...: the ELBO estimates differ in their noise and
     say it; the uniform ones share one plan and say only whether the temperature was fitted."""
-    parts = ["ELBO" if estimate.weighting == "elbo" else estimate.weighting, f"{estimate.n_pairs} pairs"]
+    parts = ["ELBO" if estimate.weighting == "elbo" else estimate.weighting, f"{estimate.n_trials} trials"]
     if estimate.weighting == "elbo":
         paper = " (paper)" if estimate.noise_sampling == "gaussian" else ""
         parts.append(f"{_noise_name(estimate.noise_sampling)} noise{paper}")
@@ -84,7 +85,7 @@ def pruning_label(rule, n_trials: int) -> str:
     if rule == "staged":
         rule = StagedElimination()
     if isinstance(rule, StagedElimination):
-        return f"staged {rule.n_samples}, keep {rule.to_keep}"
+        return f"staged {rule.trials}, keep {rule.to_keep}"
     if rule in ("early_stopping", EarlyStopping()):
         return f"early stopping, at most {n_trials}"
     return repr(rule)
@@ -160,8 +161,8 @@ def plot_estimator_ablations(
 ):
     """Four panels: accuracy from one timestep against t; error against trials for the timestep
     schemes; shared against independent noise (``noise``, as
-    :func:`~toyclf.lecture.experiments.ablations.shared_against_independent_noise` returns it); l2 / l1
-    by uniform / ELBO weighting."""
+    :func:`~toyclf.lecture.experiments.noise_sharing.shared_against_independent_noise` returns
+    it); l2 / l1 by uniform / ELBO weighting."""
     fig, axes = plt.subplots(2, 2, figsize=(13, 9), layout="constrained")  # one slide
     axes = axes.ravel()
     draw_single_timestep(axes[0], timesteps, single_accuracy)
@@ -185,7 +186,7 @@ def plot_oracle(result: dict):
     p = np.linspace(0, 1, 256)
     cmap = ListedColormap(posterior_image(np.column_stack([1 - p, p])))  # the maps' colours of p(class 1 | x)
     axes[0].imshow(result["grid_posterior"], origin="lower", extent=extent, cmap=cmap, vmin=0, vmax=1, aspect="auto")
-    best = max((key for key in estimates if key.weighting == "elbo"), key=lambda key: key.n_pairs)
+    best = max((key for key in estimates if key.weighting == "elbo"), key=lambda key: key.n_trials)
     estimated = 1 / (1 + np.exp(-estimates[best]))  # p(1 | x) from the estimated log-likelihood ratio
     axes[0].scatter(X[:, 0], X[:, 1], c=estimated, cmap=cmap, vmin=0, vmax=1, s=16, edgecolors="k", linewidths=0.4)
     axes[0].set_title(f"Exact p(class 1 | x); points: the estimate\n({estimate_label(best)})")
@@ -244,15 +245,15 @@ def plot_reliability(
     return fig
 
 
-def plot_pruning_maps(xx: np.ndarray, yy: np.ndarray, maps: dict, *, n_trials: int, reference=None):
+def plot_pruning_maps(xx: np.ndarray, yy: np.ndarray, maps: dict, *, n_trials: int, baseline=None):
     """The decision map each pruning rule produces (``maps``: rule -> {"proba" (n, K),
     "evaluations" (n,)} on the r x r grid ``xx``, ``yy``), its evaluations per point and its
-    agreement with the rule ``reference`` (default None: every class on all ``n_trials``), and
-    where the last rule spent them."""
+    agreement with the decisions of the rule ``baseline`` (default None: every class on all
+    ``n_trials`` trials), and where the last rule spent them."""
     r = xx.shape[0]
     K = next(iter(maps.values()))["proba"].shape[-1]
     fig, axes = plt.subplots(1, len(maps) + 1, figsize=(5 * (len(maps) + 1), 5.2), layout="constrained")
-    decisions = maps[reference]["proba"].argmax(1)  # [r * r]
+    decisions = maps[baseline]["proba"].argmax(1)  # [r * r], the baseline's
     for ax, (rule, entry) in zip(axes, maps.items(), strict=False):
         draw_posterior(ax, xx, yy, entry["proba"].reshape(r, r, K))
         agreement = (entry["proba"].argmax(1) == decisions).mean()

@@ -61,9 +61,12 @@ def _scatter_animation(
 def _evenly_in_noise(noise_std: np.ndarray, n_frames: int) -> np.ndarray:
     """Indexes into ``noise_std`` (sqrt(1 - abar_t) of each recorded step) nearest to n_frames
     evenly spaced noise levels from its smallest to its largest: frames that change evenly to
-    the eye, whatever the schedule."""
+    the eye, whatever the schedule. A step nearest to two levels is shown once (a GIF merges
+    repeated frames anyway), so more frames than the schedule has distinct steps give fewer."""
     levels = np.linspace(noise_std.min(), noise_std.max(), n_frames)  # [n_frames]
-    return np.abs(noise_std[None, :] - levels[:, None]).argmin(1)
+    nearest = np.abs(noise_std[None, :] - levels[:, None]).argmin(1)  # [n_frames]
+    first = np.unique(nearest, return_index=True)[1]  # where each step first appears
+    return nearest[np.sort(first)]  # [<= n_frames], in the order of the levels
 
 
 def _noising_title(process: str, t: int, abar_t: float) -> str:
