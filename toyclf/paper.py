@@ -37,17 +37,19 @@ trained with (Stable Diffusion's scaled linear), so these settings leave the toy
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+from types import MappingProxyType
 from typing import Any
 
-PAPER_PLAN: dict[str, Any] = {"timesteps": "even", "noise_sampling": "gaussian"}  # -> make_plan
-PAPER_ESTIMATOR: dict[str, Any] = {  # -> class_errors
-    "loss": "l2",
-    "weighting": "uniform",
-    "noise_range": None,
-    "pruning": None,
-    "temperature": 1.0,
-}
-PAPER: dict[str, Any] = {**PAPER_PLAN, **PAPER_ESTIMATOR}  # -> DiffusionClassifier: Algorithm 1
-PAPER_ALGORITHM_2: dict[str, Any] = {**PAPER, "pruning": "staged"}  # the paper's stages: n_trials >= 500
+# Read-only mappings: ``DiffusionClassifier(**PAPER)`` and ``{**PAPER, "n_trials": 500}`` work, and
+# no assignment can change what the paper's settings are for the rest of a session.
+PAPER_PLAN: Mapping[str, Any] = MappingProxyType({"timesteps": "even", "noise_sampling": "gaussian"})  # -> make_plan
+PAPER_ESTIMATOR: Mapping[str, Any] = MappingProxyType(  # -> class_errors
+    {"loss": "l2", "weighting": "uniform", "noise_range": None, "pruning": None, "temperature": 1.0}
+)
+PAPER: Mapping[str, Any] = MappingProxyType({**PAPER_PLAN, **PAPER_ESTIMATOR})  # -> DiffusionClassifier: Algorithm 1
+PAPER_ALGORITHM_2: Mapping[str, Any] = MappingProxyType(
+    {**PAPER, "pruning": "staged"}
+)  # the paper's stages: >= 500 trials
 
 __all__ = ["PAPER", "PAPER_ALGORITHM_2", "PAPER_ESTIMATOR", "PAPER_PLAN"]

@@ -107,12 +107,11 @@ def build_parser() -> argparse.ArgumentParser:
     )
     parser.add_argument(
         "--eval-batch-size",
-        "--batch-size",  # its old name
-        dest="eval_batch_size",
         type=positive_int,
         default=None,
         help="denoiser evaluations per forward pass (default: what fills half the GPU's free memory; 32 on a CPU)",
     )
+    add_old_name(parser, "--batch-size", "eval_batch_size", type=positive_int)
     parser.add_argument(
         "--compile", action="store_true", help="torch.compile the network (pays off on long runs: minutes to compile)"
     )
@@ -134,13 +133,12 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--pruning", choices=PRUNING_CHOICES, default="none", help="how trials are spent")
     parser.add_argument(
         "--stage-trials",
-        "--n-samples",  # its old name (the paper's code calls them n_samples)
-        dest="stage_trials",
         type=positive_int,
         nargs="+",
         default=list(StagedElimination().trials),  # the paper's CIFAR-10 stages
         help="staged: cumulative trials at the end of each stage",
     )
+    add_old_name(parser, "--n-samples", "stage_trials", type=positive_int, nargs="+")  # the paper's code's name
     parser.add_argument(
         "--to-keep",
         type=positive_int,
@@ -167,6 +165,12 @@ def build_parser() -> argparse.ArgumentParser:
     )
     parser.add_argument("--quiet", action="store_true", help="no per-image lines and no progress bar")
     return parser
+
+
+def add_old_name(parser: argparse.ArgumentParser, flag: str, dest: str, **kwargs: Any) -> None:
+    """Accept ``flag``, a flag's name before it was renamed, for command lines typed with it; it
+    sets ``dest`` as the new flag does and is left out of --help, so one name means one thing."""
+    parser.add_argument(flag, dest=dest, default=argparse.SUPPRESS, help=argparse.SUPPRESS, **kwargs)
 
 
 def paper_defaults() -> dict[str, Any]:

@@ -220,3 +220,16 @@ def test_paper_end_to_end_with_its_stages_given(tiny_models, tiny_images, tmp_pa
     assert [int(row["trials"]) for row in rows] == [3 * 2 + 2 * 2] * 3  # the stages given, not the paper's
     assert main([*args, *PAPER_FLAGS, *stages]) == 0
     assert read(out) == rows
+
+
+def test_old_flag_names_still_work_and_are_not_offered():
+    """--n-samples and --batch-size, the names of --stage-trials and --eval-batch-size before they
+    were renamed, set the same settings, and --help names each setting once."""
+    parser = build_parser()
+    old = parser.parse_args(["x.png", "--pruning", "staged", "--n-samples", "2", "4", "--batch-size", "3"])
+    new = parser.parse_args(["x.png", "--pruning", "staged", "--stage-trials", "2", "4", "--eval-batch-size", "3"])
+    assert vars(old) == vars(new)
+    assert parser.parse_args(["x.png"]).stage_trials == [50, 500]
+    text = parser.format_help()
+    assert "--stage-trials" in text and "--eval-batch-size" in text
+    assert "--n-samples" not in text and "--batch-size" not in text.replace("--eval-batch-size", "")

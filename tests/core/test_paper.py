@@ -6,6 +6,7 @@ from __future__ import annotations
 import inspect
 
 import numpy as np
+import pytest
 import torch
 from conftest import PrototypeDenoiser
 
@@ -54,3 +55,10 @@ def test_algorithm_2_spends_the_papers_evaluations():
     )
     assert trials.sum(1).tolist() == [10 * 50 + 5 * 450] * 4
     assert errors.argmin(1).tolist() == [0, 1, 2, 3]
+
+
+def test_the_presets_cannot_be_changed_by_mistake():
+    with pytest.raises(TypeError):
+        PAPER["weighting"] = "elbo"
+    assert PAPER["weighting"] == "uniform" and PAPER_ALGORITHM_2["pruning"] == "staged"
+    assert DiffusionClassifier(**{**PAPER, "n_trials": 500}).get_params()["n_trials"] == 500
