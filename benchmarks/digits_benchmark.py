@@ -24,7 +24,8 @@ import numpy as np
 import torch
 from spirals_benchmark import matmul_seconds, timed
 
-from toyclf.digits import build_parser, digits_classifier, load_digit_split
+from toyclf.digits import build_parser
+from toyclf.lecture.digits import digits_classifier, load_digit_split
 from toyclf.lecture.experiments.comparison import fit_and_score, format_table, image_baselines
 from toyclf.pruning import StagedElimination
 

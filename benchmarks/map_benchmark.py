@@ -33,8 +33,7 @@ from spirals_benchmark import timed
 import toyclf.classifier
 from toyclf import DiffusionClassifier
 from toyclf.lecture.experiments.comparison import make_split
-from toyclf.lecture.plots import maps
-from toyclf.mapping import probability_map
+from toyclf.mapping import make_grid, probability_map
 from toyclf.spirals import build_parser
 from toyclf.utils.threads import threads_for_load
 
@@ -47,7 +46,7 @@ import toyclf
 from toyclf.mapping import probability_map
 from toyclf.lecture.plots import maps
 clf = toyclf.DiffusionClassifier.load(sys.argv[1])
-xx, yy, _ = maps.make_grid(np.load(sys.argv[2]), int(sys.argv[3]))
+xx, yy, _ = make_grid(np.load(sys.argv[2]), int(sys.argv[3]))
 ready = time.perf_counter()
 for _ in range(2):
     t = time.perf_counter(); probability_map(clf, xx, yy); print(time.perf_counter() - t)
@@ -136,7 +135,7 @@ def main() -> None:
     print(f"  (target: 80 %) {'PASS' if fraction >= 0.8 else 'FAIL'}")
 
     r = defaults.grid
-    xx, yy, grid = maps.make_grid(np.vstack([split.X_train, split.X_test]), r)
+    xx, yy, grid = make_grid(np.vstack([split.X_train, split.X_test]), r)
     long_run = clf.set_params(n_trials=args.reference_trials, pruning=None).predict_proba(grid).reshape(r, r, -1)
     reference = clf.classes_[long_run.argmax(-1)]  # [r, r] the per-point decisions of 1024 trials
     clf.set_params(n_trials=defaults.trials, pruning="early_stopping")

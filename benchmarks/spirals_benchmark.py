@@ -28,7 +28,7 @@ import torch
 
 from toyclf import DiffusionClassifier
 from toyclf.lecture.experiments.comparison import baseline_classifiers, fit_and_score, format_table, make_split
-from toyclf.lecture.plots import maps
+from toyclf.mapping import make_grid
 from toyclf.pruning import EarlyStopping
 from toyclf.spirals import build_parser
 
@@ -81,7 +81,7 @@ def main() -> None:
         f"training: {results[0].fit_seconds:.1f} s (target <= 20 s) {'PASS' if results[0].fit_seconds <= 20 else 'FAIL'}"
     )
 
-    _, _, grid = maps.make_grid(np.vstack([split.X_train, split.X_test]), defaults.grid)
+    _, _, grid = make_grid(np.vstack([split.X_train, split.X_test]), defaults.grid)
     reference, ref_seconds = timed(diffusion.set_params(n_trials=args.reference_trials, pruning=None).predict, grid)
     print(
         f"\nreference map {defaults.grid}x{defaults.grid}, {args.reference_trials} trials per class: {ref_seconds:.1f} s"

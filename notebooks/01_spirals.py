@@ -62,6 +62,7 @@ from toyclf import DiffusionClassifier, MLPDenoiser, NoiseSchedule, make_spirals
 from toyclf.estimator import class_errors, log_posterior
 from toyclf.lecture.experiments.comparison import baseline_classifiers
 from toyclf.lecture.plots import keys, maps
+from toyclf.mapping import make_grid
 from toyclf.plan import TrialPlan
 from toyclf.sampling import sample
 from toyclf.training import train_denoiser
@@ -301,7 +302,7 @@ keys.class_legend(
 plt.show()
 
 # %% [markdown] slideshow={"slide_type": "subslide"}
-# **Step 1: one plan of $N$ pairs $(t_n, \epsilon_n)$, shared by every class.** Timesteps evenly spaced, centred in
+# **Step 1: one plan of $N$ trials $(t_n, \epsilon_n)$, shared by every class.** Timesteps evenly spaced, centred in
 # their bins; noise from a seeded generator:
 #
 # $$t_n = \Big\lfloor \frac{T}{N} \big(n + \tfrac{1}{2}\big) \Big\rfloor, \qquad \epsilon_n \sim \mathcal{N}(0, I),
@@ -316,7 +317,7 @@ eps_n = torch.randn(N_TRIALS, 2, generator=torch.Generator().manual_seed(SEED)) 
 print("t_n =", t_n.tolist())
 
 # %% [markdown] slideshow={"slide_type": "subslide"}
-# **Step 2: noise every point with every pair.**
+# **Step 2: noise every point with every trial.**
 #
 # $$x_{t_n} = \sqrt{\bar\alpha_{t_n}}\, x + \sqrt{1 - \bar\alpha_{t_n}}\, \epsilon_n$$
 
@@ -374,7 +375,7 @@ print(f"correct: {(prediction.numpy() == c_true).sum()} of {B}")
 # changing the argmin.
 #
 # **The package does exactly this.** `class_errors` runs steps 2-4 in batches on a plan of $(t_n, \epsilon_n)$
-# pairs, here the one built by hand above.
+# trials, here the one built by hand above.
 
 # %%
 plan = TrialPlan(timesteps=t_n, noise=eps_n)
@@ -419,7 +420,7 @@ print(f"test accuracy: diffusion classifier {accuracy:.3f}, tuned RBF SVM {svm_a
 # neighbouring points disagree on the class or are unsure; the rest of the grid is interpolated.
 
 # %% slideshow={"slide_type": "subslide"} tags=["hide-input"]
-xx, yy, _ = maps.make_grid(X_train, GRID)
+xx, yy, _ = make_grid(X_train, GRID)
 proba, classified = probability_map(clf, xx, yy, return_evaluated=True)  # [GRID, GRID, K], [GRID, GRID]
 print(f"classified {classified.mean():.0%} of the {GRID}x{GRID} points")
 
@@ -454,13 +455,13 @@ plt.show()
 # - **noise range**: only timesteps whose noise-to-signal ratio $\sigma_t / \alpha_t =
 #   \sqrt{(1 - \bar\alpha_t) / \bar\alpha_t}$ lies in this range count (log10 scale); the title gives their $t$;
 # - **noise**: how the shared $\epsilon_n$ are drawn: independent Gaussians (the paper), a scrambled Sobol sequence
-#   (evener, toyclf's default), or antithetic pairs $\pm\epsilon$;
+#   (evener, toyclf's default), or antithetic twins $\pm\epsilon$;
 # - **temperature** $\tau$: $p(c \mid x) = \mathrm{softmax}_c(-\mathrm{err}_c / \tau + \log p(c))$; the decisions
 #   do not move, the probabilities sharpen ($\tau < 1$) or flatten ($\tau > 1$).
 
 # %% slideshow={"slide_type": "subslide"} tags=["hide-input"]
 live = copy.deepcopy(clf)  # the sliders change its settings, not clf's
-xx_live, yy_live, _ = maps.make_grid(X_train, LIVE_GRID)
+xx_live, yy_live, _ = make_grid(X_train, LIVE_GRID)
 noise_to_signal = ((1 - abar) / abar).sqrt()  # [T], increasing in t
 
 

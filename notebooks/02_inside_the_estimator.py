@@ -78,7 +78,7 @@ from toyclf.lecture.experiments.pruning_maps import pruning_maps
 from toyclf.lecture.experiments.trials import accuracy_against_trials, single_timestep_accuracy
 from toyclf.lecture.plots import ablations as figures
 from toyclf.lecture.plots.keys import class_colors
-from toyclf.lecture.plots.maps import make_grid
+from toyclf.mapping import make_grid
 from toyclf.plan import make_plan
 from toyclf.pruning import EarlyStopping, StagedElimination
 from toyclf.weighting import timestep_weights

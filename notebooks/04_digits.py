@@ -45,7 +45,8 @@ import matplotlib.pyplot as plt
 import numpy as np
 import torch
 
-from toyclf.digits import (
+from toyclf.estimator import log_posterior
+from toyclf.lecture.digits import (
     CORRUPTION_LABELS,
     CORRUPTION_LEVELS,
     DIGITS_PARAMS,
@@ -56,7 +57,6 @@ from toyclf.digits import (
     load_digit_split,
     load_pretrained_digits,
 )
-from toyclf.estimator import log_posterior
 from toyclf.lecture.experiments.comparison import Result, fit_and_score, format_table, image_baselines
 from toyclf.lecture.experiments.robustness import corrupted_examples, format_curves, robustness_curves
 from toyclf.lecture.plots import digits as digit_plots
@@ -218,7 +218,7 @@ plt.show()
 # $-\log p(x \mid c_k)$ + const. With the uniform weights used here it ranks the classes like $-\log p(x \mid c_k)$,
 # but on another scale (notebook 02 measures uniform errors several times too flat): a temperature fixes the scale.
 #
-# `clf.class_errors` does it; with `pruning=None` every class gets all `N_TRIALS` pairs (section 6 is about the
+# `clf.class_errors` does it; with `pruning=None` every class gets all `N_TRIALS` trials (section 6 is about the
 # default, which does not).
 
 # %%

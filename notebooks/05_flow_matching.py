@@ -44,6 +44,7 @@ from toyclf.calibration import expected_calibration_error
 from toyclf.denoisers import GaussianMixtureOracle
 from toyclf.estimator import class_errors, log_posterior
 from toyclf.lecture.plots import keys, maps
+from toyclf.mapping import make_grid
 from toyclf.plan import make_plan
 from toyclf.prediction import epsilon_from_prediction
 from toyclf.schedule import NoiseSchedule, RectifiedFlowSchedule
@@ -219,7 +220,7 @@ for objective, clf in models.items():
 accuracy = scores["flow", "elbo"]
 
 # %%
-xx, yy, _ = maps.make_grid(X, GRID)
+xx, yy, _ = make_grid(X, GRID)
 fig, axes = plt.subplots(1, 3, figsize=(16, 5.5), layout="constrained")
 for ax, (objective, clf) in zip(axes[:2], models.items(), strict=False):
     maps.draw_posterior(ax, xx, yy, probability_map(clf, xx, yy))

@@ -10,14 +10,15 @@ from toyclf.classifier import DiffusionClassifier
 from toyclf.data import make_dataset, make_spirals
 from toyclf.denoisers import Denoiser, MLPDenoiser
 from toyclf.estimator import TrialPlan, class_errors, log_posterior, make_plan, reference_class_errors
-from toyclf.mapping import probability_map
-from toyclf.paper import PAPER
+from toyclf.mapping import make_grid, probability_map
+from toyclf.paper import PAPER, PAPER_ALGORITHM_2
 from toyclf.schedule import NoiseSchedule
 
 __version__ = "0.1.0"
 
 __all__ = [
     "PAPER",
+    "PAPER_ALGORITHM_2",
     "Denoiser",
     "DiffusionClassifier",
     "MLPDenoiser",
@@ -26,6 +27,7 @@ __all__ = [
     "class_errors",
     "log_posterior",
     "make_dataset",
+    "make_grid",
     "make_plan",
     "make_spirals",
     "probability_map",

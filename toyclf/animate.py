@@ -27,7 +27,8 @@ from toyclf.cli import (
     write_and_report,
 )
 from toyclf.lecture.experiments.comparison import make_split
-from toyclf.lecture.plots import animations, maps
+from toyclf.lecture.plots import animations
+from toyclf.mapping import make_grid
 
 ANIMATIONS = ("forward_process", "reverse_sampling", "gathering_evidence", "early_stopping")
 MAX_FRAMES = 1000  # --frames: every frame of a GIF is held in memory while it is written
@@ -65,7 +66,7 @@ def write_animations(
     """Make every animation of ``clf`` on ``split`` and write them into ``out`` as ``NAME.gif``."""
     y_train = np.searchsorted(clf.classes_, split.y_train)
     x0 = clf.scaler_.transform(split.X_train)  # [n, 2] the denoiser's space
-    xx, yy, _ = maps.make_grid(np.vstack([split.X_train, split.X_test]), grid)
+    xx, yy, _ = make_grid(np.vstack([split.X_train, split.X_test]), grid)
     clip = 1.5 * clf.data_bound_
     classes = clf.classes_
     made = {

@@ -22,7 +22,7 @@ from sklearn.utils.validation import check_consistent_length, check_is_fitted, c
 from toyclf.calibration import fit_temperature, warn_if_stale
 from toyclf.estimator import LOSSES, WEIGHTINGS, class_errors, log_posterior, timestep_weights
 from toyclf.plan import NOISE_SAMPLINGS, TIMESTEPS, make_plan
-from toyclf.pruning import PRUNING_CONSTRAINT
+from toyclf.pruning import PRUNING_CONSTRAINT, resolve_pruning
 from toyclf.sampling import sample
 from toyclf.saving import load_classifier, save_classifier
 from toyclf.scaling import SCALINGS, fit_scaler, standardize
@@ -221,7 +221,7 @@ class DiffusionClassifier(ClassifierMixin, BaseEstimator):
         """Train the class-conditional denoiser on (X, y). X: (n_samples, n_features); y: any labels.
 
         Everything that can be checked is checked before training (the data's scale, the
-        priors, the noise range against the schedule). A run whose loss stops being finite (too
+        priors, the noise range against the schedule, the pruning rule against ``n_trials``). A run whose loss stops being finite (too
         high a ``learning_rate``) raises ``ValueError``; a classifier whose fit failed is not
         fitted (its ``predict`` raises ``NotFittedError``), never one that predicts from nan.
         """
@@ -243,6 +243,7 @@ class DiffusionClassifier(ClassifierMixin, BaseEstimator):
             self.objective, self.noise_schedule, int(self.n_timesteps), float(self.schedule_shift)
         )
         timestep_weights(schedule, self.weighting, noise_range=self.noise_range)  # a range of no timestep: refused now
+        resolve_pruning(self.pruning).stage_ends(int(self.n_trials))  # stages that do not fit the trials: refused now
         sizes = {"hidden_size": self.hidden_size, "n_layers": self.n_layers, "n_frequencies": self.n_frequencies}
         sizes["prediction_type"] = OBJECTIVES[self.objective]  # the noise, or the velocity of flow matching
         denoiser = seeded_mlp(X.shape[1], len(self.classes_), schedule, seed=init_seed, **sizes).to(device)

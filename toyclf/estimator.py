@@ -24,6 +24,7 @@ only through the :class:`~toyclf.denoisers.Denoiser` protocol.
 
 from __future__ import annotations
 
+import warnings
 from collections.abc import Sequence
 from dataclasses import dataclass
 
@@ -90,6 +91,9 @@ def reference_class_errors(
     return (errors / len(plan)).float()
 
 
+DEFAULT_EVAL_BATCH_SIZE = 4096  # rows per call of a denoiser that does not say (the toy MLP: a few MB)
+
+
 @torch.inference_mode()
 def pair_losses(
     denoiser: Denoiser,
@@ -99,7 +103,7 @@ def pair_losses(
     plan: TrialPlan,
     *,
     loss: str = "l2",
-    eval_batch_size: int = 4096,
+    eval_batch_size: int = DEFAULT_EVAL_BATCH_SIZE,
 ) -> Tensor:
     """The loss of P (point, class) pairs on every trial of ``plan``: [P] x [N] -> [P, N].
 
@@ -123,14 +127,20 @@ def pair_losses(
     return losses.view(P, N)
 
 
-DEFAULT_BATCH_SIZE = 4096  # rows per call of a denoiser that does not say (the toy MLP: a few MB)
-
-
 def resolve_eval_batch_size(denoiser: Denoiser, eval_batch_size: int | None) -> int:
     """``eval_batch_size``, else the denoiser's own (``denoiser.eval_batch_size``: a pretrained one measures
-    what fills its GPU), else :data:`DEFAULT_BATCH_SIZE`."""
+    what fills its GPU), else :data:`DEFAULT_EVAL_BATCH_SIZE`. A denoiser written when the attribute
+    was called ``batch_size`` is read with a warning, never silently sent 4096 rows."""
     if eval_batch_size is None:
-        return getattr(denoiser, "eval_batch_size", DEFAULT_BATCH_SIZE)
+        if not hasattr(denoiser, "eval_batch_size") and hasattr(denoiser, "batch_size"):
+            warnings.warn(
+                f"{type(denoiser).__name__}.batch_size is read as its eval_batch_size (the rows per call); "
+                "rename the attribute to eval_batch_size.",
+                FutureWarning,
+                stacklevel=3,
+            )
+            return int(denoiser.batch_size)
+        return getattr(denoiser, "eval_batch_size", DEFAULT_EVAL_BATCH_SIZE)
     if not is_int(eval_batch_size):
         raise ValueError(
             f"eval_batch_size must be a positive int or None (the denoiser's own); got {eval_batch_size!r}."

@@ -27,6 +27,7 @@ from toyclf.lecture.experiments.pruning_maps import pruning_maps
 from toyclf.lecture.experiments.trials import accuracy_against_trials, single_timestep_accuracy
 from toyclf.lecture.plots import ablations as ablation_plots
 from toyclf.lecture.plots import maps
+from toyclf.mapping import make_grid
 from toyclf.pruning import StagedElimination
 
 FIGURES = ("estimator_ablations", "oracle_posterior", "calibration", "pruning_maps")
@@ -98,7 +99,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(f"calibration, {label} ({entry['temperature']:.3f}): ECE {entry['ece']:.4f}")
 
     clf4, X4 = spirals_classifier(4, 3000, args.steps, args.seed, not args.quiet)
-    xx, yy, grid = maps.make_grid(X4, args.grid)
+    xx, yy, grid = make_grid(X4, args.grid)
     rules = (None, StagedElimination((32, 256), (2, 1)), "early_stopping")  # Algorithm 1, Algorithm 2, per point
     rule_maps = pruning_maps(clf4, grid, rules)
     every_trial = rule_maps[None]["proba"].argmax(1)  # the decisions with every class on every trial

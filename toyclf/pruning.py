@@ -92,11 +92,23 @@ class StagedElimination:
         object.__setattr__(self, "trials", trials)
         object.__setattr__(self, "to_keep", to_keep)
 
+    def __setstate__(self, state: dict) -> None:
+        """Unpickle, also an object pickled when ``trials`` was called ``n_samples``."""
+        state = dict(state)
+        if "n_samples" in state:
+            state["trials"] = state.pop("n_samples")
+        for name, value in state.items():
+            object.__setattr__(self, name, value)
+
     def stage_ends(self, n_trials: int) -> list[int]:
-        if self.trials[-1] > n_trials:
+        """The stages' cumulative trials; the plan must end where the last stage does (a longer
+        plan would be drawn for trials that no class ever gets, a shorter one cut a stage)."""
+        last = self.trials[-1]
+        if n_trials != last:
             raise ValueError(
-                f"StagedElimination(trials={self.trials}) needs a plan of at least "
-                f"{self.trials[-1]} trials; got {n_trials}."
+                f"staged elimination with stages ending at {self.trials} trials needs a plan of exactly "
+                f"{last} trials; the plan has {n_trials}. Use n_trials={last} (--trials {last} on a command "
+                f"line), or stages that end at {n_trials}."
             )
         return list(self.trials)
 

@@ -20,7 +20,7 @@ own alpha_t = 1 - beta_t (diffusers' ``alphas``) is never used here: ``betas`` g
 from __future__ import annotations
 
 import math
-from typing import Any
+from typing import Any, ClassVar
 
 import torch
 from torch import Tensor
@@ -123,6 +123,21 @@ class NoiseSchedule:
         """sigma_t, the scale of the noise in x_t (sqrt(1 - abar_t) on DDPM's path; rectified flow's
         ``sigmas`` in diffusers). Shape [T], float64."""
         return self._noise
+
+    RENAMED: ClassVar[dict[str, str]] = {"alphas": "signal_scale", "sigmas": "noise_scale"}  # old names -> new
+
+    def __getattr__(self, name: str) -> Any:  # only called for names that are not found
+        if name in NoiseSchedule.RENAMED:
+            raise AttributeError(f"{type(self).__name__}.{name} is now called {NoiseSchedule.RENAMED[name]}.")
+        raise AttributeError(f"{type(self).__name__!r} object has no attribute {name!r}")
+
+    def __setstate__(self, state: dict) -> None:
+        """Unpickle, also a schedule pickled when its scales were stored as ``_alphas`` and ``_sigmas``."""
+        state = dict(state)
+        for old, new in (("_alphas", "_signal"), ("_sigmas", "_noise")):
+            if old in state:
+                state[new] = state.pop(old)
+        self.__dict__.update(state)
 
     def scales(self, t: Tensor) -> tuple[Tensor, Tensor]:
         """alpha_t and sigma_t at the timesteps ``t`` [M] (long), on t's device: [M] each, float64."""

@@ -38,7 +38,7 @@ from toyclf.lecture.experiments.comparison import (
     make_split,
 )
 from toyclf.lecture.plots import maps
-from toyclf.mapping import probability_map
+from toyclf.mapping import make_grid, probability_map
 
 FIGURES = ("decision_map", "posterior_map", "samples", "loss_curve", "comparison")
 
@@ -90,7 +90,7 @@ def write_figures(results: list[Result], split, out: Path, *, resolution: int = 
     diffusion = results[0].classifier
     classes = diffusion.classes_
     y_train, y_test = np.searchsorted(classes, split.y_train), np.searchsorted(classes, split.y_test)
-    xx, yy, _ = maps.make_grid(np.vstack([split.X_train, split.X_test]), resolution)
+    xx, yy, _ = make_grid(np.vstack([split.X_train, split.X_test]), resolution)
 
     probas = {r.name: probability_map(partial(class_probabilities, r.classifier), xx, yy) for r in results}
     proba = probas[results[0].name]  # [r, r, K]

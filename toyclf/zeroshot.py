@@ -38,6 +38,7 @@ says so; the group being scored is scored again by the next run.
 from __future__ import annotations
 
 import argparse
+import itertools
 import os
 import sys
 from collections.abc import Sequence
@@ -120,8 +121,8 @@ def build_parser() -> argparse.ArgumentParser:
         action="store_true",
         help="the paper's settings: every class on the first 50 trials, the best 5 on trials up to 500, then 1 "
         "(its Algorithm 2, CIFAR-10's stages), uniform weighting, l2, independent Gaussian noise, evenly spaced "
-        "timesteps; they set the defaults of --pruning --stage-trials --to-keep --weighting --loss --noise-sampling "
-        "--temperature, and a flag given wins. Without it: every class on 100 trials, no elimination (the paper's "
+        "timesteps; they set the defaults of --pruning --stage-trials --to-keep --weighting --loss --noise-sampling, "
+        "and a flag given wins. Without it: every class on 100 trials, no elimination (the paper's "
         "stages need >= 500 trials: 10 classes cost 2,750 evaluations an image instead of 1,000)",
     )
     parser.add_argument(
@@ -183,7 +184,7 @@ def paper_defaults() -> dict[str, Any]:
         "stage_trials": list(stages.trials),
         "to_keep": list(stages.to_keep),
     }
-    return flags | {name: PAPER_ALGORITHM_2[name] for name in ("weighting", "loss", "noise_sampling", "temperature")}
+    return flags | {name: PAPER_ALGORITHM_2[name] for name in ("weighting", "loss", "noise_sampling")}
 
 
 def parse_arguments(parser: argparse.ArgumentParser, argv: Sequence[str]) -> argparse.Namespace:
@@ -231,12 +232,44 @@ def check_names(parser: argparse.ArgumentParser, args: argparse.Namespace, argv:
         parser.error(f"--classes needs distinct classes; got {args.classes}, with {repeated} more than once")
 
 
+def check_stages(parser: argparse.ArgumentParser, args: argparse.Namespace, argv: Sequence[str]) -> None:
+    """The stages of --pruning staged, checked in the flags' own words before anything loads (exit
+    2): one --to-keep per --stage-trials, stages that end later and keep no more classes than the
+    one before, a plan (--trials) that ends where the last stage does, and no stage flag typed for
+    a run that has no stages (it would be ignored)."""
+    stage_flags = ("--stage-trials", "--n-samples", "--to-keep")
+    typed = sorted({flag for arg in argv for flag in stage_flags if arg == flag or arg.startswith(flag + "=")})
+    if args.pruning != "staged":
+        if typed:
+            verb = "sets" if len(typed) == 1 else "set"
+            parser.error(
+                f"{' and '.join(typed)} {verb} the stages of --pruning staged; this run has --pruning {args.pruning}"
+            )
+        return
+    stages, keep = " ".join(map(str, args.stage_trials)), " ".join(map(str, args.to_keep))
+    if len(args.stage_trials) != len(args.to_keep):
+        parser.error(
+            f"--stage-trials and --to-keep need one value per stage; got {len(args.stage_trials)} ({stages}) "
+            f"and {len(args.to_keep)} ({keep})"
+        )
+    if any(b <= a for a, b in itertools.pairwise(args.stage_trials)):
+        parser.error(f"--stage-trials {stages}: each stage must end later than the one before (they count trials)")
+    if any(b > a for a, b in itertools.pairwise(args.to_keep)):
+        parser.error(f"--to-keep {keep}: a stage cannot keep more classes than the one before")
+    if args.trials is not None and args.trials != args.stage_trials[-1]:
+        parser.error(
+            f"--trials {args.trials}: the stages end at {args.stage_trials[-1]} trials (--stage-trials {stages}); "
+            f"give --trials {args.stage_trials[-1]}, or leave it out"
+        )
+
+
 @command
 def main(argv: Sequence[str] | None = None) -> int:
     argv = sys.argv[1:] if argv is None else list(argv)
     parser = build_parser()
     args = parse_arguments(parser, argv)
     check_names(parser, args, argv)
+    check_stages(parser, args, argv)
     return run(args)
 
 

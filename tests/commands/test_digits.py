@@ -10,8 +10,9 @@ from sklearn.neighbors import KNeighborsClassifier, NearestCentroid
 
 from toyclf import DiffusionClassifier
 from toyclf.denoisers import MLPDenoiser
-from toyclf.digits import FIGURES, load_digit_split, main
-from toyclf.digits import digits_classifier as make_digits_classifier
+from toyclf.digits import FIGURES, main
+from toyclf.lecture.digits import digits_classifier as make_digits_classifier
+from toyclf.lecture.digits import load_digit_split
 from toyclf.lecture.experiments.robustness import gaussian_noise, occlusion, robustness_curves
 
 SMALL = dict(hidden_size=128, max_iter=400)  # ~3 s of training; the defaults (512 wide, 8000 steps) get 98.5-99.4 %
@@ -150,7 +151,10 @@ def test_command_line_end_to_end(tmp_path, capsys, split):
     [
         (["--test-size", "1.5"], "--test-size: expected a fraction in (0, 1), got '1.5'"),
         (["--steps", "0"], "--steps: expected a positive integer, got 0"),
-        (["--pruning", "staged", "--trials", "64"], "needs a plan of at least 500 trials; got 64"),
+        (
+            ["--pruning", "staged", "--trials", "64"],
+            "needs a plan of exactly 500 trials; the plan has 64. Use n_trials=500 (--trials 500",
+        ),
         (["--save-model", "."], "--save-model: '.' is a folder; expected a file path such as 'digits.pt'"),
         (["--save-dtype", "int8"], "--save-dtype: invalid choice: 'int8'"),
     ],

@@ -170,7 +170,7 @@ def test_a_csv_refused_under_torchrun_stops_every_process_with_one_line(tiny_mod
 
 
 PAPER_FLAGS = ["--pruning", "staged", "--stage-trials", "50", "500", "--to-keep", "5", "1", "--weighting", "uniform"]
-PAPER_FLAGS += ["--loss", "l2", "--noise-sampling", "gaussian", "--temperature", "1"]
+PAPER_FLAGS += ["--loss", "l2", "--noise-sampling", "gaussian"]
 
 
 def settings_of(argv: list[str]) -> tuple[int, dict, dict]:
@@ -187,8 +187,9 @@ def test_paper_is_the_paper_settings():
     assert paper == settings_of(["x.png", *PAPER_FLAGS])
     n_trials, settings, _ = paper
     assert n_trials == 500 and settings["pruning"] == StagedElimination((50, 500), (5, 1))
-    for name in ("loss", "weighting", "temperature"):
+    for name in ("loss", "weighting"):
         assert settings[name] == PAPER_ALGORITHM_2[name]
+    assert settings["temperature"] == 1.0  # the paper's softmax, the command's default
     assert parse_arguments(build_parser(), ["x.png", "--paper"]).noise_sampling == PAPER_ALGORITHM_2["noise_sampling"]
     # what the command never changes is the paper's too: evenly spaced timesteps, every noise level
     assert inspect.signature(make_plan).parameters["timesteps"].default == PAPER_ALGORITHM_2["timesteps"]
@@ -233,3 +234,25 @@ def test_old_flag_names_still_work_and_are_not_offered():
     text = parser.format_help()
     assert "--stage-trials" in text and "--eval-batch-size" in text
     assert "--n-samples" not in text and "--batch-size" not in text.replace("--eval-batch-size", "")
+
+
+@pytest.mark.parametrize(
+    "flags, message",
+    [
+        (["--paper", "--trials", "100"], "--trials 100: the stages end at 500 trials (--stage-trials 50 500)"),
+        (["--paper", "--trials", "1000"], "--trials 1000: the stages end at 500 trials"),  # never drawn for nothing
+        (["--paper", "--to-keep", "2"], "--stage-trials and --to-keep need one value per stage; got 2 (50 500) and 1"),
+        (
+            ["--stage-trials", "10", "20"],
+            "--stage-trials sets the stages of --pruning staged; this run has --pruning none",
+        ),
+        (["--paper", "--pruning", "none", "--to-keep", "3", "1"], "--to-keep sets the stages of --pruning staged"),
+        (["--pruning", "staged", "--stage-trials", "4", "2", "--to-keep", "2", "1"], "--stage-trials 4 2: each stage"),
+        (["--pruning", "staged", "--stage-trials", "2", "4", "--to-keep", "1", "2"], "--to-keep 1 2: a stage cannot"),
+    ],
+)
+def test_stages_are_checked_in_the_words_of_the_flags(flags, message, capsys):
+    with pytest.raises(SystemExit) as exit_info:
+        main(["x.png", "--classes", "cat", "dog", *flags])
+    assert exit_info.value.code == 2
+    assert message in capsys.readouterr().err

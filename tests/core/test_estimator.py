@@ -154,3 +154,13 @@ def test_trial_losses_of_the_ablations_average_to_class_errors(prototype_denoise
         expected = class_errors(prototype_denoiser, x, plan, weighting=weighting).double()
         got = trial_losses(prototype_denoiser, x, plan, weighting=weighting).mean(-1)
         torch.testing.assert_close(got, expected, rtol=1e-5, atol=1e-4)
+
+
+def test_a_denoiser_of_the_old_batch_size_name_keeps_its_batch(prototype_denoiser):
+    """A custom denoiser that says its rows per call as ``batch_size`` (the attribute's old name) is
+    sent that many, with a warning, not the 4096-row default."""
+    prototype_denoiser.batch_size = 5
+    x = torch.zeros(4, 2)
+    with pytest.warns(FutureWarning, match="batch_size is read as its eval_batch_size"):
+        class_errors(prototype_denoiser, x, make_plan(prototype_denoiser, 8, seed=0))
+    assert max(len(labels) for _, _, labels in prototype_denoiser.calls) == 5

@@ -6,8 +6,7 @@ import numpy as np
 import pytest
 from scipy.special import expit
 
-from toyclf.lecture.plots.maps import make_grid
-from toyclf.mapping import probability_map
+from toyclf.mapping import make_grid, probability_map
 
 
 class CountingFunction:

@@ -122,7 +122,11 @@ def test_early_stopping_looks(prototype_denoiser):
         (lambda: StagedElimination((50, 500), (5,)), "the same length"),
         (lambda: StagedElimination((50, 500), (1, 5)), r"to_keep must not increase .* got \(1, 5\)"),
         (lambda: StagedElimination((0, 5), (2, 1)), "positive ints"),
-        (lambda: StagedElimination().stage_ends(256), r"at least 500 trials; got 256"),
+        (lambda: StagedElimination().stage_ends(256), r"exactly 500 trials; the plan has 256"),
+        (
+            lambda: StagedElimination().stage_ends(1000),
+            r"exactly 500 trials; the plan has 1000",
+        ),  # no trial drawn for nothing
         (lambda: EarlyStopping(error_rate=0), r"error_rate must be a float in \(0, 1\); got 0"),
         (lambda: EarlyStopping(min_trials=1), "min_trials must be an int >= 2; got 1"),
         (lambda: resolve_pruning("fast"), "pruning must be None, one of 'early_stopping', 'staged', .* got 'fast'"),

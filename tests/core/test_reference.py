@@ -68,7 +68,7 @@ def test_pairs_that_ran_the_whole_plan_keep_the_reference_error(spirals_denoiser
 
 
 def test_digits_fast_path_equals_algorithm_1():
-    from toyclf.digits import digits_classifier, load_digit_split
+    from toyclf.lecture.digits import digits_classifier, load_digit_split
 
     split = load_digit_split(random_state=0)
     clf = digits_classifier(max_iter=50, hidden_size=32, random_state=0).fit(split.X_train, split.y_train)

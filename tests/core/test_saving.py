@@ -183,3 +183,22 @@ def test_a_file_of_the_old_field_name_loads(data, tmp_path):
     payload["params"]["pruning"] = {"rule": "StagedElimination", "n_samples": [2, 8], "to_keep": [1, 1]}
     torch.save(payload, tmp_path / "old.pt")
     assert DiffusionClassifier.load(tmp_path / "old.pt").pruning == StagedElimination((2, 8), (1, 1))
+
+
+def test_objects_pickled_before_a_rename_unpickle_the_same():
+    """A staged rule pickled when ``trials`` was ``n_samples`` keeps its stages (not the defaults);
+    a schedule pickled when its scales were ``_alphas`` / ``_sigmas`` keeps them."""
+    import pickle
+
+    from toyclf.schedule import NoiseSchedule
+
+    rule = StagedElimination((100, 1000), (3, 1))
+    old = pickle.dumps(rule, protocol=0).replace(b"Vtrials\n", b"Vn_samples\n")  # protocol 0 spells names out
+    assert b"n_samples" in old
+    assert pickle.loads(old) == rule
+    schedule = NoiseSchedule.cosine(50)
+    old = pickle.dumps(schedule, protocol=0).replace(b"V_signal\n", b"V_alphas\n").replace(b"V_noise\n", b"V_sigmas\n")
+    assert b"_alphas" in old and b"_sigmas" in old
+    torch.testing.assert_close(pickle.loads(old).noise_scale, schedule.noise_scale)
+    with pytest.raises(AttributeError, match=r"NoiseSchedule\.alphas is now called signal_scale"):
+        schedule.alphas  # noqa: B018

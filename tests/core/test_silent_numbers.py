@@ -82,6 +82,8 @@ def test_a_noise_range_of_no_timestep_is_refused_before_training(data, monkeypat
     monkeypatch.setattr("toyclf.classifier.train_denoiser", never)
     with pytest.raises(ValueError, match=r"noise_range=\(1000.0, 2000.0\) keeps no timestep: .* run from [\d.e+-]+ to"):
         DiffusionClassifier(**TINY, noise_range=(1000.0, 2000.0)).fit(*data)
+    with pytest.raises(ValueError, match=r"stages ending at \(50, 500\) trials needs a plan of exactly 500 trials"):
+        DiffusionClassifier(**{**TINY, "pruning": "staged"}).fit(*data)  # the paper's stages, TINY's 8 trials
 
 
 def test_a_noise_range_set_after_fit_is_named_at_predict(data, fitted):

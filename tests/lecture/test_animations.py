@@ -15,7 +15,7 @@ from PIL import Image
 from toyclf import DiffusionClassifier
 from toyclf.animate import ANIMATIONS, main
 from toyclf.lecture.plots import animations
-from toyclf.lecture.plots.maps import make_grid
+from toyclf.mapping import make_grid
 from toyclf.pruning import resolve_pruning
 from toyclf.sampling import sample
 

@@ -24,7 +24,6 @@ from toyclf.lecture.plots.keys import (
     posterior_colorbar,
     posterior_image,
 )
-from toyclf.mapping import make_grid  # noqa: F401 (the grid a map is drawn on: maps.make_grid)
 from toyclf.utils.files import atomic_write
 
 TITLE_FONTSIZE = 13

@@ -10,7 +10,7 @@ import torch
 from sklearn.neighbors import NearestCentroid
 
 from toyclf import DiffusionClassifier
-from toyclf.digits import (
+from toyclf.lecture.digits import (
     PRETRAINED_COMMAND,
     PRETRAINED_MODEL,
     PRETRAINED_SEED,
