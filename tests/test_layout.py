@@ -40,6 +40,7 @@ ROOMS: dict[str, dict[str, int]] = {
         "toyclf.schedule": 1,
         "toyclf.scaling": 1,
         "toyclf.prediction": 1,
+        "toyclf.scenes": 1,
         # 2 models: the shared (t, eps) plan and the toy's denoisers
         "toyclf.plan": 2,
         "toyclf.denoisers": 2,
