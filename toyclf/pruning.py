@@ -19,6 +19,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from itertools import pairwise
 from numbers import Real
+from typing import ClassVar
 
 import torch
 from scipy import stats
@@ -92,11 +93,11 @@ class StagedElimination:
         object.__setattr__(self, "trials", trials)
         object.__setattr__(self, "to_keep", to_keep)
 
+    RENAMED_FIELDS: ClassVar[dict[str, str]] = {"n_samples": "trials"}  # old field name -> new (files, pickles)
+
     def __setstate__(self, state: dict) -> None:
-        """Unpickle, also an object pickled when ``trials`` was called ``n_samples``."""
-        state = dict(state)
-        if "n_samples" in state:
-            state["trials"] = state.pop("n_samples")
+        """Unpickle, also an object pickled before a field was renamed (:data:`RENAMED_FIELDS`)."""
+        state = {self.RENAMED_FIELDS.get(name, name): value for name, value in state.items()}
         for name, value in state.items():
             object.__setattr__(self, name, value)
 

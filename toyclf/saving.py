@@ -31,7 +31,6 @@ CHECKPOINT_KIND = "DiffusionClassifier"
 
 
 RULES = {rule.__name__: rule for rule in (FixedTrials, StagedElimination, EarlyStopping)}  # savable pruning objects
-RENAMED_FIELDS = {"StagedElimination": {"n_samples": "trials"}}  # old field name -> new, read from older files
 
 
 def encode_setting(name: str, value: Any, *, strict: bool = True) -> Any:
@@ -59,10 +58,8 @@ def decode_setting(name: str, value: Any) -> Any:
     if name == "pruning" and isinstance(value, dict):
         fields = dict(value)
         rule = fields.pop("rule")
-        for old, new in RENAMED_FIELDS.get(rule, {}).items():  # files written before a field was renamed
-            if old in fields:
-                fields[new] = fields.pop(old)
-        return RULES[rule](**fields)
+        renamed = getattr(RULES[rule], "RENAMED_FIELDS", {})  # files written before a field was renamed
+        return RULES[rule](**{renamed.get(name, name): value for name, value in fields.items()})
     return value
 
 

@@ -4,6 +4,8 @@ held-out combinations absent from a split, and bad input named."""
 
 from __future__ import annotations
 
+import re
+
 import numpy as np
 import pytest
 
@@ -94,5 +96,5 @@ def test_prompts_name_every_attribute():
     ],
 )
 def test_bad_input_is_named(call, message):
-    with pytest.raises(ValueError, match=__import__("re").escape(message)):
+    with pytest.raises(ValueError, match=re.escape(message)):
         call()
