@@ -41,6 +41,7 @@ ROOMS: dict[str, dict[str, int]] = {
         "toyclf.scaling": 1,
         "toyclf.prediction": 1,
         "toyclf.scenes": 1,
+        "toyclf.scene_tests": 1,
         # 2 models: the shared (t, eps) plan and the toy's denoisers
         "toyclf.plan": 2,
         "toyclf.denoisers": 2,
@@ -81,6 +82,13 @@ ROOMS: dict[str, dict[str, int]] = {
         # 5 a zero-shot run: its processes and their share of the images, its steps from the images to the summary
         "toyclf.pretrained.processes": 5,
         "toyclf.pretrained.zero_shot_run": 5,
+        # the tiny Stable Diffusion and CLIP of the world of shapes: 4 their parts and the shipped
+        # files; 5 training them; 6 the CLIP and its training; 7 scoring scenes with both
+        "toyclf.pretrained.shapes_model": 4,
+        "toyclf.pretrained.shapes": 4,
+        "toyclf.pretrained.shapes_training": 5,
+        "toyclf.pretrained.tiny_clip": 6,
+        "toyclf.pretrained.shapes_evaluation": 7,
     },
     "lecture": {
         # 0 how to read a figure; baselines, robustness, and the per-trial losses the ablations share
@@ -92,6 +100,7 @@ ROOMS: dict[str, dict[str, int]] = {
         # 1 maps and digit figures; the estimator's ablations and the suite
         "toyclf.lecture.plots.maps": 1,
         "toyclf.lecture.plots.digits": 1,
+        "toyclf.lecture.plots.shapes": 1,
         "toyclf.lecture.digits": 1,
         "toyclf.lecture.experiments.trials": 1,
         "toyclf.lecture.experiments.noise_sharing": 1,
@@ -114,6 +123,7 @@ ROOMS: dict[str, dict[str, int]] = {
         "toyclf.zeroshot": 1,
         "toyclf.inside": 1,
         "toyclf.animate": 1,
+        "toyclf.shapes": 1,
     },
     "package": {"toyclf": 0},  # the top-level package re-exports the core
 }

@@ -13,7 +13,7 @@ shape still appears in training, but never together in those pairs.
 
     images, scenes = make_scenes(1000, random_state=0, exclude=HELD_OUT_COMBINATIONS)
     images.shape          # (1000, 32, 32, 3), float32 in [0, 1]
-    scenes[0].captions()  # ['a red circle', 'a large red circle', 'a red circle on the left', ...]
+    scenes[0].captions()  # ['a red circle', 'a circle', 'a red shape', 'a large red circle', ...]
 """
 
 from __future__ import annotations
@@ -35,6 +35,8 @@ COLOURS = {  # RGB in [0, 1]: saturated, far apart from each other and from the 
 }
 SIZES = {"small": (0.10, 0.14), "large": (0.18, 0.24)}  # half-widths, as fractions of the image side
 BACKGROUNDS = ("plain", "noisy")
+VOCABULARY = ("a", "and", "left", "of", "on", "right", "shape", "the", *SHAPES, *COLOURS, *SIZES)
+"""Every word a caption can hold (what a text encoder trained on these captions knows)."""
 HELD_OUT_COMBINATIONS = frozenset({("green", "triangle"), ("blue", "circle"), ("yellow", "square")})
 """Colour-shape pairs kept out of a training split: one per shape and at most one per colour, so
 every attribute is still seen, only these pairings are new."""
@@ -64,12 +66,15 @@ class Scene:
     background: str  # "plain" or "noisy"
 
     def captions(self) -> list[str]:
-        """Every caption that is true of the scene, the shortest first: colour and shape, then with
-        the size, the side, or (two objects) the relation between them."""
+        """Every caption that is true of the scene, the plainest first: colour and shape (then, for
+        one object, the shape or the colour alone), then with the size, the side, or (two objects)
+        the relation between them."""
         if len(self.objects) == 1:
             (o,) = self.objects
             return [
                 f"a {o.name}",
+                f"a {o.shape}",
+                f"a {o.colour} shape",
                 f"a {o.size} {o.name}",
                 f"a {o.name} on the {o.side}",
                 f"a {o.size} {o.name} on the {o.side}",
@@ -134,7 +139,7 @@ def sample_scenes(
     return [Scene(tuple(column[i] for column in columns), backgrounds[i]) for i in range(int(n))]
 
 
-def _signed_distance(shape: str, dx: np.ndarray, dy: np.ndarray, r: float) -> np.ndarray:
+def signed_distance(shape: str, dx: np.ndarray, dy: np.ndarray, r: float) -> np.ndarray:
     """Distance outside (> 0) or inside (< 0) the shape's edge, in image-side units. [S, S]"""
     if shape == "circle":
         return np.hypot(dx, dy) - r
@@ -164,7 +169,7 @@ def render_scenes(scenes: list[Scene], *, size: int = 32, random_state=None) -> 
         if scene.background == "noisy":
             image = image + rng.normal(0.0, 0.08, image.shape)
         for o in scene.objects:
-            distance = _signed_distance(o.shape, xx - o.x, yy - o.y, o.radius)  # [S, S]
+            distance = signed_distance(o.shape, xx - o.x, yy - o.y, o.radius)  # [S, S]
             cover = np.clip(0.5 - distance * size, 0.0, 1.0)[..., None]  # [S, S, 1]: 1 inside, 0 outside
             image = image * (1 - cover) + np.asarray(COLOURS[o.colour]) * cover
         images[i] = np.clip(image, 0.0, 1.0)

@@ -71,6 +71,11 @@ def test_class_names_that_are_folders_here_are_names_after_a_double_dash(tiny_mo
 def test_a_long_prompt_is_a_prompt(tiny_models, image, capsys):
     prompt = "a photo of a cat, " + "sitting on a red sofa in the afternoon sun, " * 8  # longer than a file name may be
     args = [image, "--classes", "cat", "dog", "--prompts", prompt, "a photo of a dog", *FAST]
+    assert zeroshot.main(["--model", tiny_models["sd"], *args]) == 2  # read as a prompt, not as a file name...
+    err = capsys.readouterr().err
+    assert f"the prompt {prompt!r} is" in err and "the text encoder takes at most 77" in err  # ...and too long
+    short = "a photo of a cat on a red sofa"
+    args = [image, "--classes", "cat", "dog", "--prompts", short, "a photo of a dog", *FAST]
     assert zeroshot.main(["--model", tiny_models["sd"], *args]) == 0
 
 

@@ -135,6 +135,12 @@ def test_one_prompt_per_class(tiny_models, images):
         ),
         (dict(prompts=["a cat"]), "prompts must be a list of at least two"),
         (dict(classes=["cat", "cat"]), "class names must be distinct"),
+        (
+            dict(prompts=["a cat", "a cat"]),
+            "prompts must be distinct (two classes with one prompt cannot be told apart)",
+        ),
+        (dict(prompts=["a cat", " "]), "prompts must not be empty; prompts[1] of ['a cat', ' '] is ' '"),
+        (dict(prompts=["a cat", "x" * 80]), "is 82 tokens; the text encoder takes at most 77"),
         (dict(classes=["cat", "dog"], template="a photo"), "template must contain '{}' once"),
         (dict(classes=["cat", "dog"], prompts=["one prompt"]), "got 2 class names but 1 prompts"),
         (dict(classes=["cat", "dog"], dtype="float64"), "dtype must be one of 'float32', 'float16', 'bfloat16'"),

@@ -71,9 +71,11 @@ def load_pipeline(model: str | os.PathLike, dtype: torch.dtype) -> Any:
         ) from None
     check_pipeline_config(model, config, diffusers)
     extra = {"safety_checker": None, "requires_safety_checker": False} if "safety_checker" in config else {}
+    from safetensors import SafetensorError
+
     try:
         return diffusers.DiffusionPipeline.from_pretrained(model, dtype=dtype, **extra)
-    except (OSError, ValueError, AttributeError, ImportError, KeyError) as error:
+    except (OSError, ValueError, AttributeError, ImportError, KeyError, SafetensorError) as error:
         reason = str(error).strip().splitlines()[0] if str(error).strip() else type(error).__name__
         raise ValueError(f"could not load the diffusers pipeline {model!r}: {reason}") from None
 

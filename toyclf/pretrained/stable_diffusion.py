@@ -37,9 +37,51 @@ def class_prompts(classes: Sequence[str] | None, prompts: Sequence[str] | None, 
         prompts = [template.format(name) for name in names]
     if not names:
         raise ValueError("the class list is empty; give at least one class name (two to classify).")
-    if len(set(names)) != len(names):
+    if classes is not None and len(set(names)) != len(names):
         raise ValueError(f"class names must be distinct; got {names}.")
+    empty = [i for i, prompt in enumerate(prompts) if not prompt.strip()]
+    if empty:
+        raise ValueError(f"prompts must not be empty; prompts[{empty[0]}] of {prompts} is {prompts[empty[0]]!r}.")
+    repeated = sorted({p for p in prompts if prompts.count(p) > 1})
+    if repeated:
+        raise ValueError(
+            f"prompts must be distinct (two classes with one prompt cannot be told apart); {repeated[0]!r} repeats."
+        )
     return names, prompts
+
+
+def check_prompt_tokens(pipeline: Any, prompts: Sequence[str]) -> None:
+    """Refuse, naming the prompt, what a CLIP text encoder would read wrongly or silently alike:
+    a prompt longer than it takes (the pipeline would cut it), text its tokenizer cannot read
+    (the unknown token), two prompts that tokenize alike ("A red circle", "a red circle "), or,
+    where the tokenizer records the only words it was made for (``words``, toyclf's word
+    tokenizer for a model trained here), another word (one the model never saw)."""
+    tokenizer = getattr(pipeline, "tokenizer", None)
+    if tokenizer is None or "CLIP" not in type(tokenizer).__name__:
+        return
+    limit, seen = tokenizer.model_max_length, {}
+    words = tokenizer.init_kwargs.get("words")  # a closed vocabulary (toyclf's word tokenizer), or None
+    for prompt in prompts:
+        ids = tokenizer(prompt).input_ids  # with the start and end tokens
+        if len(ids) > limit:
+            raise ValueError(
+                f"the prompt {prompt!r} is {len(ids)} tokens; the text encoder takes at most {limit} "
+                "(with its start and end): shorten it."
+            )
+        if tokenizer.unk_token_id in ids[1:-1]:
+            raise ValueError(
+                f"the prompt {prompt!r} holds text the tokenizer does not know (it reads as "
+                f"{tokenizer.convert_ids_to_tokens(ids[1:-1])}): leave out punctuation or other characters."
+            )
+        unknown = [word for word in prompt.lower().split() if words is not None and word not in words]
+        if unknown:
+            raise ValueError(
+                f"in the prompt {prompt!r}, {unknown[0]!r} is not a word the model was trained on; it knows "
+                f"{', '.join(words)}."
+            )
+        if tuple(ids) in seen:
+            raise ValueError(f"the prompts {seen[tuple(ids)]!r} and {prompt!r} read the same to the text encoder.")
+        seen[tuple(ids)] = prompt
 
 
 class PromptDenoiser(LatentDenoiser):
@@ -84,6 +126,7 @@ class PromptDenoiser(LatentDenoiser):
     ) -> PromptDenoiser:
         """From a loaded pipeline: its backbone, VAE and scheduler, and every prompt encoded once."""
         names, prompts = class_prompts(classes, prompts, template)
+        check_prompt_tokens(pipeline, prompts)
         with torch.inference_mode():
             embeddings = cls.encode_prompts(pipeline, prompts)
         backbone = pipeline.transformer if hasattr(pipeline, "transformer") else pipeline.unet

@@ -1,10 +1,12 @@
-"""Writing files safely: an output folder checked before the work starts, and atomic writes."""
+"""Writing files safely: an output folder checked before the work starts, and atomic writes of a
+file or a whole folder."""
 
 from __future__ import annotations
 
 import glob
 import os
 import re
+import shutil
 import socket
 import tempfile
 from collections.abc import Callable
@@ -39,7 +41,7 @@ def _writer_tag() -> str:
 
 
 def remove_stale_temporaries(path: Path, suffix: str) -> list[Path]:
-    """Delete the temporary files of :func:`atomic_write` for ``path`` that a process of this host
+    """Delete the temporary files (or folders) of :func:`atomic_write` (:func:`atomic_folder`) for ``path`` that a process of this host
     killed while writing left behind (``.NAME.HOST-PID.XXXX{suffix}`` whose process is gone);
     returns them. Other hosts' (a shared file system) and live processes' are left alone."""
     host = _writer_tag().rsplit("-", 1)[0]
@@ -48,7 +50,7 @@ def remove_stale_temporaries(path: Path, suffix: str) -> list[Path]:
     for tmp in path.parent.glob(f".{glob.escape(path.name)}.*{glob.escape(suffix)}"):
         match = pattern.fullmatch(tmp.name)
         if match and int(match[1]) != os.getpid() and not _process_is_running(int(match[1])):
-            tmp.unlink(missing_ok=True)
+            shutil.rmtree(tmp, ignore_errors=True) if tmp.is_dir() else tmp.unlink(missing_ok=True)
             stale.append(tmp)
     return stale
 
@@ -68,11 +70,53 @@ def atomic_write(path: str | os.PathLike, write: Callable[[Path], object], *, su
     os.close(fd)
     try:
         write(Path(tmp))
-        umask = os.umask(0)
-        os.umask(umask)
-        os.chmod(tmp, 0o666 & ~umask)  # the permissions a plain open() would have given
+        os.chmod(tmp, 0o666 & ~_umask())  # the permissions a plain open() would have given
         os.replace(tmp, path)
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
         raise
+    return path
+
+
+def _umask() -> int:
+    umask = os.umask(0)
+    os.umask(umask)
+    return umask
+
+
+def check_replaceable(path: str | os.PathLike, is_output: Callable[[Path], bool], what: str) -> Path:
+    """``path`` as a folder :func:`atomic_folder` may write: new, empty, or a folder ``is_output``
+    recognises as ``what`` (an earlier run's); anything else raises ``ValueError`` (a user's
+    folder is never replaced)."""
+    path = Path(path)
+    if path.exists() and not (path.is_dir() and (not any(path.iterdir()) or is_output(path))):
+        kind = "a folder that is not" if path.is_dir() else "a file, not"
+        raise ValueError(f"{str(path)!r} is {kind} {what}: give a new or empty folder (nothing was replaced).")
+    return path
+
+
+def atomic_folder(path: str | os.PathLike, write: Callable[[Path], object]) -> Path:
+    """Call ``write(tmp)`` on a new temporary folder beside ``path``, then put it in ``path``'s
+    place (the old folder, if any, is removed only once the new one is there). A run stopped
+    part way leaves the old folder (or none), never half of the new one; a killed run's
+    temporary folder is removed by the next write of ``path``. Check ``path`` with
+    :func:`check_replaceable` first."""
+    path, suffix = Path(path), ".tmpdir"
+    remove_stale_temporaries(path, suffix)
+    tmp = Path(tempfile.mkdtemp(dir=path.parent or ".", prefix=f".{path.name}.{_writer_tag()}.", suffix=suffix))
+    old = tmp.with_name(tmp.name.replace(suffix, ".old" + suffix))
+    try:
+        tmp.chmod(0o777 & ~_umask())  # the permissions a plain mkdir would have given
+        write(tmp)
+        if path.exists():
+            path.rename(old)
+        try:
+            tmp.rename(path)
+        except BaseException:
+            if old.exists():
+                old.rename(path)  # put the old folder back
+            raise
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)
+        shutil.rmtree(old, ignore_errors=True)
     return path
