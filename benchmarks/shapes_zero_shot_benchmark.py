@@ -35,18 +35,9 @@ from toyclf.scene_tests import (
     winoground_pairs,
     winoground_scores,
 )
-from toyclf.scenes import COLOURS, HELD_OUT_COMBINATIONS, SHAPES, attribute_prompts, make_scenes
+from toyclf.scenes import HELD_OUT_COMBINATIONS, attribute_labels, attribute_prompts, make_scenes
 
 TASKS = ("shape", "colour", "shape_and_colour")
-
-
-def labels_of(pairs, task: str) -> np.ndarray:
-    """The true class of each (colour, shape) under a task's prompts (attribute_prompts order)."""
-    if task == "shape":
-        return np.array([SHAPES.index(s) for _, s in pairs])
-    if task == "colour":
-        return np.array([list(COLOURS).index(c) for c, _ in pairs])
-    return np.array([list(COLOURS).index(c) * len(SHAPES) + SHAPES.index(s) for c, s in pairs])
 
 
 def main() -> None:
@@ -81,7 +72,7 @@ def main() -> None:
     for name, (images, pairs) in sets.items():
         x = pixels(denoiser, list(images))
         for task in TASKS:
-            y, ids = labels_of(pairs, task), list(range(offsets[task], offsets[task] + len(prompts[task])))
+            y, ids = attribute_labels(pairs, task), list(range(offsets[task], offsets[task] + len(prompts[task])))
             start = time.perf_counter()
             scores, _ = diffusion_scores(denoiser, x, plan, classes=ids)
             seconds = (time.perf_counter() - start) / len(x)
@@ -122,7 +113,7 @@ def main() -> None:
     print("\n## Calibration, shape-and-colour prompts on new scenes (temperature fitted on other scenes)\n")
     task, ids = "shape_and_colour", list(range(offsets["shape_and_colour"], len(all_prompts)))
     xc = pixels(denoiser, list(calibration_images))
-    yc = labels_of([(s.objects[0].colour, s.objects[0].shape) for s in calibration], task)
+    yc = attribute_labels([(s.objects[0].colour, s.objects[0].shape) for s in calibration], task)
     scores_c, _ = diffusion_scores(denoiser, xc, plan, classes=ids)
     logits_c = clip_logits(clip, tokenizer, xc, prompts[task]).numpy()
     scores, logits, y = results["new scenes, training pairs", task]

@@ -53,7 +53,7 @@ from toyclf.pretrained.shapes_evaluation import diffusion_scores, pixels, winogr
 from toyclf.pretrained.shapes_training import sample_images
 from toyclf.pretrained.tiny_clip import clip_logits
 from toyclf.scene_tests import held_out_scenes, make_drawings, winoground_pairs, winoground_scores
-from toyclf.scenes import COLOURS, HELD_OUT_COMBINATIONS, SHAPES, attribute_prompts, make_scenes
+from toyclf.scenes import HELD_OUT_COMBINATIONS, attribute_labels, attribute_prompts, make_scenes
 
 # %% [markdown]
 # ## 1. The world of shapes
@@ -159,16 +159,13 @@ test_sets = {
     "held-out pairs": (list(held_images), [(s.objects[0].colour, s.objects[0].shape) for s in held]),
     "drawings": (drawings, drawn),
 }
-tasks = {  # the prompts of each task, and each image's true prompt
-    "shape": (attribute_prompts("shape"), lambda c, s: SHAPES.index(s)),
-    "colour": (attribute_prompts("colour"), lambda c, s: list(COLOURS).index(c)),
-    "shape and colour": (prompts, lambda c, s: prompts.index(f"a {c} {s}")),
-}
+tasks = {"shape": "shape", "colour": "colour", "shape and colour": "shape_and_colour"}  # -> attribute_prompts
 accuracy = {}
-for task, (task_prompts, truth_of) in tasks.items():
+for task, kind in tasks.items():
+    task_prompts = attribute_prompts(kind)
     task_denoiser = load_shapes_denoiser(task_prompts, eval_batch_size=512)
     for name, (set_images, pairs) in test_sets.items():
-        x_set, y = pixels(task_denoiser, set_images), np.array([truth_of(c, s) for c, s in pairs])
+        x_set, y = pixels(task_denoiser, set_images), attribute_labels(pairs, kind)
         diffusion = diffusion_scores(task_denoiser, x_set, plan)[0].argmax(1)
         by_clip = clip_logits(clip, tokenizer, x_set, task_prompts).argmax(1).numpy()
         accuracy[task, name] = (np.mean(diffusion == y), np.mean(by_clip == y), 1 / len(task_prompts))
@@ -224,7 +221,7 @@ for swap in ("colour", "shape", "relation"):
 
 # %%
 x_seen = pixels(denoiser, list(seen_images[:20]))
-truth = np.array([prompts.index(f"a {s.objects[0].colour} {s.objects[0].shape}") for s in seen[:20]])
+truth = attribute_labels([(s.objects[0].colour, s.objects[0].shape) for s in seen[:20]], "shape_and_colour")
 for rule in (None, "early_stopping"):
     scores, trials = diffusion_scores(denoiser, x_seen, plan, pruning=rule)
     print(f"{rule or 'every trial':>15}: accuracy {np.mean(scores.argmax(1) == truth):.2f}, "

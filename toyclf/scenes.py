@@ -202,3 +202,16 @@ def attribute_prompts(kind: str) -> list[str]:
     if kind == "shape_and_colour":
         return [f"a {c} {s}" for c in COLOURS for s in SHAPES]
     raise ValueError(f"kind must be 'shape', 'colour' or 'shape_and_colour'; got {kind!r}.")
+
+
+def attribute_labels(pairs: Iterable[tuple[str, str]], kind: str) -> np.ndarray:
+    """The true class of each (colour, shape) pair among :func:`attribute_prompts` ``(kind)``:
+    its shape's index, its colour's, or its pair's (colour-major, as the prompts are listed). [n]"""
+    pairs = [tuple(pair) for pair in pairs]
+    if kind == "shape":
+        return np.array([SHAPES.index(s) for _, s in pairs], dtype=int)
+    if kind == "colour":
+        return np.array([list(COLOURS).index(c) for c, _ in pairs], dtype=int)
+    if kind == "shape_and_colour":
+        return np.array([list(COLOURS).index(c) * len(SHAPES) + SHAPES.index(s) for c, s in pairs], dtype=int)
+    raise ValueError(f"kind must be 'shape', 'colour' or 'shape_and_colour'; got {kind!r}.")

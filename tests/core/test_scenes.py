@@ -98,3 +98,15 @@ def test_prompts_name_every_attribute():
 def test_bad_input_is_named(call, message):
     with pytest.raises(ValueError, match=re.escape(message)):
         call()
+
+
+def test_attribute_labels_index_the_true_prompt():
+    from toyclf.scenes import attribute_labels, attribute_prompts
+
+    pairs = [("yellow", "square"), ("red", "circle"), ("blue", "triangle")]
+    for kind in ("shape", "colour", "shape_and_colour"):
+        prompts = attribute_prompts(kind)
+        for (colour, shape), label in zip(pairs, attribute_labels(pairs, kind), strict=True):
+            assert {"shape": shape, "colour": colour, "shape_and_colour": f"{colour} {shape}"}[kind] in prompts[label]
+    with pytest.raises(ValueError, match="kind must be 'shape', 'colour' or 'shape_and_colour'"):
+        attribute_labels(pairs, "size")

@@ -50,13 +50,13 @@ def class_prompts(classes: Sequence[str] | None, prompts: Sequence[str] | None, 
     return names, prompts
 
 
-def check_prompt_tokens(pipeline: Any, prompts: Sequence[str]) -> None:
+def check_prompt_tokens(tokenizer: Any, prompts: Sequence[str]) -> None:
     """Refuse, naming the prompt, what a CLIP text encoder would read wrongly or silently alike:
     a prompt longer than it takes (the pipeline would cut it), text its tokenizer cannot read
     (the unknown token), two prompts that tokenize alike ("A red circle", "a red circle "), or,
     where the tokenizer records the only words it was made for (``words``, toyclf's word
-    tokenizer for a model trained here), another word (one the model never saw)."""
-    tokenizer = getattr(pipeline, "tokenizer", None)
+    tokenizer for a model trained here), another word (one the model never saw). ``tokenizer``:
+    a pipeline's first (CLIP) tokenizer, or a CLIP model's; any other is not checked."""
     if tokenizer is None or "CLIP" not in type(tokenizer).__name__:
         return
     limit, seen = tokenizer.model_max_length, {}
@@ -126,7 +126,7 @@ class PromptDenoiser(LatentDenoiser):
     ) -> PromptDenoiser:
         """From a loaded pipeline: its backbone, VAE and scheduler, and every prompt encoded once."""
         names, prompts = class_prompts(classes, prompts, template)
-        check_prompt_tokens(pipeline, prompts)
+        check_prompt_tokens(getattr(pipeline, "tokenizer", None), prompts)
         with torch.inference_mode():
             embeddings = cls.encode_prompts(pipeline, prompts)
         backbone = pipeline.transformer if hasattr(pipeline, "transformer") else pipeline.unet

@@ -22,8 +22,9 @@ import numpy as np
 import torch
 from tqdm.auto import tqdm
 
-from toyclf.pretrained.shapes_model import MAX_TOKENS, SHAPES_TEXT_ENCODER, word_tokenizer
+from toyclf.pretrained.shapes_model import SHAPES_TEXT_ENCODER, word_tokenizer
 from toyclf.pretrained.shapes_training import caption_ids, pick_captions, warmup_cosine
+from toyclf.pretrained.stable_diffusion import check_prompt_tokens
 from toyclf.scenes import Scene
 
 # fmt: off
@@ -84,7 +85,8 @@ def train_clip(
 def matches(scenes: list[Scene], captions: list[str]) -> torch.Tensor:
     """[B, B]: 1 where caption j is true of scene i (its own, and any other it fits: "a circle"
     is true of every circle in the batch), else 0."""
-    return torch.tensor([[caption in scene.captions() for caption in captions] for scene in scenes]).float()
+    truths = [set(scene.captions()) for scene in scenes]  # once a scene, not once a (scene, caption)
+    return torch.tensor([[caption in true for caption in captions] for true in truths]).float()
 
 
 def contrastive_loss(logits: torch.Tensor, matches: torch.Tensor) -> torch.Tensor:
@@ -101,8 +103,6 @@ def clip_logits(model: Any, tokenizer: Any, images: torch.Tensor, prompts: Seque
     """s * cos(f(x), g(prompt)) for every image and prompt: images [B, 3, S, S] in [-1, 1] -> [B, K];
     its softmax over the prompts is CLIP's zero-shot posterior."""
     prompts = list(prompts)
-    for prompt in prompts:
-        if len(tokenizer(prompt).input_ids) > MAX_TOKENS:
-            raise ValueError(f"the prompt {prompt!r} is longer than the {MAX_TOKENS} tokens CLIP's text encoder takes.")
+    check_prompt_tokens(tokenizer, prompts)  # the diffusion model's checks: the same text encoder and words
     ids = caption_ids(tokenizer, prompts)  # [K, L]
     return torch.cat([model(input_ids=ids, pixel_values=part).logits_per_image for part in images.split(256)])
