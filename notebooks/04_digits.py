@@ -34,6 +34,7 @@ RETRAIN = False  # False: load the small model shipped with toyclf; True: train 
 TRAIN_STEPS = 8000  # with RETRAIN: training steps of the denoiser (minibatches of 128)
 HIDDEN_SIZE = 512  # with RETRAIN: width of the denoiser's residual blocks
 N_TRIALS = 256  # Monte Carlo trials (t, eps) per class: all of them without early stopping, at most this with it
+STAGED_TRIALS = (50, 500)  # section 6: staged elimination's cumulative trials per stage (the paper's CIFAR-10 stages)
 N_SHOW = 6  # images shown per class in section 1, test images scored by hand in section 4
 N_GENERATED = 8  # generated images per class in section 3
 SEED = 0  # the split, the noise drawn, the plan and the corruptions (the shipped model knows only the split of 0)
@@ -113,8 +114,8 @@ plt.show()
 #   scale of the strokes;
 # - DDPM's **linear schedule**: images do not need the spirals' shift towards low noise;
 # - **every trial weighted alike** (`weighting="uniform"`, `noise_range=None`), where notebooks 01 and 02 use the
-#   ELBO weights over a range of noise levels: the paper's choice for images, and on held-out digits the ELBO
-#   weights never made fewer errors. The range only cuts off the ends of the schedule, where the ELBO weights grow
+#   ELBO weights over a range of noise levels: the paper's choice for images. Section 5 scores the ELBO weights
+#   against it on the same test images. The range only cuts off the ends of the schedule, where the ELBO weights grow
 #   without bound; uniform weights stay bounded, so every timestep counts. The price is the scale of the errors
 #   (section 4).
 
@@ -229,7 +230,8 @@ errors_show.round(1)
 
 # %% [markdown]
 # Each test image (top) and its error under every class (below): the lowest bar is the prediction, green when
-# right, red when wrong.
+# right, red when wrong. Every bar starts at zero, on one axis for all the images: the winner's bar is clearly the
+# shortest, yet none is near zero, since even under the right class the denoiser cannot find all of the noise.
 
 # %%
 digit_plots.plot_class_errors(X_show, errors_show, classes, y_show)
@@ -283,6 +285,44 @@ print(
 )
 
 # %% [markdown]
+# On this split the RBF SVM makes fewer errors than the diffusion classifier. The README's headline (0.9913 on
+# average beside 0.9904 for the SVM) is another measurement: `benchmarks/README.md` trains a full-size model
+# (`DIGITS_PARAMS`, 512 wide) on each of ten splits (seeds 0-9) and averages them. There the diffusion classifier
+# is +0.07 points ahead of the best baseline of each split (standard error 0.07: 5 splits won, 2 tied, 3 lost,
+# never by more than one image), a tie rather than a lead, and split 0, this one, is one it loses by an image
+# (0.9926 against the SVM's 0.9944). The shipped model, half as wide, scores 0.9907 here: one error more than the
+# full-size one.
+#
+# The digits weight every trial alike. Does that cost anything against the ELBO weights of notebooks 01 and 02? The
+# same model and test images, each weighting predicting as `predict` does (early stopping, at most `N_TRIALS`):
+# the ELBO weights over the range of noise levels notebooks 01 and 02 use, and over every timestep.
+
+# %%
+weightings = {
+    "uniform, every timestep (the digits)": dict(weighting="uniform", noise_range=None),
+    "ELBO, noise range (0.03, 10) (01, 02)": dict(weighting="elbo", noise_range=(0.03, 10.0)),
+    "ELBO, every timestep": dict(weighting="elbo", noise_range=None),
+}
+wrong = {
+    name: np.flatnonzero(clf.set_params(**params).predict(X_test) != y_test) for name, params in weightings.items()
+}
+clf.set_params(weighting=DIGITS_PARAMS["weighting"], noise_range=DIGITS_PARAMS["noise_range"])
+uniform_wrong = wrong["uniform, every timestep (the digits)"]
+assert (uniform_wrong == np.flatnonzero(y_pred != y_test)).all()  # the classifier above
+for name, indices in wrong.items():
+    extra = np.setdiff1d(indices, uniform_wrong)
+    print(
+        f"{name:<38} {len(indices):3d} errors in {len(y_test)}; right where uniform is wrong: "
+        f"{len(np.setdiff1d(uniform_wrong, indices))}, wrong where uniform is right: {len(extra)}"
+    )
+
+# %% [markdown]
+# In the stored run the ELBO weights make no fewer errors than uniform weights: over the range, the same five
+# test images plus one; over every timestep, more than twice as many (there the ends of the schedule, where the
+# weights grow without bound, weigh in). `benchmarks/README.md` found the same on held-out parts of the training
+# images of three other splits ("what did not improve the defaults"), which is where a weighting should be chosen;
+# these are test images, scored here only to check the claim.
+#
 # The confusion matrix of the diffusion classifier: rows are the true digits, columns the predicted ones, the
 # diagonal is what it got right.
 
@@ -342,35 +382,69 @@ ax.legend()
 plt.show()
 
 # %% [markdown]
-# The paper's own saving, staged elimination (Algorithm 2: every class on the first trials, only the best few on
-# the rest; `StagedElimination`'s default stages are the paper's for CIFAR-10), needs a plan as long as its last
-# stage; with `N_TRIALS` that large the next cell measures it too.
+# The paper's own saving, staged elimination (Algorithm 2): every class on the first trials, only the best few on
+# the rest, the same stages for every image. Its plan must end where its last stage does, so the cell scores it on
+# a plan of `STAGED_TRIALS[-1]` trials, not `N_TRIALS`. The stored run uses the paper's stages for CIFAR-10,
+# `StagedElimination`'s default (what `pruning="staged"` uses): 10 classes on 50 trials, the best 5 on 450 more,
+# 10 x 50 + 5 x 450 = 2,750 evaluations per image (the notebook's test run uses tiny stages instead).
 
 # %%
-staged = StagedElimination()  # what pruning="staged" uses
+staged = StagedElimination(trials=STAGED_TRIALS)  # keeps the 5 best after the first stage, then the best 1
 kept = (len(classes), *staged.to_keep[:-1])  # classes scored in each stage
 stage_text = ", then ".join(f"{k} classes up to trial {n}" for k, n in zip(kept, staged.trials, strict=True))
 print(f"staged elimination: {stage_text}, which keeps the best {staged.to_keep[-1]}")
-if N_TRIALS >= staged.trials[-1]:
-    errors_staged, trials_staged = clf.set_params(pruning=staged).class_errors(X_test, return_trials=True)
-    clf.set_params(pruning="early_stopping")
-    accuracy_staged = float(np.mean(decide(errors_staged) == y_test))
-    print(
-        f"staged elimination: {trials_staged.sum(1).mean():7.0f} evaluations per image, accuracy {accuracy_staged:.3f}"
-    )
-else:
-    print(f"staged elimination skipped: it needs N_TRIALS >= {staged.trials[-1]}, this run has {N_TRIALS}")
+clf.set_params(n_trials=staged.trials[-1], pruning=staged)
+errors_staged, trials_staged = clf.class_errors(X_test, return_trials=True)
+clf.set_params(n_trials=N_TRIALS, pruning="early_stopping")
+accuracy_staged = float(np.mean(decide(errors_staged) == y_test))
+evaluations_staged = trials_staged.sum(1)  # [n_test], the same for every image
+for name, evaluations, correct in [
+    (f"every class, all {N_TRIALS} trials", evaluations_fixed, accuracy_fixed),
+    (f"early stopping, at most {N_TRIALS}", evaluations_early, accuracy),
+    (f"staged elimination {STAGED_TRIALS}", evaluations_staged, accuracy_staged),
+]:
+    print(f"{name:<30} {evaluations.mean():7.0f} evaluations per image, accuracy {correct:.3f}")
+print(
+    f"early stopping spends {evaluations_staged.mean() / evaluations_early.mean():.1f}x fewer than staged elimination"
+)
 
 # %% [markdown]
-# **Try this:** `N_TRIALS = 512` (at least the last stage printed above) runs the staged elimination too: which
-# rule spends fewer evaluations for the same accuracy? With `N_TRIALS = 32`, does early stopping still save much?
+# Staged elimination spends the same on every image, easy or hard; early stopping spends little on the easy ones
+# and keeps going on the hard ones only.
+#
+# **Try this:** `N_TRIALS = 64`, then `N_TRIALS = 32`: does early stopping still save much?
+#
+# <details><summary>Answer</summary>
+#
+# Less and less. With 64 trials every class costs 640 evaluations per image and early stopping 278 (2.3x fewer),
+# with 32 trials 320 against 240 (1.3x), the same accuracy as all trials each time (0.991 with 64, 0.987 with 32).
+# Early stopping looks first after 8 trials (`EarlyStopping.min_trials`), so even the easiest image costs
+# 10 x 8 = 80 evaluations, and the hard ones still run to the end of the plan: the shorter the plan, the less there
+# is to save.
+#
+# </details>
 #
 # ## 7. Robustness: noise and occlusion
 #
-# The paper's classifiers extracted from class-conditional ImageNet models "exhibit qualitatively better 'effective
-# robustness' to distribution shift" (its abstract; the shift it measures is ImageNet-A). In miniature:
-# corrupt the test images more and more, with Gaussian noise (sigma in pixel units, clipped to 0 .. 16) or a blank
-# square at a random place, and score every classifier on the same corrupted images (`robustness_curves`).
+# The paper's claim: its classifiers extracted from class-conditional ImageNet models "exhibit qualitatively better
+# 'effective robustness' to distribution shift" (its abstract; the shift it measures is ImageNet-A). **On these
+# digits the measurement below does not support it.** Under Gaussian noise the diffusion classifier falls behind
+# the SVM and k-NN once the noise is stronger than sigma 2; under occlusion it is level with the best baseline,
+# no better. Why that may be:
+#
+# - **another model and another shift.** The paper's diffusion models are large and trained on millions of natural
+#   images, and ImageNet-A is a natural shift (real photos that fool ImageNet classifiers). Here a small MLP
+#   trained on 1,257 clean 8 x 8 digits meets synthetic corruptions;
+# - **added noise is not the forward process's noise.** The denoiser learned to remove the noise of
+#   $x_t = \sqrt{\bar\alpha_t}\, x_0 + \sqrt{1 - \bar\alpha_t}\, \epsilon$ at a known $t$. Noise added to the pixels
+#   before that is part of $x_0$ as far as the model knows: no class explains it, and it inflates every class's
+#   error, most at the low-noise timesteps, where the forward noise is too weak to drown it (the **Try this** with
+#   the ELBO weights at the end of this section);
+# - **one split, one small test set**, against baselines that are as accurate on clean digits.
+#
+# In miniature, then: corrupt the test images more and more, with Gaussian noise (sigma in pixel units, clipped to
+# 0 .. 16) or a blank square at a random place, and score every classifier on the same corrupted images
+# (`robustness_curves`).
 
 # %%
 levels = CORRUPTION_LEVELS
@@ -409,5 +483,20 @@ for corruption, strengths in levels.items():
     )
 
 # %% [markdown]
+# **Try this:** weight the trials as notebooks 01 and 02 do: run `clf.set_params(weighting="elbo",
+# noise_range=(0.03, 10.0))`, then this section again (its `classifiers` hold `clf` itself). More robust to noise,
+# or less?
+#
+# <details><summary>Answer</summary>
+#
+# Much less robust to noise. Under Gaussian noise of sigma 0, 2, 4, 6, 8 the ELBO weights give 0.989, 0.930,
+# 0.539, 0.265, 0.191, where uniform weights give 0.991, 0.985, 0.887, 0.630, 0.435; under occlusion a little less
+# (0.989, 0.893, 0.726, 0.570, 0.385 against 0.991, 0.913, 0.763, 0.598, 0.411). The ELBO weights favour the
+# low-noise timesteps: 39 % of their weight lies where the forward noise is under 0.3 of the signal, on 12 % of the
+# timesteps they keep. That is where the added pixel noise is not drowned by the forward process's own, and
+# corrupts every class's error.
+#
+# </details>
+#
 # **Try this:** a model trained with more steps (`RETRAIN = True`, `TRAIN_STEPS = 16000`): more robust, or only more
 # accurate on clean digits?

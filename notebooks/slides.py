@@ -1,7 +1,7 @@
-"""Notebook 01 as reveal.js slides that work in a lecture room without internet.
+"""The lecture (notebook 00) as reveal.js slides that work in a lecture room without internet.
 
-    python notebooks/slides.py                        # notebooks/slides/01_spirals.slides.html
-    python notebooks/slides.py 02_inside_the_estimator --out /tmp/talk
+    python notebooks/slides.py                        # notebooks/slides/00_lecture.slides.html
+    python notebooks/slides.py 01_spirals --out /tmp/talk
 
 Exports the stored notebook (``notebooks/NAME.ipynb``, with the outputs of a full run: see
 ``notebooks/build.py``) with nbconvert's slides exporter. Each cell's ``slideshow`` metadata,
@@ -64,7 +64,7 @@ def export_slides(name: str, out: Path) -> Path:
         reveal_url_prefix="reveal.js",
         reveal_theme="white",
         reveal_width="1280",
-        reveal_height="800",
+        reveal_height="720",
         reveal_number="c/t",
         mathjax_url=f"mathjax/MathJax.js?config={MATHJAX_CONFIG}",
         embed_images=True,  # the GIFs and figures the markdown links to travel inside the HTML
@@ -84,7 +84,7 @@ def export_slides(name: str, out: Path) -> Path:
 def main(argv: list[str] | None = None) -> int:
     names = sorted(path.stem for path in NOTEBOOKS.glob("[0-9]*.py"))  # the sources: a notebook not built yet counts
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("name", nargs="?", default="01_spirals", help=f"one of {', '.join(names)}")
+    parser.add_argument("name", nargs="?", default="00_lecture", help=f"one of {', '.join(names)}")
     parser.add_argument("--out", type=Path, default=NOTEBOOKS / "slides", help="folder to write (default: %(default)s)")
     args = parser.parse_args(argv)
     if args.name not in names:

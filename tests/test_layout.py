@@ -97,6 +97,7 @@ ROOMS: dict[str, dict[str, int]] = {
         "toyclf.lecture.experiments.comparison": 0,
         "toyclf.lecture.experiments.robustness": 0,
         "toyclf.lecture.experiments.per_trial": 0,
+        "toyclf.lecture.checking": 0,  # comparing a student's function with the library's, naming the mistake
         # 1 maps and digit figures; the estimator's ablations and the suite
         "toyclf.lecture.plots.maps": 1,
         "toyclf.lecture.plots.digits": 1,
@@ -108,8 +109,12 @@ ROOMS: dict[str, dict[str, int]] = {
         "toyclf.lecture.experiments.exact_posterior": 1,
         "toyclf.lecture.experiments.calibration_settings": 1,
         "toyclf.lecture.experiments.pruning_maps": 1,
+        "toyclf.lecture.experiments.evidence": 1,
+        "toyclf.lecture.plots.evidence": 1,
+        "toyclf.lecture.plots.strips": 1,
         "toyclf.lecture.experiments.suite": 1,
         "toyclf.lecture.experiments": 1,
+        "toyclf.lecture.exercises": 1,  # the exercises of notebook 06, each a checker
         # 2 figures of the experiments, animations
         "toyclf.lecture.plots.ablations": 2,
         "toyclf.lecture.plots.animations": 2,

@@ -21,7 +21,7 @@ from sklearn.utils.validation import check_consistent_length, check_is_fitted, c
 
 from toyclf.calibration import fit_temperature, warn_if_stale
 from toyclf.estimator import LOSSES, WEIGHTINGS, class_errors, log_posterior, timestep_weights
-from toyclf.plan import NOISE_SAMPLINGS, TIMESTEPS, make_plan
+from toyclf.plan import NOISE_SAMPLINGS, TIMESTEPS, TrialPlan, make_plan
 from toyclf.pruning import PRUNING_CONSTRAINT, resolve_pruning
 from toyclf.sampling import sample
 from toyclf.saving import load_classifier, save_classifier
@@ -274,9 +274,7 @@ class DiffusionClassifier(ClassifierMixin, BaseEstimator):
         plan_params, params = self._prediction_params(PLAN_PARAMS), self._prediction_params(ESTIMATOR_PARAMS)
         warn_if_stale(getattr(self, "calibrated_for_", None), {**plan_params, **params})
         X = validate_data(self, X, dtype=np.float64, reset=False)
-        weights = timestep_weights(self.denoiser_.schedule, params["weighting"], noise_range=params["noise_range"])
-        density = None if params["noise_range"] is None else weights > 0  # trials only where they count
-        plan = make_plan(self.denoiser_, seed=self.plan_seed_, timestep_density=density, **plan_params)  # fixed at fit
+        plan = self.trial_plan()
         x = self._to_tensor(X)  # [n, n_features], scaled
         params["num_threads"] = threads_for_load()  # the MLP's errors are the same on any number; its speed is not
         errors, trials = class_errors(
@@ -284,6 +282,21 @@ class DiffusionClassifier(ClassifierMixin, BaseEstimator):
         )
         errors = errors.numpy().astype(np.float64)
         return (errors, trials.numpy()) if return_trials else errors
+
+    def trial_plan(self, n_trials: int | None = None) -> TrialPlan:
+        """The shared trials (t_n, eps_n) of Algorithm 1 that ``class_errors`` scores every class on
+        (the first ``n_trials`` of them; default ``self.n_trials``), seeded at ``fit``: the same plan
+        on every call. With a noise range, t is drawn only where the weights are nonzero."""
+        check_is_fitted(self)
+        params = self._prediction_params((*PLAN_PARAMS, "noise_range"))
+        if n_trials is not None:
+            if not is_int(n_trials) or n_trials < 1:
+                raise ValueError(f"n_trials must be an int >= 1; got {n_trials!r}.")
+            params["n_trials"] = int(n_trials)
+        noise_range = params.pop("noise_range")
+        weights = timestep_weights(self.denoiser_.schedule, "uniform", noise_range=noise_range)  # [T], 0 outside
+        density = None if noise_range is None else weights > 0  # trials only where they count
+        return make_plan(self.denoiser_, seed=self.plan_seed_, timestep_density=density, **params)  # fixed at fit
 
     def _log_prior(self) -> torch.Tensor:
         with np.errstate(divide="ignore"):

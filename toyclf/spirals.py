@@ -37,10 +37,12 @@ from toyclf.lecture.experiments.comparison import (
     format_table,
     make_split,
 )
+from toyclf.lecture.experiments.evidence import boundary_and_inside, class_evidence
 from toyclf.lecture.plots import maps
+from toyclf.lecture.plots.evidence import plot_class_evidence
 from toyclf.mapping import make_grid, probability_map
 
-FIGURES = ("decision_map", "posterior_map", "samples", "loss_curve", "comparison")
+FIGURES = ("decision_map", "posterior_map", "samples", "loss_curve", "comparison", "evidence")
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -130,8 +132,18 @@ def write_figures(results: list[Result], split, out: Path, *, resolution: int = 
             ],
             class_labels=classes,
         ),
+        "evidence": plot_evidence(diffusion, split.X_test[:500]),
     }
-    return [maps.save_figure(fig, out / f"{split.name}_{name}.png") for name, fig in figures.items()]
+    return [maps.save_figure(fig, out / f"{split.name}_{name}.png", dpi=100) for name, fig in figures.items()]
+
+
+def plot_evidence(diffusion: DiffusionClassifier, X: np.ndarray):
+    """The picture that explains the method, for the point of ``X`` the classifier is surest about
+    and the one it is least sure about: every class's error against the noise level."""
+    inside, edge = boundary_and_inside(diffusion, X)
+    evidence = class_evidence(diffusion, X[[inside, edge]], n_trials=max(256, diffusion.n_trials))
+    titles = ["a point deep inside a class", "a point on the boundary"]
+    return plot_class_evidence(evidence, [0, 1], titles, class_labels=diffusion.classes_)
 
 
 if __name__ == "__main__":

@@ -130,8 +130,12 @@ def test_the_command_writes_every_animation(tmp_path, capsys):
         assert len(frames) == n_frames, name
         assert gif_size == size and all(frame.shape == (size[1], size[0], 3) for frame in frames), name
         assert loop == 0, name  # it plays for ever (in the README)
-        # every frame held alike, for 1 / fps (GIFs count in hundredths of a second): no frame held longer
-        assert all(abs(duration - 1000 / fps) < 10 for duration in durations), (name, durations)
+        # the first and last frames held long enough to read them (HOLD_SECONDS), every frame between alike,
+        # for 1 / fps (GIFs count in hundredths of a second)
+        first, last = animations.HOLD_SECONDS
+        assert durations[0] == max(round(1000 * first), round(1000 / fps, -1)), (name, durations)
+        assert durations[-1] == max(round(1000 * last), round(1000 / fps, -1)), (name, durations)
+        assert all(abs(duration - 1000 / fps) < 10 for duration in durations[1:-1]), (name, durations)
         # the animation moves: no frame repeats the one before it, and the last is far from the first
         assert all(not np.array_equal(a, b) for a, b in itertools.pairwise(frames)), name
         assert changed_below_title(frames[0], frames[-1]) > 0.01, name

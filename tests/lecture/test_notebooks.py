@@ -34,9 +34,30 @@ class NotebookCase:
 
 
 CASES = [
+    NotebookCase(  # the lecture deck: python notebooks/slides.py; tests/lecture/test_deck.py renders it
+        "00_lecture",
+        overrides={
+            "N_SAMPLES": 300,
+            "N_TEST": 200,
+            "TRAIN_STEPS": 150,
+            "N_TRIALS": 8,
+            "EVIDENCE_TRIALS": 16,
+            "GRID": 16,
+            "STRIP_GRID": 10,
+        },
+        floors={"accuracy": 0.75, "agree": 1.0},  # the ten-line Algorithm 1 picks the estimator's class everywhere
+    ),
     NotebookCase(
         "01_spirals",
-        overrides={"N_SAMPLES": 300, "N_TEST": 200, "TRAIN_STEPS": 150, "N_TRIALS": 8, "N_SHOW": 4, "GRID": 30},
+        overrides={
+            "N_SAMPLES": 300,
+            "N_TEST": 200,
+            "TRAIN_STEPS": 150,
+            "N_TRIALS": 8,
+            "N_SHOW": 4,
+            "GRID": 30,
+            "EVIDENCE_TRIALS": 16,
+        },
         floors={"accuracy": 0.75},  # two classes: chance is 0.5
     ),
     NotebookCase(
@@ -59,7 +80,14 @@ CASES = [
     ),
     NotebookCase(
         "04_digits",
-        overrides={"TRAIN_STEPS": 400, "HIDDEN_SIZE": 64, "N_TRIALS": 16, "N_SHOW": 3, "N_GENERATED": 2},
+        overrides={
+            "TRAIN_STEPS": 400,
+            "HIDDEN_SIZE": 64,
+            "N_TRIALS": 16,
+            "STAGED_TRIALS": (4, 16),
+            "N_SHOW": 3,
+            "N_GENERATED": 2,
+        },
         # the model that ships with toyclf (RETRAIN = True, a plain fit, is covered by tests/commands/test_digits.py)
         floors={"accuracy": 0.95, "saving": 1.0},  # ten classes: chance is 0.1; the shipped model gets 0.99
     ),
@@ -67,6 +95,11 @@ CASES = [
         "05_flow_matching",
         overrides={"N_SAMPLES": 300, "N_TEST": 200, "TRAIN_STEPS": 150, "N_ORACLE": 100, "N_TRIALS": 32, "GRID": 24},
         floors={"accuracy": 0.75},
+    ),
+    NotebookCase(  # the student's exercises: every hidden solution passes its check
+        "06_exercises",
+        overrides={"N_SAMPLES": 300, "N_TEST": 200, "TRAIN_STEPS": 150, "N_TRIALS": 8, "GRID": 20},
+        floors={"passed": 5, "accuracy": 0.7},  # five checks; two classes: chance is 0.5
     ),
 ]
 

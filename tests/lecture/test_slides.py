@@ -66,7 +66,7 @@ def test_unknown_notebook_is_refused(capsys, monkeypatch) -> None:
     with pytest.raises(SystemExit) as stop:
         _slides_module().main()
     assert stop.value.code == 2
-    assert "no such notebook: '05_missing'; expected one of 01_spirals" in capsys.readouterr().err
+    assert "no such notebook: '05_missing'; expected one of 00_lecture, 01_spirals" in capsys.readouterr().err
 
 
 @pytest.mark.parametrize(

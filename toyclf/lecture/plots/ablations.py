@@ -211,15 +211,19 @@ def plot_oracle(result: dict):
 
 
 def plot_reliability(
-    settings: dict[CalibrationSetting, dict], y_index: np.ndarray, *, n_bins: int = 20, min_count: int = 10
+    settings: dict[CalibrationSetting, dict],
+    y_index: np.ndarray,
+    *,
+    n_bins: int = 20,
+    min_count: int = 10,
+    figsize: tuple[float, float] = (9.5, 7.5),
+    legend_fontsize: float = 9,
 ):
     """Reliability diagram (top-label accuracy against mean confidence in ``n_bins`` equal-width
     bins, those of at least ``min_count`` samples, with the binomial standard error of each bin's
     accuracy as bars) for each setting, and below it the number of samples in every bin; ECE in
     the legend, beside the axes."""
-    fig, (ax, bottom) = plt.subplots(
-        2, 1, figsize=(9.5, 7.5), height_ratios=(3, 1.3), sharex=True, layout="constrained"
-    )
+    fig, (ax, bottom) = plt.subplots(2, 1, figsize=figsize, height_ratios=(3, 1.3), sharex=True, layout="constrained")
     K = next(iter(settings.values()))["proba"].shape[1]
     ax.plot([1 / K, 1], [1 / K, 1], color="0.3", linewidth=1, label="calibrated")
     edges, low = np.linspace(0, 1, n_bins + 1), 1 / K
@@ -238,7 +242,7 @@ def plot_reliability(
     ax.set_ylim(low - 0.02, 1.02)
     ax.set_ylabel("accuracy")
     ax.set_title(f"Reliability of p(c | x) on held-out points ({n_bins} bins; drawn where {min_count}+ points)")
-    ax.legend(fontsize=9, loc="upper left", bbox_to_anchor=(1.01, 1), frameon=False)
+    ax.legend(fontsize=legend_fontsize, loc="upper left", bbox_to_anchor=(1.01, 1), frameon=False)
     bottom.set_yscale("log")
     bottom.set_xlabel("confidence, max_c p(c | x)")
     bottom.set_ylabel("points per bin")

@@ -16,6 +16,7 @@ import numpy as np
 import torch
 from matplotlib.animation import FuncAnimation, PillowWriter
 from matplotlib.colors import LogNorm
+from PIL import Image, ImageSequence
 
 from toyclf.estimator import log_posterior
 from toyclf.lecture.plots.keys import boundary_handle, class_colors, class_legend, patch_handle, posterior_colorbar
@@ -204,9 +205,32 @@ def early_stopping(classifier, xx: np.ndarray, yy: np.ndarray):
     return _animate(fig.suptitle(titles[0], fontsize=FONTSIZE), titles, show)
 
 
-def save_animation(animation: FuncAnimation, path: str | os.PathLike, *, fps: float = 8) -> Path:
-    """Write ``animation`` as a GIF at ``path``, atomically, and close its figure."""
+HOLD_SECONDS = (2.0, 3.0)  # the first and the last frame stay this long: time to read them before it moves on
+
+
+def hold_ends(path: Path, hold: tuple[float, float] = HOLD_SECONDS) -> None:
+    """Rewrite the GIF at ``path`` so that its first and last frames show for ``hold`` seconds
+    (GIF frames each carry their own duration); the frames between keep theirs."""
+    with Image.open(path) as gif:
+        frames = [frame.copy() for frame in ImageSequence.Iterator(gif)]
+        durations = [frame.info.get("duration", 100) for frame in frames]
+        loop = gif.info.get("loop", 0)
+    durations[0] = max(durations[0], round(1000 * hold[0]))
+    durations[-1] = max(durations[-1], round(1000 * hold[1]))
+    frames[0].save(path, format="GIF", save_all=True, append_images=frames[1:], duration=durations, loop=loop)
+
+
+def save_animation(
+    animation: FuncAnimation, path: str | os.PathLike, *, fps: float = 8, hold: tuple[float, float] = HOLD_SECONDS
+) -> Path:
+    """Write ``animation`` as a GIF at ``path``, atomically, its first and last frames held for
+    ``hold`` seconds, and close its figure."""
+
+    def write(tmp: Path) -> None:
+        animation.save(tmp, writer=PillowWriter(fps=fps))
+        hold_ends(Path(tmp), hold)
+
     try:
-        return atomic_write(path, lambda tmp: animation.save(tmp, writer=PillowWriter(fps=fps)), suffix=".gif")
+        return atomic_write(path, write, suffix=".gif")
     finally:
         plt.close(animation._fig)  # FuncAnimation keeps its figure under this name only

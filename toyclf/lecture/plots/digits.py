@@ -82,25 +82,28 @@ def plot_class_errors(
     title: str = "Which digit did the model think of? Denoising error per class (lower: likelier)",
 ):
     """For each image (top), its denoising error under every class as bars (below); the argmin,
-    the prediction, is coloured, green when right and red when wrong. ``errors`` (n, K)."""
+    the prediction, is coloured, green when right and red when wrong. ``errors`` (n, K). Every
+    bar starts at zero, on one error axis shared by all the images."""
     n = len(images)
-    fig, axes = plt.subplots(2, n, figsize=(2.3 * n, 4.2), squeeze=False, height_ratios=[1, 1.1], layout="constrained")
+    fig, axes = plt.subplots(
+        2, n, figsize=(2.3 * n, 4.6), squeeze=False, sharey="row", height_ratios=[1, 1.1], layout="constrained"
+    )
     positions = np.arange(len(classes))
     for i in range(n):
         predicted = int(np.argmin(errors[i]))
         right = classes[predicted] == y_true[i]
         _show(axes[0, i], images[i], image_shape, vmax)
-        axes[0, i].set_title(f"true {y_true[i]}, predicted {classes[predicted]}", fontsize=9)
+        axes[0, i].set_title(f"true {y_true[i]}, predicted {classes[predicted]}", fontsize=11)
         colors = ["0.7"] * len(classes)
         colors[predicted] = "tab:green" if right else "tab:red"
         ax = axes[1, i]
         ax.bar(positions, errors[i], color=colors)
-        low, high = errors[i].min(), errors[i].max()
-        ax.set_ylim(low - 0.1 * (high - low), high + 0.05 * (high - low))  # the differences are what matters
-        ax.set_xticks(positions, [str(c) for c in classes], fontsize=8)
-        ax.tick_params(axis="y", labelsize=7)
+        ax.set_xticks(positions, [str(c) for c in classes], fontsize=10)
+        ax.tick_params(axis="y", labelsize=10)
+        ax.set_xlabel("class", fontsize=10)
+    axes[1, 0].set_ylim(0, 1.05 * np.max(errors))  # from zero: a bar's height is the error itself
     axes[1, 0].set_ylabel("error")
-    fig.suptitle(title, fontsize=11)
+    fig.suptitle(title, fontsize=12)
     return fig
 
 

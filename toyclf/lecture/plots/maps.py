@@ -42,11 +42,23 @@ def _extent(xx: np.ndarray, yy: np.ndarray) -> tuple[float, float, float, float]
 
 
 def scatter_classes(
-    ax, X: np.ndarray, y_index: np.ndarray, n_classes: int, *, size: float = 6, alpha: float = 0.8, **kw
+    ax,
+    X: np.ndarray,
+    y_index: np.ndarray,
+    n_classes: int,
+    *,
+    size: float = 6,
+    alpha: float = 0.8,
+    edgecolors="white",
+    linewidths: float = 0.2,
+    **kw,
 ) -> None:
-    """Points coloured by class index, with a thin white edge so they read on any background."""
+    """Points coloured by class index, with a thin edge (white by default) so they read on any
+    background; a dark edge keeps them visible on a map shaded in their own colour."""
     colors = class_colors(n_classes)
-    ax.scatter(X[:, 0], X[:, 1], c=colors[y_index], s=size, alpha=alpha, edgecolors="white", linewidths=0.2, **kw)
+    ax.scatter(
+        X[:, 0], X[:, 1], c=colors[y_index], s=size, alpha=alpha, edgecolors=edgecolors, linewidths=linewidths, **kw
+    )
 
 
 def class_margins(proba: np.ndarray) -> np.ndarray:
@@ -166,14 +178,14 @@ def plot_samples(
 
 
 def plot_loss_curve(losses: Sequence[float], *, window: int = 50):
-    """Training loss per step, and its moving average, on a log scale."""
+    """Training loss per step, and its moving average (a linear axis: the loss of a 2D denoiser
+    spans less than a factor of three, where a log axis only labels its ticks 6 x 10^-1)."""
     losses = np.asarray(losses, dtype=float)
     fig, ax = plt.subplots(figsize=(6.5, 4), layout="constrained")
     ax.plot(losses, color="0.75", linewidth=0.6, label="per step")
     if len(losses) >= window:
         smooth = np.convolve(losses, np.ones(window) / window, mode="valid")
         ax.plot(np.arange(window - 1, len(losses)), smooth, color="C0", label=f"mean of {window} steps")
-    ax.set_yscale("log")
     ax.set_xlabel("training step")
     ax.set_ylabel(r"$\| \epsilon - \epsilon_\theta(x_t, t, c) \|^2$ (mean per coordinate)")
     ax.set_title("Training loss")
