@@ -55,6 +55,7 @@ ROOMS: dict[str, dict[str, int]] = {
         "toyclf.calibration": 3,
         "toyclf.training": 3,
         "toyclf.sampling": 3,
+        "toyclf.likelihood": 3,
         # 4 classifier: the scikit-learn estimator, its files, the paper's settings, maps over a grid
         "toyclf.saving": 4,
         "toyclf.classifier": 4,

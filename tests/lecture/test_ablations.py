@@ -51,7 +51,7 @@ def test_scheme_labels(key, label):
 @pytest.mark.parametrize(
     "key, label",
     [
-        (OracleEstimate("elbo", 256, noise_sampling="gaussian"), "ELBO, 256 trials, Gaussian noise (paper)"),
+        (OracleEstimate("elbo", 256, noise_sampling="gaussian"), "ELBO, 256 trials, Gaussian noise (paper's plan)"),
         (OracleEstimate("elbo", 1000), "ELBO, 1000 trials, Sobol noise"),
         (OracleEstimate("elbo", 256, sqrt_density=True), "ELBO, 256 trials, Sobol noise, t ~ sqrt(w)"),
         (OracleEstimate("uniform", 256), "uniform, 256 trials"),
@@ -139,7 +139,7 @@ def test_shared_noise_cuts_the_variance_on_a_denoiser_that_uses_eps():
 def test_oracle_estimates_are_keyed_by_their_settings():
     result = oracle_against_exact(GaussianMixtureOracle.ring(), n_points=20)
     assert [plots.estimate_label(key) for key in result["estimates"]] == [
-        "ELBO, 256 trials, Gaussian noise (paper)",
+        "ELBO, 256 trials, Gaussian noise (paper's plan)",
         "ELBO, 1000 trials, Sobol noise",
         "ELBO, 256 trials, Sobol noise, t ~ sqrt(w)",
         "uniform, 256 trials",

@@ -79,3 +79,24 @@ def test_trial_plan_refuses_a_bad_number_of_trials(fitted, bad) -> None:
 def test_trial_plan_takes_numpy_ints(fitted) -> None:
     clf, _ = fitted
     torch.testing.assert_close(clf.trial_plan(np.int64(4)).timesteps, clf.trial_plan(4).timesteps)
+
+
+@pytest.mark.parametrize(
+    ("bad", "message"),
+    [
+        (np.zeros((2, 3)), "X has 3 features, but DiffusionClassifier is expecting 2 features"),
+        (np.array([[0.0, np.nan]]), "Input X contains NaN"),
+        (np.zeros(2), "Expected 2D array, got 1D array"),
+    ],
+)
+def test_bad_points_are_refused_by_name(fitted, bad, message) -> None:
+    clf, _ = fitted
+    with pytest.raises(ValueError, match=message):
+        class_evidence(clf, bad, n_trials=4)
+
+
+def test_an_unfitted_classifier_is_refused() -> None:
+    from sklearn.exceptions import NotFittedError
+
+    with pytest.raises(NotFittedError):
+        class_evidence(DiffusionClassifier(), np.zeros((1, 2)))

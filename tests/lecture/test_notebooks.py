@@ -70,6 +70,8 @@ CASES = [
             "N_ORACLE": 100,
             "N_PRUNED": 50,
             "GRID": 12,
+            "N_LIKELIHOOD": 8,
+            "LIKELIHOOD_RTOL": 1e-3,
         },
         floors={"accuracy": 0.75, "saving": 1.0},  # early stopping never spends more than every trial
     ),

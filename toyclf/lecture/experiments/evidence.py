@@ -18,6 +18,7 @@ from dataclasses import dataclass
 
 import numpy as np
 import torch
+from sklearn.utils.validation import validate_data
 
 from toyclf.lecture.experiments.per_trial import trial_losses
 from toyclf.weighting import trial_weights
@@ -45,8 +46,9 @@ def class_evidence(clf, X, *, n_trials: int = 256) -> ClassEvidence:
     :class:`~toyclf.DiffusionClassifier`'s own plan (its seed, noise range and weighting), for the
     points ``X`` (raw features, [B, F]): the terms of Algorithm 1's mean, one by one, every trial
     scored (no early stopping)."""
-    plan = clf.trial_plan(n_trials)
-    x = torch.as_tensor(clf._to_tensor(np.asarray(X, dtype=np.float64)))  # [B, F], standardised
+    plan = clf.trial_plan(n_trials)  # refuses an unfitted classifier and a bad n_trials
+    X = validate_data(clf, X, dtype=np.float64, reset=False)  # [B, F]: the features it was fitted on, finite
+    x = clf._to_tensor(X)  # [B, F], standardised
     with torch.no_grad():
         losses = trial_losses(clf.denoiser_, x, plan, loss=clf.loss)  # [B, K, N], w = 1 times the importance
     if plan.importance is not None:

@@ -23,7 +23,7 @@ from toyclf.lecture.experiments.calibration_settings import CalibrationSetting
 from toyclf.lecture.experiments.exact_posterior import OracleEstimate, posterior_gap
 from toyclf.lecture.experiments.loss_and_weighting import Scoring
 from toyclf.lecture.experiments.per_trial import TrialScheme
-from toyclf.lecture.plots.keys import boundary_handle, class_legend, posterior_colorbar, posterior_image
+from toyclf.lecture.plots.keys import KEY_FONTSIZE, boundary_handle, class_legend, posterior_colorbar, posterior_image
 from toyclf.lecture.plots.maps import draw_posterior, finish_map
 from toyclf.pruning import EarlyStopping, FixedTrials, StagedElimination
 
@@ -57,12 +57,14 @@ def scoring_label(scoring: Scoring) -> str:
 
 
 def estimate_label(estimate: OracleEstimate) -> str:
-    """ "ELBO, 256 trials, Gaussian noise (paper)", "ELBO, 256 trials, Sobol noise, t ~ sqrt(w)",
+    """ "ELBO, 256 trials, Gaussian noise (paper's plan)", "ELBO, 256 trials, Sobol noise, t ~ sqrt(w)",
     "uniform, 256 trials, fitted temperature", ...: the ELBO estimates differ in their noise and
-    say it; the uniform ones share one plan and say only whether the temperature was fitted."""
+    say it; the uniform ones share one plan and say only whether the temperature was fitted. The
+    paper's setting is its plan (evenly spaced t, Gaussian noise) with uniform weights
+    (:data:`toyclf.paper.PAPER_ESTIMATOR`): an ELBO estimate with Gaussian noise has its plan only."""
     parts = ["ELBO" if estimate.weighting == "elbo" else estimate.weighting, f"{estimate.n_trials} trials"]
     if estimate.weighting == "elbo":
-        paper = " (paper)" if estimate.noise_sampling == "gaussian" else ""
+        paper = " (paper's plan)" if estimate.noise_sampling == "gaussian" else ""
         parts.append(f"{_noise_name(estimate.noise_sampling)} noise{paper}")
     if estimate.sqrt_density:
         parts.append("t ~ sqrt(w)")
@@ -163,7 +165,7 @@ def plot_estimator_ablations(
     schemes; shared against independent noise (``noise``, as
     :func:`~toyclf.lecture.experiments.noise_sharing.shared_against_independent_noise` returns
     it); l2 / l1 by uniform / ELBO weighting."""
-    fig, axes = plt.subplots(2, 2, figsize=(13, 9), layout="constrained")  # one slide
+    fig, axes = plt.subplots(2, 2, figsize=(12, 8.6), layout="constrained")  # one slide; 864 px wide at 72 dpi
     axes = axes.ravel()
     draw_single_timestep(axes[0], timesteps, single_accuracy)
     draw_error_against_trials(axes[1], sizes, trial_curves, "Which timesteps")
@@ -178,9 +180,11 @@ def plot_estimator_ablations(
 def plot_oracle(result: dict):
     """The exact Bayes posterior of the Gaussian mixture with the points coloured by the ELBO
     estimate on the same scale (left), then estimated against exact log p(x | 1) - log p(x | 0):
-    the ELBO estimators (middle), uniform weighting before and after its temperature (right)."""
+    the ELBO estimators (middle), uniform weighting before and after its temperature (right).
+    12 x 6 inches, 864 px wide at the notebooks' 72 dpi: it shows at its own size."""
     exact, estimates = result["exact"], result["estimates"]
-    fig, axes = plt.subplots(1, 3, figsize=(17, 6.4), layout="constrained")
+    fig, axes = plt.subplots(1, 3, figsize=(12, 6), width_ratios=(1.15, 1, 1), layout="constrained")
+    fig.get_layout_engine().set(wspace=0.08)  # room between the colourbar's label and the next panel
     xx, yy, X = result["xx"], result["yy"], result["X"]
     extent = (xx.min(), xx.max(), yy.min(), yy.max())
     p = np.linspace(0, 1, 256)
@@ -189,23 +193,23 @@ def plot_oracle(result: dict):
     best = max((key for key in estimates if key.weighting == "elbo"), key=lambda key: key.n_trials)
     estimated = 1 / (1 + np.exp(-estimates[best]))  # p(1 | x) from the estimated log-likelihood ratio
     axes[0].scatter(X[:, 0], X[:, 1], c=estimated, cmap=cmap, vmin=0, vmax=1, s=16, edgecolors="k", linewidths=0.4)
-    axes[0].set_title(f"Exact p(class 1 | x); points: the estimate\n({estimate_label(best)})")
+    axes[0].set_title(f"Exact p(class 1 | x); points: the estimate\n({estimate_label(best)})", fontsize=12)
     axes[0].set_aspect("equal", adjustable="box")
-    posterior_colorbar(fig, axes[0], 2)
+    posterior_colorbar(fig, axes[0], 2).ax.tick_params(labelsize=11)
     low, high = float(exact.min()), float(exact.max())
     for ax, weighting in zip(axes[1:], ("elbo", "uniform"), strict=True):
         ax.plot([low, high], [low, high], color="0.3", linewidth=1, label="exact")
         for i, key in enumerate(key for key in estimates if key.weighting == weighting):
             gap = posterior_gap(estimates[key], exact)
             slope = np.polyfit(exact, estimates[key], 1)[0]
-            label = f"{estimate_label(key)}: mean |p - p*| = {gap:.3f}, slope {slope:.3f}"
+            label = f"{estimate_label(key)}:\nmean |p - p*| = {gap:.3f}, slope {slope:.3f}"
             ax.scatter(exact, estimates[key], s=7, alpha=0.6, color=f"C{i}", label=label)
         ax.set_xlabel("exact log p(x | 1) - log p(x | 0)")
         ax.set_ylabel("estimated: err(x, 0) - err(x, 1)")
-        ax.legend(fontsize=9, loc="upper center", bbox_to_anchor=(0.5, -0.12), frameon=False, markerscale=2)
-    axes[1].set_title("ELBO weighting converges to the exact posterior")
+        ax.legend(fontsize=9, loc="upper center", bbox_to_anchor=(0.5, -0.14), frameon=False, markerscale=2)
+    axes[1].set_title("ELBO weighting converges\nto the exact posterior", fontsize=12)
     axes[2].set_title(
-        f"Uniform weighting is too flat by one factor:\na fitted temperature ({result['temperature']:.3f}) removes it"
+        f"Uniform: too flat by one factor,\nwhich temperature {result['temperature']:.3f} removes", fontsize=12
     )
     return fig
 
@@ -253,20 +257,26 @@ def plot_pruning_maps(xx: np.ndarray, yy: np.ndarray, maps: dict, *, n_trials: i
     """The decision map each pruning rule produces (``maps``: rule -> {"proba" (n, K),
     "evaluations" (n,)} on the r x r grid ``xx``, ``yy``), its evaluations per point and its
     agreement with the decisions of the rule ``baseline`` (default None: every class on all
-    ``n_trials`` trials), and where the last rule spent them."""
+    ``n_trials`` trials), and where the last rule spent them. Two panels a row, 10 inches wide
+    (720 px at the notebooks' 72 dpi), each colourbar beside the panel it keys."""
     r = xx.shape[0]
     K = next(iter(maps.values()))["proba"].shape[-1]
-    fig, axes = plt.subplots(1, len(maps) + 1, figsize=(5 * (len(maps) + 1), 5.2), layout="constrained")
+    n_rows = (len(maps) + 2) // 2  # the maps, then the evaluations
+    fig, grid = plt.subplots(n_rows, 2, figsize=(10, 4.6 * n_rows + 0.7), layout="constrained", squeeze=False)
+    axes = list(grid.ravel())
+    for unused in axes[len(maps) + 1 :]:
+        unused.set_visible(False)
     decisions = maps[baseline]["proba"].argmax(1)  # [r * r], the baseline's
     for ax, (rule, entry) in zip(axes, maps.items(), strict=False):
         draw_posterior(ax, xx, yy, entry["proba"].reshape(r, r, K))
         agreement = (entry["proba"].argmax(1) == decisions).mean()
-        title = f"{pruning_label(rule, n_trials)}\n{entry['evaluations'].mean():.0f} evaluations / point"
-        finish_map(ax, xx, yy, f"{title}, agrees {agreement:.2%}")
-    posterior_colorbar(fig, list(axes[:-1]), K)
+        title = f"{pruning_label(rule, n_trials)}\n{entry['evaluations'].mean():.0f} evaluations / point, agrees {agreement:.2%}"
+        finish_map(ax, xx, yy, title)
+    key = posterior_colorbar(fig, axes[min(1, len(maps) - 1)], K)  # beside the top row's last map
+    key.ax.tick_params(labelsize=11)
     class_legend(fig, K, extra=[boundary_handle(n_classes=K)])
-    last = list(maps)[-1]
-    image = axes[-1].imshow(
+    last, spent = list(maps)[-1], axes[len(maps)]
+    image = spent.imshow(
         maps[last]["evaluations"].reshape(r, r),
         origin="lower",
         extent=(xx.min(), xx.max(), yy.min(), yy.max()),
@@ -274,6 +284,8 @@ def plot_pruning_maps(xx: np.ndarray, yy: np.ndarray, maps: dict, *, n_trials: i
         cmap="viridis",
         norm="log",
     )
-    finish_map(axes[-1], xx, yy, f"{pruning_label(last, n_trials)}:\nevaluations spent on each point")
-    fig.colorbar(image, ax=axes[-1], shrink=0.85, label="denoiser evaluations per point (all classes)")
+    finish_map(spent, xx, yy, f"{pruning_label(last, n_trials)}:\nevaluations spent on each point")
+    bar = fig.colorbar(image, ax=spent, shrink=0.85)
+    bar.set_label("denoiser evaluations per point (all classes)", fontsize=KEY_FONTSIZE)
+    bar.ax.tick_params(labelsize=11)
     return fig

@@ -30,7 +30,7 @@ DPI = 80
 SCATTER_SIZE = (4.6, 5.1)  # inches, at DPI: a 368 x 408 pixel GIF (the legend below the points)
 MAP_SIZE = (5.6, 5.1)  # with a colourbar on the right: 448 x 408
 LIMIT = 3.5  # the scatter animations show [-LIMIT, LIMIT]^2 of the standardised space
-FONTSIZE = 11
+FONTSIZE = 12  # at DPI 80, 13 px; about 18 px on a slide that shows the GIF 560 px tall
 
 
 def _animate(title, titles: Sequence[str], show_frame) -> FuncAnimation:
