@@ -52,7 +52,7 @@ from sklearn.model_selection import train_test_split
 from toyclf import PAPER, DiffusionClassifier, make_spirals, probability_map
 from toyclf.estimator import class_errors
 from toyclf.lecture.experiments.calibration_settings import calibration_settings
-from toyclf.lecture.experiments.evidence import boundary_and_inside, class_evidence
+from toyclf.lecture.experiments.evidence import class_evidence, inside_and_boundary
 from toyclf.lecture.plots import maps
 from toyclf.lecture.plots.ablations import plot_reliability
 from toyclf.lecture.plots.evidence import plot_class_evidence
@@ -257,7 +257,7 @@ display(
 # ## The picture: one point's errors against the noise level
 
 # %% tags=["hide-input"]
-inside, edge = boundary_and_inside(clf, X_test[:500])
+inside, edge = inside_and_boundary(clf, X_test[:500])
 evidence = class_evidence(clf, X_test[[inside, edge]], n_trials=EVIDENCE_TRIALS)
 plot_class_evidence(evidence, [0, 1], ["a point deep inside a class", "a point on the boundary"], figsize=(12.4, 5.7))
 plt.show()
@@ -265,9 +265,10 @@ plt.show()
 # %% [markdown] slideshow={"slide_type": "notes"}
 # **24:00-28:00. The slide to remember.** Top: the error of each class on each trial (dots) and its average along
 # the noise level (lines); noise grows to the right. With the ELBO weights, -log p(x | c) is half the integral of
-# this error over log SNR, so half the grey area between the two curves *is* the log-likelihood ratio. Left, a point
-# deep inside class 0: the curves part over most noise levels, and the ratio is large. Right, a point on the
-# boundary: the curves cross, the area cancels, the ratio is near 0. At the noisy end every class predicts the noise
+# this error over log SNR (a bound), so half the signed area between the two curves, shaded in the colour of the class
+# it favours, is the ELBO's estimate of the log-likelihood ratio: the number Bayes' rule is given. Left, a point deep
+# inside a class: the curves part over most noise levels, and the ratio is large. Right, a point on the boundary: the
+# curves cross, the two colours nearly cancel, the ratio is near 0. At the noisy end every class predicts the noise
 # equally well. Bottom: Algorithm 1's running estimate as trials are added; it settles after a few dozen. Ask: "where
 # would you spend your trials?" (Where the curves part: that is why toyclf keeps a noise range.)
 
@@ -419,8 +420,8 @@ plt.show()
 #
 # 1. A conditional diffusion model is a classifier: $p(c \mid x) \approx \mathrm{softmax}_c(-\mathrm{err}(x, c))$,
 #    the errors from **one shared** set of trials $(t, \epsilon)$.
-# 2. The class evidence lives where the error curves separate; half the area between them is the log-likelihood
-#    ratio.
+# 2. The class evidence lives where the error curves separate; half the signed area between them is the ELBO's
+#    estimate of the log-likelihood ratio.
 # 3. With ELBO weights the probabilities are calibrated; cost is $K \times N$ passes, cut by pruning.
 # 4. The classes can be prompts: zero-shot, and it composes attributes it never saw together.
 #

@@ -62,7 +62,7 @@ from sklearn.preprocessing import StandardScaler
 from toyclf import DiffusionClassifier, MLPDenoiser, NoiseSchedule, make_spirals, probability_map
 from toyclf.estimator import class_errors, log_posterior
 from toyclf.lecture.experiments.comparison import baseline_classifiers
-from toyclf.lecture.experiments.evidence import boundary_and_inside, class_evidence
+from toyclf.lecture.experiments.evidence import class_evidence, inside_and_boundary
 from toyclf.lecture.plots import keys, maps
 from toyclf.lecture.plots.evidence import plot_class_evidence
 from toyclf.mapping import make_grid
@@ -485,13 +485,15 @@ print(f"test accuracy: diffusion classifier {accuracy:.3f}, tuned RBF SVM {svm_a
 # $$-\log p(x \mid c) \le \tfrac{1}{2} \int \mathbb{E}_\epsilon \big\| \epsilon - \epsilon_\theta(x_t, t, c)
 # \big\|^2 \, d\lambda + C,$$
 #
-# so where the curves separate is where the class information lives, and half the grey area between them is the
-# log-likelihood ratio $\log p(x \mid 0) - \log p(x \mid 1)$. Deep inside a class the curves part over most noise
-# levels; on the boundary they cross and recross, and the area nearly cancels. At the noisy end (right) every class
+# so where the curves separate is where the class information lives, and half the signed area between them (shaded
+# in the colour of the class it favours) is the ELBO's estimate of the log-likelihood ratio
+# $\log p(x \mid 0) - \log p(x \mid 1)$, what Bayes' rule is given (notebook 02 compares it with the exact ratio).
+# Deep inside a class the curves part over most noise levels; on the boundary they cross and recross, and the two
+# colours nearly cancel. At the noisy end (right) every class
 # predicts the noise equally well: nothing of $x$ is left to tell them apart.
 
 # %% slideshow={"slide_type": "subslide"} tags=["hide-input"]
-inside, edge = boundary_and_inside(clf, X_test[:500])
+inside, edge = inside_and_boundary(clf, X_test[:500])
 evidence = class_evidence(clf, X_test[[inside, edge]], n_trials=EVIDENCE_TRIALS)
 plot_class_evidence(evidence, [0, 1], ["a point deep inside a class", "a point on the boundary"])
 plt.show()

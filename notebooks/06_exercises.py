@@ -325,7 +325,9 @@ plt.show()
 # %% [markdown]
 # ## All the checks
 #
-# Every check once more, on the functions as they are now defined:
+# Every check once more, on the functions as they are now defined. After "Run all" those are the hidden solutions
+# (each solution cell redefines its function): to check only your own, run your cells and this one, skipping the
+# cells marked `# Solution`.
 
 # %%
 results = [

@@ -284,13 +284,15 @@ class DiffusionClassifier(ClassifierMixin, BaseEstimator):
         return (errors, trials.numpy()) if return_trials else errors
 
     def trial_plan(self, n_trials: int | None = None) -> TrialPlan:
-        """The shared trials (t_n, eps_n) of Algorithm 1 that ``class_errors`` scores every class on
-        (the first ``n_trials`` of them; default ``self.n_trials``), seeded at ``fit``: the same plan
-        on every call. With a noise range, t is drawn only where the weights are nonzero."""
+        """The shared trials (t_n, eps_n) of Algorithm 1 that ``class_errors`` scores every class on,
+        seeded at ``fit``: the same plan on every call. ``n_trials`` (default ``self.n_trials``, the
+        plan ``class_errors`` uses) draws a plan of that many trials the same way (the same seed and
+        noise; its timesteps spread evenly over its own length, so it is not a prefix of a longer
+        plan). With a noise range, t is drawn only where the weights are nonzero."""
         check_is_fitted(self)
         params = self._prediction_params((*PLAN_PARAMS, "noise_range"))
         if n_trials is not None:
-            if not is_int(n_trials) or n_trials < 1:
+            if not is_int(n_trials):
                 raise ValueError(f"n_trials must be an int >= 1; got {n_trials!r}.")
             params["n_trials"] = int(n_trials)
         noise_range = params.pop("noise_range")

@@ -64,6 +64,7 @@ from typing import Any
 import numpy as np
 import torch
 from scipy.integrate import solve_ivp
+from sklearn.utils.validation import check_is_fitted, validate_data
 from torch import Tensor
 
 from toyclf.denoisers.base import Denoiser
@@ -105,6 +106,11 @@ def _check_options(
     data_variance: Any,
 ) -> dict[str, Any]:
     """The solver's settings, checked (``ValueError`` naming the bad one), as plain Python numbers."""
+    if not hasattr(denoiser, "schedule"):
+        raise TypeError(
+            f"denoiser must be a toyclf denoiser (a fitted classifier's clf.denoiser_); got {type(denoiser).__name__}"
+            ". For a DiffusionClassifier, use classifier_log_likelihoods(clf, X)."
+        )
     T = denoiser.schedule.num_timesteps
     if not is_int(t_min, 0) or t_min > T - 2:
         raise ValueError(f"t_min must be an int timestep in [0, {T - 2}] (the ODE needs two timesteps); got {t_min!r}.")
@@ -114,6 +120,8 @@ def _check_options(
     if method not in METHODS:
         raise ValueError(f"method must be one of {', '.join(map(repr, METHODS))}; got {method!r}.")
     steps = int(t_max) - int(t_min)
+    if n_steps is not None and method == "rk45":
+        raise ValueError(f"n_steps is for method='heun' (RK45 chooses its own steps); got n_steps={n_steps!r}.")
     if n_steps is not None and not (is_int(n_steps) and n_steps <= steps):
         raise ValueError(
             f"n_steps must be None (every timestep) or an int in [1, {steps}] (t_max - t_min); got {n_steps!r}."
@@ -370,9 +378,8 @@ def classifier_log_likelihoods(
     cancels between classes). Its data have variance 1 per feature (the Gaussian at sigma_max), and
     its sigma_min is in standardised units: in the units of feature j, sigma_min * scale_j.
     ``options`` go to :func:`exact_class_log_likelihoods` (``t_min``, ``t_max``, ``rtol``, ...)."""
-    X = np.asarray(X, dtype=np.float64)
-    if X.ndim != 2 or X.shape[1] != clf.n_features_in_:
-        raise ValueError(f"X must have shape (n_samples, {clf.n_features_in_}); got {X.shape}.")
+    check_is_fitted(clf)
+    X = validate_data(clf, X, dtype=np.float64, reset=False)  # [n, D]: the features it was fitted on, finite
     z = standardize(clf.scaler_, X)  # [n, D]
     log_likelihood, evaluations = exact_class_log_likelihoods(clf.denoiser_, z, return_evaluations=True, **options)
     log_likelihood = log_likelihood.numpy() - np.log(clf.scaler_.scale_).sum()  # [n, K] in the units of X

@@ -37,7 +37,7 @@ from toyclf.lecture.experiments.comparison import (
     format_table,
     make_split,
 )
-from toyclf.lecture.experiments.evidence import boundary_and_inside, class_evidence
+from toyclf.lecture.experiments.evidence import class_evidence, inside_and_boundary
 from toyclf.lecture.plots import maps
 from toyclf.lecture.plots.evidence import plot_class_evidence
 from toyclf.mapping import make_grid, probability_map
@@ -140,7 +140,7 @@ def write_figures(results: list[Result], split, out: Path, *, resolution: int = 
 def plot_evidence(diffusion: DiffusionClassifier, X: np.ndarray):
     """The picture that explains the method, for the point of ``X`` the classifier is surest about
     and the one it is least sure about: every class's error against the noise level."""
-    inside, edge = boundary_and_inside(diffusion, X)
+    inside, edge = inside_and_boundary(diffusion, X)
     evidence = class_evidence(diffusion, X[[inside, edge]], n_trials=max(256, diffusion.n_trials))
     titles = ["a point deep inside a class", "a point on the boundary"]
     return plot_class_evidence(evidence, [0, 1], titles, class_labels=diffusion.classes_)

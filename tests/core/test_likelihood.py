@@ -20,6 +20,7 @@ import math
 import numpy as np
 import pytest
 import torch
+from sklearn.exceptions import NotFittedError
 from torch.distributions import Categorical, MixtureSameFamily, MultivariateNormal
 
 from toyclf import DiffusionClassifier, make_spirals
@@ -169,8 +170,16 @@ def test_the_classifier_likelihood_is_in_the_units_of_x():
     in_z = exact_class_log_likelihoods(clf.denoiser_, z, **options).numpy()
     np.testing.assert_allclose(in_x, in_z - np.log(clf.scaler_.scale_).sum(), rtol=1e-12)
     assert in_x.shape == (30, 2) and np.isfinite(in_x).all() and np.log(clf.scaler_.scale_).sum() > 1
-    with pytest.raises(ValueError, match=r"X must have shape \(n_samples, 2\)"):
+    with pytest.raises(ValueError, match="X has 1 features, but DiffusionClassifier is expecting 2 features"):
         classifier_log_likelihoods(clf, X[:, :1])
+    with pytest.raises(ValueError, match="Input X contains NaN"):
+        classifier_log_likelihoods(clf, np.array([[0.0, np.nan]]))
+    with pytest.raises(NotFittedError):
+        classifier_log_likelihoods(DiffusionClassifier(), X[:2])
+    with pytest.raises(TypeError, match="use classifier_log_likelihoods"):
+        exact_class_log_likelihoods(clf, z)  # the classifier where its denoiser is meant
+    with pytest.raises(ValueError, match="n_steps is for method='heun'"):
+        exact_class_log_likelihoods(clf.denoiser_, z, n_steps=10)  # RK45 would ignore it
 
 
 def test_noise_levels_and_ranges():
@@ -199,8 +208,8 @@ def test_noise_levels_and_ranges():
         ({"t_min": 10, "t_max": 10}, r"t_max must be None \(T - 1\) or an int timestep in \[11, 999\]; got 10"),
         ({"t_max": 1000}, "t_max must be None"),
         ({"method": "euler"}, "method must be one of 'rk45', 'heun'; got 'euler'"),
-        ({"n_steps": 0}, r"n_steps must be None \(every timestep\) or an int in \[1, 999\]"),
-        ({"t_min": 900, "n_steps": 100}, r"an int in \[1, 99\] \(t_max - t_min\); got 100"),
+        ({"method": "heun", "n_steps": 0}, r"n_steps must be None \(every timestep\) or an int in \[1, 999\]"),
+        ({"method": "heun", "t_min": 900, "n_steps": 100}, r"an int in \[1, 99\] \(t_max - t_min\); got 100"),
         ({"data_variance": 0}, "data_variance must be a positive finite number; got 0"),
     ],
 )

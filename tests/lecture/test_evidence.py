@@ -9,7 +9,7 @@ import pytest
 import torch
 
 from toyclf import DiffusionClassifier, make_spirals
-from toyclf.lecture.experiments.evidence import boundary_and_inside, class_evidence
+from toyclf.lecture.experiments.evidence import class_evidence, inside_and_boundary
 from toyclf.lecture.plots.evidence import binned_means, plot_class_evidence
 
 matplotlib.use("Agg")
@@ -48,7 +48,7 @@ def test_the_plan_is_the_classifiers_seeded_plan(fitted) -> None:
 
 def test_the_points_chosen_are_the_surest_and_the_least_sure(fitted) -> None:
     clf, X = fitted
-    inside, edge = boundary_and_inside(clf, X[:100])
+    inside, edge = inside_and_boundary(clf, X[:100])
     top = clf.predict_proba(X[:100]).max(axis=1)
     assert top[inside] == top.max() and top[edge] == top.min()
 
@@ -66,7 +66,28 @@ def test_the_figure_names_the_log_likelihood_ratio(fitted) -> None:
     evidence = class_evidence(clf, X[:2], n_trials=16)
     fig = plot_class_evidence(evidence, [0, 1], ["inside", "boundary"])
     titles = [ax.get_title() for ax in fig.axes]
-    assert any(f"{evidence.log_likelihood_ratio(1):+.1f} nats" in title for title in titles)
+    assert any(
+        f"ELBO: log p(x|class 0) - log p(x|class 1) = {evidence.log_likelihood_ratio(1):+.1f} nats" in title
+        for title in titles
+    )
+    shaded = [c.get_label() for ax in fig.axes for c in ax.collections if c.get_label().startswith("favours")]
+    assert shaded == ["favours class 0", "favours class 1"]  # the signed area: one colour for each side
+
+
+def test_few_trials_get_a_bin_each_and_a_short_schedule_its_own_ticks() -> None:
+    """Fewer trials than bins: no empty bins (no nan lines); a schedule of 200 steps: ticks inside it."""
+    X, y = make_spirals(200, noise=0.2, random_state=0)
+    clf = DiffusionClassifier(max_iter=20, n_trials=4, n_timesteps=200, random_state=0).fit(X, y)
+    evidence = class_evidence(clf, X[:2], n_trials=4)
+    centres, means = binned_means(evidence.log_snr, evidence.losses[0], 24)
+    assert len(centres) == 4 and np.isfinite(means).all()
+    plot_class_evidence(evidence, [0, 1], ["a", "b"])  # drew without an IndexError
+
+
+@pytest.mark.parametrize("bad", [0, -1, 2.5, None])
+def test_binned_means_refuses_a_bad_number_of_bins(bad) -> None:
+    with pytest.raises(ValueError, match="n_bins must be an int >= 1; got"):
+        binned_means(np.arange(4.0), np.ones(4), bad)
 
 
 @pytest.mark.parametrize("bad", [0, -3, 2.5, "8", True])

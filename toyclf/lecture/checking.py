@@ -98,7 +98,7 @@ def as_tensor(answer: Any) -> tuple[Tensor | None, str]:
     kind = "a numpy array" if isinstance(answer, np.ndarray | np.generic) else f"a {type(answer).__name__}"
     try:
         array = np.asarray(answer)
-    except (TypeError, ValueError):  # ragged lists, objects
+    except (TypeError, ValueError, RuntimeError):  # ragged lists, objects, tensors that need grad
         return None, kind
     if array.dtype.kind not in "biuf":  # strings, objects: no numbers to compare
         return None, kind
@@ -142,7 +142,7 @@ def _difference(answer: Tensor, expected: Tensor, where: str) -> str:
     if not torch.isfinite(answer.double()).all():
         return f"your answer{where} has nan or inf values"
     gap = (answer.double() - expected.double()).abs()
-    index = np.unravel_index(int(gap.argmax()), tuple(gap.shape))
+    index = tuple(int(i) for i in np.unravel_index(int(gap.argmax()), tuple(gap.shape)))
     return (
         f"not the library's answer{where}: the largest difference is {gap.max():.3g}, at index {list(index)}: "
         f"yours is {answer.double()[index]:.5g}, the library's {expected.double()[index]:.5g}"

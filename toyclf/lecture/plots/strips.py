@@ -7,6 +7,7 @@ from collections.abc import Sequence
 
 import matplotlib.pyplot as plt
 import numpy as np
+from matplotlib.figure import Figure
 
 from toyclf.lecture.plots.keys import boundary_handle, class_legend, posterior_colorbar
 from toyclf.lecture.plots.maps import draw_posterior, finish_map, scatter_classes
@@ -21,7 +22,7 @@ def plot_map_strip(
     y_index: np.ndarray | None = None,
     n_columns: int | None = None,
     figsize: tuple[float, float] = (12.8, 4.4),
-):
+) -> Figure:
     """One posterior map per ``(title, proba [r, r, K])`` panel, in rows of ``n_columns`` (default:
     one row), the data (``X``, ``y_index``) faintly on each, one colourbar and one legend."""
     K = panels[0][1].shape[-1]
@@ -52,7 +53,7 @@ def plot_noising_strip(
     *,
     limit: float = 3.0,
     figsize: tuple[float, float] = (12.8, 3.4),
-):
+) -> Figure:
     """q(x_t | x_0) as snapshots: x_t = sqrt(abar_t) x_0 + sqrt(1 - abar_t) eps (Ho et al. 2020,
     eq. 4) for each of ``steps``, ``signal`` holding sqrt(abar_t) of each, one fixed eps per point
     (``noise``, like x0 [n, 2]), in the standardised space."""
