@@ -82,7 +82,7 @@ MIN_RTOL = 1e-12  # float64 cannot honour less (scipy itself raises an rtol unde
 def noise_to_signal(schedule: NoiseSchedule, t: int) -> float:
     """sigma = sigma_t / alpha_t at timestep ``t``, in the denoiser's units: at ``t_min``, the noise
     through which :func:`exact_log_likelihood` sees the data; at ``t_max``, where its Gaussian is."""
-    return float((-schedule.log_snr[t] / 2).exp())
+    return float(schedule.noise_to_signal[t])
 
 
 def timestep_range(schedule: NoiseSchedule, noise_range: tuple[float, float]) -> tuple[int, int]:

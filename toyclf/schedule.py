@@ -153,6 +153,12 @@ class NoiseSchedule:
         """lambda_t = log SNR(t), decreasing in t. Shape [T]."""
         return torch.logit(self.alphas_cumprod)
 
+    @property
+    def noise_to_signal(self) -> Tensor:
+        """sigma_t / alpha_t = exp(-lambda_t / 2), the size of the noise in units of the data, on any
+        path (both share lambda), increasing in t. Shape [T]."""
+        return (-self.log_snr / 2).exp()
+
     def elbo_weights(self) -> Tensor:
         """Per-timestep weights w_t that turn the mean over t of ||eps - eps_hat||^2 into the negative ELBO.
 

@@ -60,7 +60,7 @@ def timestep_weights(
     ):
         raise ValueError(f"noise_range must be None or a pair (low, high) with 0 <= low < high; got {noise_range!r}.")
     low, high = noise_range
-    noise_to_signal = (-schedule.log_snr / 2).exp()  # [T], sigma_t / alpha_t
+    noise_to_signal = schedule.noise_to_signal  # [T], sigma_t / alpha_t
     kept = (noise_to_signal >= low) & (noise_to_signal <= high)
     if not kept.any():
         raise ValueError(
